@@ -1,0 +1,138 @@
+// Command plugboard is a self-hosted gateway for custom integrations: end
+// users connect their third-party accounts, and your app calls those APIs on
+// their behalf. See `plugboard help`.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// exitError carries an exit code through command functions.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// Exit codes shared by every command.
+const (
+	exitOK      = 0
+	exitInvalid = 1 // the command ran and found a problem (invalid manifest, failed check)
+	exitUsage   = 2 // the command line is wrong
+)
+
+type command struct {
+	name    string
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run the gateway", runServe},
+		{"validate", "check manifests (CI)", runValidate},
+		{"schema", "print the manifest JSON Schema", runSchema},
+		{"version", "print the version", runVersion},
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		if len(args) > 1 {
+			return run([]string{args[1], "--help"}, stdout, stderr)
+		}
+		usage(stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			err := c.run(args[1:], stdout, stderr)
+			var ee exitError
+			switch {
+			case err == nil:
+				return exitOK
+			case errors.Is(err, flag.ErrHelp):
+				return exitOK
+			case errors.As(err, &ee):
+				return ee.code
+			default:
+				fmt.Fprintf(stderr, "plugboard %s: %v\n", c.name, err)
+				return exitInvalid
+			}
+		}
+	}
+	fmt.Fprintf(stderr, "plugboard: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Plugboard: a self-hosted, git-native gateway for custom integrations.")
+	fmt.Fprintln(w, "\nUsage: plugboard <command> [flags]\n\nCommands:")
+	cmds := commands()
+	sort.SliceStable(cmds, func(i, j int) bool { return false })
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun `plugboard <command> --help` for a command's flags.")
+}
+
+// newFlagSet returns a flag set whose --help prints the description, the
+// usage line and the flags, and whose parse errors exit with code 2.
+func newFlagSet(name, synopsis, description string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprintf(out, "Usage: plugboard %s %s\n\n%s\n", name, synopsis, strings.TrimSpace(description))
+		hasFlags := false
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprintln(out, "\nFlags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// parseFlags parses args; --help prints usage to stdout and returns flag.ErrHelp,
+// a bad flag returns exit code 2.
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return flag.ErrHelp
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitError{exitUsage}
+	}
+	return nil
+}
+
+func runVersion(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("version", "", "Print the version of this binary.", stderr)
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "plugboard", version)
+	return nil
+}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/plugboardhq/plugboard/manifest"
+	"github.com/plugboardhq/plugboard/schemas"
+)
+
+const validateHelp = `
+Check integration manifests exactly as the gateway loads them: YAML syntax,
+the JSON Schema, and the rules the schema cannot express (unique ids, declared
+template inputs, URL shapes, secret references, icon safety). PATH is a
+manifest file or a folder of *.yaml/*.yml files; the default is integrations.d.
+
+No secret values are needed: secrets are checked for form only, unless
+--check-env asks to read them.
+
+Exit status: 0 when every manifest is valid, 1 when any is invalid (or has a
+warning under --strict), 2 for usage errors (bad flags, missing path).
+
+Formats:
+  text    path:line:col: json.path: message (hint), one problem per line
+  github  GitHub Actions workflow commands (::error file=…,line=…,col=…::…)
+  json    {"version":1,"valid":…,"summary":{…},"files":[…],"problems":[…]}
+`
+
+func runValidate(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("validate", "[--format text|json|github] [--strict] [--check-env] [PATH...]", validateHelp, stderr)
+	format := fs.String("format", "text", "output format: text, json or github")
+	strict := fs.Bool("strict", false, "treat warnings (plain http URLs, no test endpoint, …) as errors")
+	checkEnv := fs.Bool("check-env", false, "also read every secret reference and report unset environment variables and unreadable files")
+	quiet := fs.Bool("quiet", false, "text format: print problems only, no summary line")
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
+	}
+	if *format != "text" && *format != "json" && *format != "github" {
+		fmt.Fprintf(stderr, "plugboard validate: unknown --format %q (want text, json or github)\n", *format)
+		return exitError{exitUsage}
+	}
+	paths := fs.Args()
+	if len(paths) == 0 {
+		paths = []string{"integrations.d"}
+	}
+	res, err := manifest.LoadPaths(paths, manifest.Options{ResolveSecrets: *checkEnv})
+	if err != nil {
+		fmt.Fprintf(stderr, "plugboard validate: %v\n", err)
+		return exitError{exitUsage}
+	}
+	report := newValidationReport(res, *strict)
+	switch *format {
+	case "json":
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(report); err != nil {
+			return err
+		}
+	case "github":
+		for _, p := range report.Problems {
+			level := "error"
+			if p.Severity == manifest.Warning && !*strict {
+				level = "warning"
+			}
+			fmt.Fprintf(stdout, "::%s file=%s,line=%d,col=%d,title=%s::%s\n", level, ghProperty(p.File), max(p.Line, 1), max(p.Column, 1), ghProperty("plugboard "+p.Path), ghData(problemText(p)))
+		}
+		fmt.Fprintln(stdout, report.summaryLine())
+	default:
+		for _, p := range report.Problems {
+			fmt.Fprintln(stdout, p.String())
+		}
+		if !*quiet {
+			fmt.Fprintln(stdout, report.summaryLine())
+		}
+	}
+	if !report.Valid {
+		return exitError{exitInvalid}
+	}
+	return nil
+}
+
+// validationReport is the stable document `validate --format json` prints.
+type validationReport struct {
+	Version  int                `json:"version"`
+	Valid    bool               `json:"valid"`
+	Strict   bool               `json:"strict"`
+	Schema   string             `json:"schema"`
+	Summary  validationSummary  `json:"summary"`
+	Files    []validationFile   `json:"files"`
+	Problems []manifest.Problem `json:"problems"`
+}
+
+type validationSummary struct {
+	Files        int `json:"files"`
+	Integrations int `json:"integrations"`
+	Errors       int `json:"errors"`
+	Warnings     int `json:"warnings"`
+}
+
+type validationFile struct {
+	Path          string `json:"path"`
+	Valid         bool   `json:"valid"`
+	IntegrationID string `json:"integrationId,omitempty"`
+	Hash          string `json:"hash,omitempty"`
+}
+
+func newValidationReport(res *manifest.Result, strict bool) *validationReport {
+	r := &validationReport{Version: 1, Strict: strict, Schema: schemas.IntegrationURL, Files: []validationFile{}, Problems: []manifest.Problem{}}
+	for _, f := range res.Files {
+		vf := validationFile{Path: f.Path, Valid: f.Integration != nil && !(strict && len(f.Problems) > 0)}
+		if f.Integration != nil {
+			vf.IntegrationID, vf.Hash = f.Integration.ID, f.Integration.Hash
+		}
+		if vf.Valid {
+			r.Summary.Integrations++
+		}
+		r.Files = append(r.Files, vf)
+		for _, p := range f.Problems {
+			if p.Severity == manifest.Error {
+				r.Summary.Errors++
+			} else {
+				r.Summary.Warnings++
+			}
+			r.Problems = append(r.Problems, p)
+		}
+	}
+	r.Summary.Files = len(res.Files)
+	r.Valid = r.Summary.Errors == 0 && !(strict && r.Summary.Warnings > 0)
+	return r
+}
+
+func (r *validationReport) summaryLine() string {
+	verdict := "valid"
+	if !r.Valid {
+		verdict = "INVALID"
+	}
+	return fmt.Sprintf("%s: %d file(s), %d integration(s), %d error(s), %d warning(s)", verdict, r.Summary.Files, r.Summary.Integrations, r.Summary.Errors, r.Summary.Warnings)
+}
+
+func problemText(p manifest.Problem) string {
+	s := p.Message
+	if p.Path != "" {
+		s = p.Path + ": " + s
+	}
+	if p.Hint != "" {
+		s += " (" + p.Hint + ")"
+	}
+	return s
+}
+
+// GitHub workflow command escaping.
+func ghData(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+func ghProperty(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
+}
+
+func runSchema(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("schema", "", "Print the embedded JSON Schema (draft 2020-12) of integration manifests.\nIts field descriptions are the manifest reference.", stderr)
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
+	}
+	_, err := stdout.Write(schemas.Integration)
+	return err
+}

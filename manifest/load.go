@@ -1,0 +1,169 @@
+package manifest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// FileResult is the outcome of loading one manifest file.
+type FileResult struct {
+	Path        string
+	Integration *Integration // nil when the file has errors
+	Problems    Problems     // errors and warnings
+}
+
+// Result is the outcome of loading a set of manifest files.
+type Result struct {
+	Files []FileResult // sorted by path
+}
+
+// Problems returns every problem of every file, in file order.
+func (r *Result) Problems() Problems {
+	var all Problems
+	for _, f := range r.Files {
+		all = append(all, f.Problems...)
+	}
+	return all
+}
+
+// Integrations returns the valid integrations.
+func (r *Result) Integrations() []*Integration {
+	var out []*Integration
+	for _, f := range r.Files {
+		if f.Integration != nil {
+			out = append(out, f.Integration)
+		}
+	}
+	return out
+}
+
+// IsManifestFile reports whether a directory entry name is a manifest:
+// *.yaml or *.yml, not hidden (which also skips Kubernetes' ..data entries).
+func IsManifestFile(name string) bool {
+	if strings.HasPrefix(name, ".") {
+		return false
+	}
+	ext := strings.ToLower(filepath.Ext(name))
+	return ext == ".yaml" || ext == ".yml"
+}
+
+// ListDir returns the manifest files directly inside dir, sorted. Symbolic
+// links are followed, as in a Kubernetes ConfigMap volume.
+func ListDir(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, e := range entries {
+		if !IsManifestFile(e.Name()) {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		if e.Type()&os.ModeSymlink != 0 {
+			fi, err := os.Stat(path)
+			if err != nil || fi.IsDir() {
+				continue
+			}
+		} else if e.IsDir() {
+			continue
+		}
+		files = append(files, path)
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+// LoadPaths loads manifests from files and folders (folders are read one level
+// deep). Problems that belong to no single file, such as a missing folder,
+// are returned as the error.
+func LoadPaths(paths []string, opts Options) (*Result, error) {
+	var files []string
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", p, pathError(err))
+		}
+		if !fi.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		list, err := ListDir(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", p, pathError(err))
+		}
+		files = append(files, list...)
+	}
+	return LoadFiles(files, opts), nil
+}
+
+// LoadFiles parses the given files in parallel and checks rules that span
+// files (unique ids).
+func LoadFiles(files []string, opts Options) *Result {
+	sort.Strings(files)
+	res := &Result{Files: make([]FileResult, len(files))}
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				res.Files[i] = loadFile(files[i], opts)
+			}
+		}()
+	}
+	for i := range files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	checkUniqueIDs(res)
+	return res
+}
+
+func loadFile(path string, opts Options) FileResult {
+	fr := FileResult{Path: path}
+	fi, err := os.Stat(path)
+	if err != nil {
+		fr.Problems = Problems{{File: path, Message: "cannot read: " + pathError(err).Error(), Severity: Error}}
+		return fr
+	}
+	if fi.Size() > MaxManifestBytes {
+		fr.Problems = Problems{{File: path, Message: fmt.Sprintf("file is %d bytes, more than the %d allowed for a manifest", fi.Size(), MaxManifestBytes), Severity: Error}}
+		return fr
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		fr.Problems = Problems{{File: path, Message: "cannot read: " + pathError(err).Error(), Severity: Error}}
+		return fr
+	}
+	fr.Integration, fr.Problems = Parse(path, data, opts)
+	return fr
+}
+
+// checkUniqueIDs rejects every file whose id an earlier file (in path order)
+// already uses, so the result does not depend on read order.
+func checkUniqueIDs(res *Result) {
+	first := map[string]string{}
+	for i := range res.Files {
+		f := &res.Files[i]
+		if f.Integration == nil {
+			continue
+		}
+		id := f.Integration.ID
+		if prev, dup := first[id]; dup {
+			f.Problems = append(f.Problems, Problem{File: f.Path, Line: f.Integration.idLine, Column: f.Integration.idCol, Path: "id", Severity: Error,
+				Message: fmt.Sprintf("id %q is already used by %s", id, prev), Hint: "ids must be unique across the folder"})
+			f.Integration = nil
+			continue
+		}
+		first[id] = f.Path
+	}
+}
+

@@ -1,0 +1,225 @@
+package manifest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v5"
+
+	"github.com/plugboardhq/plugboard/schemas"
+)
+
+var (
+	schemaOnce     sync.Once
+	compiledSchema *jsonschema.Schema
+	rawSchema      map[string]any
+	schemaErr      error
+)
+
+func integrationSchema() (*jsonschema.Schema, error) {
+	schemaOnce.Do(func() {
+		if err := json.Unmarshal(schemas.Integration, &rawSchema); err != nil {
+			schemaErr = fmt.Errorf("embedded schema: %w", err)
+			return
+		}
+		c := jsonschema.NewCompiler()
+		c.Draft = jsonschema.Draft2020
+		if err := c.AddResource(schemas.IntegrationURL, bytes.NewReader(schemas.Integration)); err != nil {
+			schemaErr = fmt.Errorf("embedded schema: %w", err)
+			return
+		}
+		compiledSchema, schemaErr = c.Compile(schemas.IntegrationURL)
+	})
+	return compiledSchema, schemaErr
+}
+
+// checkSchema validates the document against the embedded JSON Schema and
+// translates every failing leaf into a located, readable problem.
+func checkSchema(d *document) Problems {
+	s, err := integrationSchema()
+	if err != nil {
+		return Problems{{File: d.file, Message: err.Error(), Severity: Error}}
+	}
+	err = s.Validate(d.value)
+	if err == nil {
+		return nil
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return Problems{{File: d.file, Message: err.Error(), Severity: Error}}
+	}
+	var out Problems
+	seen := map[string]bool{}
+	var walk func(*jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) == 0 {
+			for _, p := range translate(d, e) {
+				key := p.Path + "\x00" + p.Message
+				if !seen[key] {
+					seen[key] = true
+					out = append(out, p)
+				}
+			}
+			return
+		}
+		for _, c := range e.Causes {
+			walk(c)
+		}
+	}
+	walk(ve)
+	return out
+}
+
+var quotedRE = regexp.MustCompile(`'((?:[^'\\]|\\.)*)'`)
+
+func translate(d *document, e *jsonschema.ValidationError) Problems {
+	keyword := e.KeywordLocation[strings.LastIndexByte(e.KeywordLocation, '/')+1:]
+	schemaPtr := e.AbsoluteKeywordLocation[strings.IndexByte(e.AbsoluteKeywordLocation, '#')+1:]
+	parent := schemaAt(schemaPtr[:max(strings.LastIndexByte(schemaPtr, '/'), 0)])
+	loc := e.InstanceLocation
+	switch keyword {
+	case "additionalProperties":
+		allowed := sortedKeys(parent["properties"])
+		var ps Problems
+		for _, m := range quotedRE.FindAllStringSubmatch(e.Message, -1) {
+			name := m[1]
+			hint := didYouMean(name, allowed)
+			if hint == "" && len(allowed) > 0 {
+				hint = "allowed here: " + strings.Join(allowed, ", ")
+			}
+			ps = append(ps, d.keyProblem(loc+"/"+escapePointer(name), fmt.Sprintf("unknown field %q", name), hint))
+		}
+		return ps
+	case "required":
+		var ps Problems
+		for _, m := range quotedRE.FindAllStringSubmatch(e.Message, -1) {
+			msg := fmt.Sprintf("missing required field %q", m[1])
+			hint := ""
+			if strings.Contains(e.KeywordLocation, "/then/") {
+				hint = "required by the value of \"type\" here"
+			}
+			if desc := firstSentence(schemaAt(schemaPtr[:strings.LastIndexByte(schemaPtr, '/')] + "/properties/" + m[1])); desc != "" && hint == "" {
+				hint = desc
+			}
+			ps = append(ps, d.problem(loc, msg, hint))
+		}
+		return ps
+	case "enum", "const":
+		var values []string
+		for _, v := range asSlice(parent["enum"]) {
+			values = append(values, fmt.Sprint(v))
+		}
+		got := fmt.Sprint(valueAt(d.value, loc))
+		hint := didYouMean(got, values)
+		if hint == "" {
+			hint = "one of: " + strings.Join(values, ", ")
+		}
+		return Problems{d.problem(loc, fmt.Sprintf("%q is not an allowed value", got), hint)}
+	case "type":
+		return Problems{d.problem(loc, strings.Replace(e.Message, "expected ", "must be ", 1), firstSentence(parent))}
+	case "pattern":
+		if strings.HasSuffix(schemaPtr, "/propertyNames/pattern") {
+			name := loc[strings.LastIndexByte(loc, '/')+1:]
+			return Problems{d.keyProblem(loc, fmt.Sprintf("invalid name %q", name), "names may contain letters, digits and - _ . ~")}
+		}
+		return Problems{d.problem(loc, fmt.Sprintf("value %q has the wrong form", fmt.Sprint(valueAt(d.value, loc))), firstSentence(parent))}
+	case "minLength":
+		if strings.Contains(e.Message, ">= 1,") {
+			return Problems{d.problem(loc, "must not be empty", firstSentence(parent))}
+		}
+	}
+	return Problems{d.problem(loc, e.Message, firstSentence(parent))}
+}
+
+// schemaAt navigates the raw schema by a JSON pointer, following a $ref at
+// the end so that descriptions and properties of referenced definitions are found.
+func schemaAt(pointer string) map[string]any {
+	var cur any = rawSchema
+	for _, tok := range strings.Split(strings.TrimPrefix(pointer, "/"), "/") {
+		if tok == "" {
+			continue
+		}
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		switch c := cur.(type) {
+		case map[string]any:
+			if _, ok := c[tok]; !ok {
+				if ref, ok := c["$ref"].(string); ok {
+					c = schemaAt(strings.TrimPrefix(ref, "#"))
+				}
+			}
+			cur = c[tok]
+		case []any:
+			var i int
+			fmt.Sscan(tok, &i)
+			if i < 0 || i >= len(c) {
+				return nil
+			}
+			cur = c[i]
+		default:
+			return nil
+		}
+	}
+	m, _ := cur.(map[string]any)
+	if ref, ok := m["$ref"].(string); ok && m["properties"] == nil {
+		merged := map[string]any{}
+		for k, v := range schemaAt(strings.TrimPrefix(ref, "#")) {
+			merged[k] = v
+		}
+		for k, v := range m {
+			merged[k] = v
+		}
+		return merged
+	}
+	return m
+}
+
+func valueAt(v any, pointer string) any {
+	for _, tok := range strings.Split(strings.TrimPrefix(pointer, "/"), "/") {
+		if tok == "" {
+			continue
+		}
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		switch c := v.(type) {
+		case map[string]any:
+			v = c[tok]
+		case []any:
+			var i int
+			fmt.Sscan(tok, &i)
+			if i < 0 || i >= len(c) {
+				return nil
+			}
+			v = c[i]
+		default:
+			return nil
+		}
+	}
+	return v
+}
+
+func sortedKeys(v any) []string {
+	m, _ := v.(map[string]any)
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func asSlice(v any) []any { s, _ := v.([]any); return s }
+
+// firstSentence returns the first sentence of a schema node's description,
+// used as the hint of schema errors: the schema is the documentation.
+func firstSentence(node map[string]any) string {
+	desc, _ := node["description"].(string)
+	if i := strings.Index(desc, ". "); i >= 0 {
+		desc = desc[:i+1]
+	}
+	return strings.ReplaceAll(desc, "`", "")
+}

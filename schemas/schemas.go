@@ -1,0 +1,14 @@
+// Package schemas embeds the JSON Schemas that define Plugboard's file formats.
+// The files are the published documentation as well: editors load them through
+// the `# yaml-language-server: $schema=…` line at the top of each manifest.
+package schemas
+
+import _ "embed"
+
+// Integration is the JSON Schema (draft 2020-12) of an integration manifest.
+//
+//go:embed integration.schema.json
+var Integration []byte
+
+// IntegrationURL is the $id of the integration schema.
+const IntegrationURL = "https://plugboard.dev/schemas/integration.schema.json"
