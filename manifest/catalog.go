@@ -56,8 +56,10 @@ func NewCatalog(res *Result, prev *Catalog, now time.Time) *Catalog {
 		switch {
 		case f.Integration != nil:
 			e.Status, e.Integration, e.LoadedAt = StatusOK, f.Integration, now
+			// Same content: keep the load time. The new value is kept anyway,
+			// since secrets (a rotated secret file) are read on every load.
 			if old != nil && old.Integration != nil && old.Integration.Hash == f.Integration.Hash {
-				e.Integration, e.LoadedAt = old.Integration, old.LoadedAt
+				e.LoadedAt = old.LoadedAt
 			}
 			c.byID[e.Integration.ID] = e
 		case old != nil && old.Integration != nil:
@@ -130,10 +132,10 @@ func (c *Catalog) Len() int { return len(c.byID) }
 
 // Changes lists what differs between two catalogs, by integration id.
 type Changes struct {
-	Added    []string
-	Updated  []string
-	Removed  []string
-	Rejected []string // files whose current version was not loaded (stale or rejected)
+	Added    []string `json:"added"`
+	Updated  []string `json:"updated"`
+	Removed  []string `json:"removed"`
+	Rejected []string `json:"rejected"` // files whose current version was not loaded (stale or rejected)
 }
 
 // Empty reports whether nothing changed and nothing was rejected.
@@ -143,7 +145,7 @@ func (ch Changes) Empty() bool {
 
 // Diff compares the integrations served by prev and next.
 func Diff(prev, next *Catalog) Changes {
-	var ch Changes
+	ch := Changes{Added: []string{}, Updated: []string{}, Removed: []string{}, Rejected: []string{}}
 	old := map[string]*Entry{}
 	if prev != nil {
 		old = prev.byID

@@ -19,7 +19,11 @@ type Options struct {
 	// unreadable file is then an error. Off, secrets are only checked for form,
 	// which is what CI validation needs.
 	ResolveSecrets bool
-	Secrets        SecretResolver
+	// AllowUnresolvedSecrets makes an unset secret a warning instead of an
+	// error (dev mode): the integration loads, and whatever needs the secret
+	// fails when it is used.
+	AllowUnresolvedSecrets bool
+	Secrets                SecretResolver
 	// ReadFile reads icon files; nil means os.ReadFile.
 	ReadFile func(string) ([]byte, error)
 }
@@ -382,6 +386,10 @@ func (c *compiler) resolve(ptr string, ref *SecretRef) {
 		return
 	}
 	if err := c.opts.Secrets.resolve(ref, c.dir); err != nil {
+		if c.opts.AllowUnresolvedSecrets {
+			c.warnf(ptr, "dev mode loads it anyway; flows that need this secret will fail", "%v", err)
+			return
+		}
 		c.errorf(ptr, "secrets are read when the gateway loads the manifest", "%v", err)
 	}
 }

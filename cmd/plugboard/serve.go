@@ -1,10 +1,235 @@
 package main
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/plugboardhq/plugboard/gateway"
+	"github.com/plugboardhq/plugboard/manifest"
 )
 
+const serveHelp = `
+Run the gateway: load the manifest folder, keep it live as files change
+(file events, SIGHUP, POST /admin/v1/reload), and serve health, metrics, the
+admin API and integration metadata.
+
+Every flag can also be set with an environment variable: --public-url is
+PLUGBOARD_PUBLIC_URL, and so on. A flag on the command line wins over the
+environment, which wins over the built-in default.
+
+Modes: "dev" needs no configuration: it generates an admin token into the
+data folder and tolerates unset secret variables (those integrations load,
+and fail only when a flow needs the secret). "production" refuses to start
+without an admin token and rejects manifests whose secrets are unset. The
+default, "auto", is dev when --listen is a loopback address, else production.
+
+Routes:
+  GET  /healthz                       process alive
+  GET  /readyz                        a catalog is loaded and not shutting down
+  GET  /metrics                       Prometheus metrics (plugboard_*)
+  GET  /v1/integrations[/{id}]        public metadata (no secrets)
+  GET  /v1/integrations/{id}/icon.svg the sanitised icon
+  GET  /admin/v1/integrations         every manifest file, status, problems (admin token)
+  POST /admin/v1/reload               rescan now (admin token)
+`
+
+type serveOptions struct {
+	listen, publicURL, manifests, data, logFormat, logLevel, adminToken, mode string
+	grace, poll                                                             time.Duration
+}
+
 func runServe(args []string, stdout, stderr io.Writer) error {
-	return errors.New("not built yet")
+	fs := newFlagSet("serve", "[flags]", serveHelp, stderr)
+	var o serveOptions
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to listen on, host:port")
+	fs.StringVar(&o.publicURL, "public-url", "", "external base URL of the gateway, used in links and OAuth redirect URIs (default http://<listen>)")
+	fs.StringVar(&o.manifests, "manifests", "integrations.d", "folder of integration manifests, watched for changes")
+	fs.StringVar(&o.data, "data", ".plugboard", "folder for the embedded store and generated dev keys")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&o.adminToken, "admin-token", "", "bearer token for /admin/v1 (at least 16 characters; generated in dev mode)")
+	fs.StringVar(&o.mode, "mode", "auto", "dev, production, or auto (dev on a loopback --listen address)")
+	fs.DurationVar(&o.grace, "shutdown-grace", 20*time.Second, "on SIGTERM/SIGINT, how long in-flight requests may take to finish")
+	fs.DurationVar(&o.poll, "poll-interval", 10*time.Second, "periodic rescan of the manifest folder, a safety net for missed file events (0 disables)")
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "plugboard serve: unexpected argument %q\n", fs.Arg(0))
+		return exitError{exitUsage}
+	}
+	if err := applyEnv(fs, os.LookupEnv); err != nil {
+		fmt.Fprintf(stderr, "plugboard serve: %v\n", err)
+		return exitError{exitUsage}
+	}
+	log, err := newLogger(stderr, o.logFormat, o.logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "plugboard serve: %v\n", err)
+		return exitError{exitUsage}
+	}
+	dev, err := resolveMode(o.mode, o.listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "plugboard serve: %v\n", err)
+		return exitError{exitUsage}
+	}
+	if o.publicURL == "" {
+		o.publicURL = "http://" + o.listen
+	}
+	if dev {
+		if err := os.MkdirAll(o.data, 0o700); err != nil {
+			return fmt.Errorf("data folder: %w", err)
+		}
+		if o.adminToken == "" {
+			if o.adminToken, err = devSecret(filepath.Join(o.data, "admin-token")); err != nil {
+				return err
+			}
+		}
+	} else if len(o.adminToken) < 16 {
+		return errors.New("production mode needs an admin token of at least 16 characters: set PLUGBOARD_ADMIN_TOKEN (or --admin-token); for local development use --mode dev")
+	}
+	if fi, err := os.Stat(o.manifests); err != nil || !fi.IsDir() {
+		return fmt.Errorf("manifest folder %q not found: set --manifests or PLUGBOARD_MANIFESTS", o.manifests)
+	}
+
+	srv, err := gateway.New(gateway.Config{
+		PublicURL:     o.publicURL,
+		ManifestDir:   o.manifests,
+		AdminToken:    o.adminToken,
+		ShutdownGrace: o.grace,
+		PollInterval:  o.poll,
+		Manifest:      manifest.Options{ResolveSecrets: true, AllowUnresolvedSecrets: dev},
+		Log:           log,
+		Version:       version,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return err
+	}
+	if dev {
+		printDevBanner(stderr, o, ln.Addr().String(), srv.Reloader().Catalog().Len())
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "mode", modeName(dev), "manifests", o.manifests, "version", version)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			srv.Reloader().Reload("SIGHUP")
+		}
+	}()
+	return srv.Serve(ctx, ln)
+}
+
+// applyEnv sets every flag not given on the command line from its
+// PLUGBOARD_* environment variable.
+func applyEnv(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		name := envName(f.Name)
+		if v, ok := lookup(name); ok {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s=%q: %v", name, v, e)
+			}
+		}
+	})
+	return err
+}
+
+func envName(flagName string) string {
+	return "PLUGBOARD_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+func resolveMode(mode, listen string) (dev bool, err error) {
+	switch mode {
+	case "dev":
+		return true, nil
+	case "production":
+		return false, nil
+	case "auto":
+		host, _, err := net.SplitHostPort(listen)
+		if err != nil {
+			return false, fmt.Errorf("--listen %q: %v", listen, err)
+		}
+		ip := net.ParseIP(host)
+		return host == "localhost" || (ip != nil && ip.IsLoopback()), nil
+	}
+	return false, fmt.Errorf("--mode %q: want dev, production or auto", mode)
+}
+
+func modeName(dev bool) string {
+	if dev {
+		return "dev"
+	}
+	return "production"
+}
+
+// devSecret returns the random secret stored at path, creating it (0600) on
+// first use, so a dev gateway keeps its admin token across restarts.
+func devSecret(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 16 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	buf := make([]byte, 24)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	tok := hex.EncodeToString(buf)
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("writing dev secret: %w", err)
+	}
+	return tok, nil
+}
+
+func printDevBanner(w io.Writer, o serveOptions, addr string, n int) {
+	base := "http://" + addr
+	data, _ := filepath.Abs(o.data)
+	man, _ := filepath.Abs(o.manifests)
+	fmt.Fprintf(w, `
+Plugboard (version %s) is running in dev mode (not for production: see plugboard serve --help).
+  Integrations  %s/v1/integrations   (%d loaded from %s, hot reload on)
+  Admin API     curl -H "Authorization: Bearer $(cat %s)" %s/admin/v1/integrations
+  Metrics       %s/metrics
+  Data          %s
+Edit a manifest and watch the log; check one with: plugboard validate %s
+
+`, version, base, n, man, filepath.Join(data, "admin-token"), base, base, data, o.manifests)
 }

@@ -1,0 +1,90 @@
+// Package metrics holds the gateway's Prometheus metrics, all prefixed
+// plugboard_, on a registry of their own with the Go and process collectors.
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics is the set of gateway metrics. Labels never carry secrets, user
+// ids or request paths: only routes, files, integration ids and results.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	ReloadsTotal             *prometheus.CounterVec
+	ReloadDuration           prometheus.Histogram
+	LastReloadSuccessful     prometheus.Gauge
+	LastReloadSuccessSeconds prometheus.Gauge
+	IntegrationsLoaded       prometheus.Gauge
+	FileValid                *prometheus.GaugeVec
+	FileErrors               *prometheus.GaugeVec
+	CatalogInfo              *prometheus.GaugeVec
+
+	HTTPRequests *prometheus.CounterVec
+	HTTPDuration *prometheus.HistogramVec
+}
+
+// New creates and registers every metric.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		ReloadsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "plugboard_manifest_reloads_total",
+			Help: "Manifest folder reloads, by result: success (every file loaded) or error (a file was rejected or the folder could not be read).",
+		}, []string{"result"}),
+		ReloadDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "plugboard_manifest_reload_duration_seconds",
+			Help:    "Time to read, validate and swap the whole manifest folder.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}),
+		LastReloadSuccessful: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "plugboard_manifest_last_reload_successful",
+			Help: "1 if the last reload loaded every manifest file, 0 if any was rejected (the last good version keeps serving).",
+		}),
+		LastReloadSuccessSeconds: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "plugboard_manifest_last_reload_success_timestamp_seconds",
+			Help: "Unix time of the last reload that loaded every manifest file.",
+		}),
+		IntegrationsLoaded: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "plugboard_integrations_loaded",
+			Help: "Integrations currently served (including stale ones serving their last good version).",
+		}),
+		FileValid: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "plugboard_manifest_file_valid",
+			Help: "1 if the manifest file as it is on disk is valid, 0 if it was rejected.",
+		}, []string{"file"}),
+		FileErrors: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "plugboard_manifest_file_errors",
+			Help: "Number of errors in the manifest file as it is on disk.",
+		}, []string{"file"}),
+		CatalogInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "plugboard_catalog_info",
+			Help: "Always 1; the revision label is the hash of every served manifest, equal across replicas serving the same files.",
+		}, []string{"revision"}),
+		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "plugboard_http_requests_total",
+			Help: "HTTP requests served, by route pattern, method and status code.",
+		}, []string{"route", "method", "code"}),
+		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "plugboard_http_request_duration_seconds",
+			Help:    "Time to serve HTTP requests, by route pattern.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route"}),
+	}
+	m.Registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.ReloadsTotal, m.ReloadDuration, m.LastReloadSuccessful, m.LastReloadSuccessSeconds,
+		m.IntegrationsLoaded, m.FileValid, m.FileErrors, m.CatalogInfo, m.HTTPRequests, m.HTTPDuration,
+	)
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}

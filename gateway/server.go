@@ -1,0 +1,208 @@
+// Package gateway is Plugboard's HTTP server: it serves the catalog of
+// integrations loaded from the manifest folder, keeps it live, and exposes
+// health, metrics and the admin API.
+package gateway
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/plugboardhq/plugboard/gateway/metrics"
+	"github.com/plugboardhq/plugboard/gateway/reload"
+	"github.com/plugboardhq/plugboard/manifest"
+)
+
+// Config is everything the server needs; cmd/plugboard fills it from flags,
+// environment and the config file.
+type Config struct {
+	PublicURL     string        // base of absolute links (icons, later OAuth redirect URIs)
+	ManifestDir   string        // folder of manifests, watched for changes
+	AdminToken    string        // bearer token for /admin/v1; empty disables the admin API
+	ShutdownGrace time.Duration // how long in-flight requests may take to finish on shutdown
+	PollInterval  time.Duration // periodic rescan as a safety net for missed file events
+	Manifest      manifest.Options
+	Log           *slog.Logger
+	Version       string
+}
+
+// Server is the gateway.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	metrics  *metrics.Metrics
+	reloader *reload.Reloader
+	handler  http.Handler
+	draining atomic.Bool
+}
+
+// New loads the manifest folder once and prepares the handlers. The folder
+// must exist; invalid manifests in it are reported, not fatal.
+func New(cfg Config) (*Server, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 20 * time.Second
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	s := &Server{cfg: cfg, log: cfg.Log, metrics: metrics.New()}
+	s.reloader = &reload.Reloader{
+		Dir: cfg.ManifestDir, Options: cfg.Manifest, Log: cfg.Log, Metrics: s.metrics,
+		PollInterval: cfg.PollInterval,
+	}
+	if rep := s.reloader.Reload("startup"); rep.Error != "" {
+		return nil, fmt.Errorf("manifest folder: %s", rep.Error)
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the HTTP handler of the gateway.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Reloader returns the server's reloader (for SIGHUP and tests).
+func (s *Server) Reloader() *reload.Reloader { return s.reloader }
+
+// Metrics returns the server's metrics.
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	mux.Handle("GET /admin/v1/integrations", s.admin(s.adminIntegrations))
+	mux.Handle("POST /admin/v1/reload", s.admin(s.adminReload))
+	mux.HandleFunc("GET /v1/integrations", s.publicIntegrations)
+	mux.HandleFunc("GET /v1/integrations/{id}", s.publicIntegration)
+	mux.HandleFunc("GET /v1/integrations/{id}/icon.svg", s.icon)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, CodeNotFound, "no route for "+r.Method+" "+r.URL.Path)
+	})
+	return s.instrument(mux)
+}
+
+// instrument records metrics per route pattern and logs each request at
+// debug level. It never logs query strings or headers, which may hold tokens.
+func (s *Server) instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		route := r.Pattern
+		if route == "" || route == "/" {
+			route = "unmatched"
+		}
+		elapsed := time.Since(start)
+		s.metrics.HTTPRequests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
+		s.metrics.HTTPDuration.WithLabelValues(route).Observe(elapsed.Seconds())
+		s.log.Debug("request", "method", r.Method, "route", route, "status", sw.status, "duration_ms", float64(elapsed.Microseconds())/1000)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status      int
+	wroteHeader bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.status, w.wroteHeader = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wroteHeader = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush and deadlines.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// readyz is ready once a catalog is loaded, and not ready while draining, so
+// a load balancer stops sending traffic before the listener closes.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case s.draining.Load():
+		writeError(w, http.StatusServiceUnavailable, CodeNotReady, "shutting down")
+	case s.reloader.Catalog() == nil:
+		writeError(w, http.StatusServiceUnavailable, CodeNotReady, "no catalog loaded yet")
+	default:
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ready\n"))
+	}
+}
+
+// admin guards the admin API with the admin bearer token.
+func (s *Server) admin(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		if s.cfg.AdminToken == "" {
+			writeError(w, http.StatusForbidden, CodeAdminDisabled, "the admin API is disabled: start the gateway with --admin-token or PLUGBOARD_ADMIN_TOKEN")
+			return
+		}
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(s.cfg.AdminToken)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="plugboard-admin"`)
+			writeError(w, http.StatusUnauthorized, CodeUnauthorized, "admin API: send Authorization: Bearer <admin token>")
+			return
+		}
+		h(w, r)
+	})
+}
+
+// Serve serves on ln until ctx is cancelled, watching the manifest folder
+// meanwhile, then shuts down gracefully: /readyz turns 503, the listener
+// closes, and in-flight requests get up to ShutdownGrace to finish.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	go func() {
+		if err := s.reloader.Watch(watchCtx); err != nil {
+			s.log.Error("manifest watcher stopped; reload with SIGHUP or POST /admin/v1/reload", "error", err)
+		}
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.draining.Store(true)
+	s.log.Info("shutting down", "grace", s.cfg.ShutdownGrace.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		s.log.Warn("grace period over; closing remaining connections", "error", err)
+		_ = srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	s.log.Info("stopped")
+	return nil
+}
