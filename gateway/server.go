@@ -180,11 +180,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
-	go func() {
-		if err := s.reloader.Watch(watchCtx); err != nil {
-			s.log.Error("manifest watcher stopped; reload with SIGHUP or POST /admin/v1/reload", "error", err)
-		}
-	}()
+	if err := s.reloader.Start(watchCtx); err != nil {
+		s.log.Error("cannot watch the manifest folder; reload with SIGHUP or POST /admin/v1/reload", "error", err)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

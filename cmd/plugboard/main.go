@@ -52,10 +52,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if len(args) > 1 {
 			return run([]string{args[1], "--help"}, stdout, stderr)
 		}
-		usage(stdout)
 		if len(args) == 0 {
+			// No command is a usage error: usage goes to stderr, like an unknown command's.
+			usage(stderr)
 			return exitUsage
 		}
+		usage(stdout)
 		return exitOK
 	}
 	for _, c := range commands() {

@@ -48,7 +48,7 @@ Routes:
 
 type serveOptions struct {
 	listen, publicURL, manifests, data, logFormat, logLevel, adminToken, mode string
-	grace, poll                                                             time.Duration
+	grace, poll                                                               time.Duration
 }
 
 func runServe(args []string, stdout, stderr io.Writer) error {

@@ -64,7 +64,11 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 			if p.Severity == manifest.Warning && !*strict {
 				level = "warning"
 			}
-			fmt.Fprintf(stdout, "::%s file=%s,line=%d,col=%d,title=%s::%s\n", level, ghProperty(p.File), max(p.Line, 1), max(p.Column, 1), ghProperty("plugboard "+p.Path), ghData(problemText(p)))
+			title := "plugboard"
+			if p.Path != "" {
+				title += " " + p.Path
+			}
+			fmt.Fprintf(stdout, "::%s file=%s,line=%d,col=%d,title=%s::%s\n", level, ghProperty(p.File), max(p.Line, 1), max(p.Column, 1), ghProperty(title), ghData(problemText(p)))
 		}
 		fmt.Fprintln(stdout, report.summaryLine())
 	default:

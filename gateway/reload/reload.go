@@ -178,18 +178,33 @@ func short(rev string) string {
 	return rev
 }
 
-// Watch reloads on changes under the folder until ctx ends. It watches the
-// folder itself (not single files), so in-place writes, rename-over saves,
-// new and deleted files and Kubernetes ConfigMap symlink swaps all count.
-func (r *Reloader) Watch(ctx context.Context) error {
+// Start watches the folder and reloads on changes until ctx ends. It
+// watches the folder itself (not single files), so in-place writes,
+// rename-over saves, new and deleted files and Kubernetes ConfigMap symlink
+// swaps all count. Changes made after Start returns are always seen.
+func (r *Reloader) Start(ctx context.Context) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return fmt.Errorf("watching %s: %w", r.Dir, err)
 	}
-	defer w.Close()
 	if err := w.Add(r.Dir); err != nil {
+		w.Close()
 		return fmt.Errorf("watching %s: %w", r.Dir, err)
 	}
+	// Catch what changed between the last load and the watch.
+	if stamp, err := fingerprint(r.Dir); err == nil && stamp != r.stampNow() {
+		r.Reload("watch started")
+	}
+	go func() {
+		defer w.Close()
+		if err := r.watch(ctx, w); err != nil {
+			r.Log.Error("manifest watcher stopped; reload with SIGHUP or POST /admin/v1/reload", "error", err)
+		}
+	}()
+	return nil
+}
+
+func (r *Reloader) watch(ctx context.Context, w *fsnotify.Watcher) error {
 	watched, _ := filepath.EvalSymlinks(r.Dir)
 	debounce, maxDelay := r.Debounce, r.MaxDelay
 	if debounce <= 0 {
