@@ -48,7 +48,7 @@ func badManifest(id, marker string) string {
 }
 
 type testGateway struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *Server
 	base   string
 	admin  string
@@ -74,7 +74,7 @@ func (s *syncBuffer) String() string {
 }
 
 // startGateway serves dir on a real loopback listener until the test ends.
-func startGateway(t *testing.T, dir string, opts manifest.Options) *testGateway {
+func startGateway(t testing.TB, dir string, opts manifest.Options) *testGateway {
 	t.Helper()
 	logs := &syncBuffer{}
 	srv, err := New(Config{
@@ -151,7 +151,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func writeFile(t *testing.T, path, content string) {
+func writeFile(t testing.TB, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)

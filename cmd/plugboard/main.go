@@ -124,10 +124,25 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 			return flag.ErrHelp
 		}
 	}
-	if err := fs.Parse(args); err != nil {
-		return exitError{exitUsage}
+	// Flags may come after positional arguments (validate dir --strict), as
+	// users of most CLIs expect; "--" ends flag parsing.
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return exitError{exitUsage}
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
 	}
-	return nil
+	return fs.Parse(append([]string{"--"}, positional...))
 }
 
 func runVersion(args []string, stdout, stderr io.Writer) error {

@@ -50,6 +50,10 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "plugboard validate: %v\n", err)
 		return exitError{exitUsage}
 	}
+	if len(res.Files) == 0 {
+		fmt.Fprintf(stderr, "plugboard validate: no manifests (*.yaml, *.yml) found in %s\n", strings.Join(paths, ", "))
+		return exitError{exitInvalid}
+	}
 	report := newValidationReport(res, *strict)
 	switch *format {
 	case "json":
