@@ -138,10 +138,11 @@ func (c *compiler) compile(raw *rawManifest) *Integration {
 	if raw.Auth.ClientCredentials != nil && c.auth != AuthClientCredentials {
 		c.keyErrorf("/auth/clientCredentials", "remove it, or set auth.type to oauth2_client_credentials", "auth.clientCredentials is set but auth.type is %s", c.auth)
 	}
-	switch c.auth {
-	case AuthOAuth2:
+	// A section written as null passes "required"; the schema reports its type.
+	switch {
+	case c.auth == AuthOAuth2 && raw.Auth.OAuth2 != nil:
 		in.Auth.OAuth2 = c.oauth2(raw.Auth.OAuth2)
-	case AuthClientCredentials:
+	case c.auth == AuthClientCredentials && raw.Auth.ClientCredentials != nil:
 		in.Auth.ClientCredentials = c.clientCredentials(raw.Auth.ClientCredentials)
 	}
 	in.API = c.api(&raw.API)
@@ -500,7 +501,7 @@ func (c *compiler) api(raw *rawAPI) APIConfig {
 	const p = "/api"
 	cfg := APIConfig{Timeout: c.duration(p+"/timeout", raw.Timeout, DefaultTimeout)}
 	if cfg.Timeout > MaxTimeout {
-		c.errorf(p+"/timeout", "", "timeout %s is longer than the %s allowed", cfg.Timeout, MaxTimeout)
+		c.errorf(p+"/timeout", "", "timeout %s is longer than the %s allowed", raw.Timeout, strings.TrimSuffix(MaxTimeout.String(), "0s"))
 	}
 	var base urlShape
 	cfg.BaseURL, base = c.urlTemplate(p+"/baseUrl", raw.BaseURL)
@@ -511,6 +512,7 @@ func (c *compiler) api(raw *rawAPI) APIConfig {
 			c.keyErrorf(hp, "the gateway sets it per request", "header %q cannot be set in a manifest", name)
 			continue
 		}
+		c.checkText(hp, raw.Headers[name])
 		v := c.value(hp, raw.Headers[name], false)
 		if v.Template != nil && v.Template.isLiteral() && secretHeaderRE.MatchString(name) && raw.Headers[name] != "" {
 			c.errorf(hp, "reference it as ${ENV_NAME}, or use api.authorization for the user's credential", "header %q looks like it holds a literal secret", name)
@@ -545,6 +547,14 @@ func (c *compiler) api(raw *rawAPI) APIConfig {
 	return cfg
 }
 
+// checkText rejects control characters in the literal text of a header or
+// query value; rendering checks the values references bring in.
+func (c *compiler) checkText(ptr, src string) {
+	if strings.IndexFunc(src, isControl) >= 0 {
+		c.errorf(ptr, "write the value on one line", "value contains a control character (CR, LF, NUL …)")
+	}
+}
+
 func (c *compiler) authorization(raw *rawAuthorization) Authorization {
 	const p = "/api/authorization"
 	oauth := c.auth == AuthOAuth2 || c.auth == AuthClientCredentials
@@ -575,6 +585,7 @@ func (c *compiler) authorization(raw *rawAuthorization) Authorization {
 			c.errorf(p, "e.g. token: \"{{inputs.api_key}}\"", "bearer authorization for %s integrations needs a token template", c.auth)
 			return a
 		}
+		c.checkText(p+"/token", src)
 		a.Value = c.template(p+"/token", src, true)
 	case AuthorizeHeader, AuthorizeQuery:
 		unused("token", raw.Token != nil)
@@ -583,12 +594,15 @@ func (c *compiler) authorization(raw *rawAuthorization) Authorization {
 		if a.Type == AuthorizeHeader && managedHeaders[strings.ToLower(raw.Name)] {
 			c.errorf(p+"/name", "", "header %q cannot carry the credential", raw.Name)
 		}
+		c.checkText(p+"/value", raw.Value)
 		a.Value = c.template(p+"/value", raw.Value, true)
 	case AuthorizeBasic:
 		unused("token", raw.Token != nil)
 		unused("name", raw.Name != "")
 		unused("value", raw.Value != "")
-		a.Username = c.template(p+"/username", *raw.Username, true)
+		if raw.Username != nil { // else the schema has reported it missing
+			a.Username = c.template(p+"/username", *raw.Username, true)
+		}
 		pw := ""
 		if raw.Password != nil {
 			pw = *raw.Password

@@ -166,4 +166,3 @@ func checkUniqueIDs(res *Result) {
 		first[id] = f.Path
 	}
 }
-

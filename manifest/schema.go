@@ -128,7 +128,11 @@ func translate(d *document, e *jsonschema.ValidationError) Problems {
 			name := loc[strings.LastIndexByte(loc, '/')+1:]
 			return Problems{d.keyProblem(loc, fmt.Sprintf("invalid name %q", name), "names may contain letters, digits and - _ . ~")}
 		}
-		return Problems{d.problem(loc, fmt.Sprintf("value %q has the wrong form", fmt.Sprint(valueAt(d.value, loc))), firstSentence(parent))}
+		hint := patternHints[schemaPtr]
+		if hint == "" {
+			hint = firstSentence(parent)
+		}
+		return Problems{d.problem(loc, fmt.Sprintf("value %q has the wrong form", fmt.Sprint(valueAt(d.value, loc))), hint)}
 	case "minLength":
 		if strings.Contains(e.Message, ">= 1,") {
 			return Problems{d.problem(loc, "must not be empty", firstSentence(parent))}
@@ -214,12 +218,28 @@ func sortedKeys(v any) []string {
 
 func asSlice(v any) []any { s, _ := v.([]any); return s }
 
+// patternHints say what a schema pattern accepts where the first sentence
+// of the field's description does not.
+var patternHints = map[string]string{
+	"/properties/id/pattern":      "lower-case letters, digits and hyphens, starting with a letter or digit, at most 63 characters",
+	"/$defs/scopes/items/pattern": "a scope has no spaces; write each scope as its own list item",
+}
+
 // firstSentence returns the first sentence of a schema node's description,
 // used as the hint of schema errors: the schema is the documentation.
 func firstSentence(node map[string]any) string {
 	desc, _ := node["description"].(string)
-	if i := strings.Index(desc, ". "); i >= 0 {
-		desc = desc[:i+1]
+	for from := 0; ; {
+		i := strings.Index(desc[from:], ". ")
+		if i < 0 {
+			break
+		}
+		end := from + i + 1
+		if !strings.HasSuffix(desc[:end], "e.g.") && !strings.HasSuffix(desc[:end], "i.e.") {
+			desc = desc[:end]
+			break
+		}
+		from = end
 	}
 	return strings.ReplaceAll(desc, "`", "")
 }

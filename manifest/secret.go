@@ -77,6 +77,9 @@ func (r SecretResolver) resolve(s *SecretRef, dir string) error {
 		if v == "" {
 			return fmt.Errorf("environment variable %s is empty", s.Env)
 		}
+		if strings.ContainsAny(v, "\r\n\x00") {
+			return fmt.Errorf("environment variable %s contains a line break or NUL", s.Env)
+		}
 		s.value, s.set = v, true
 		return nil
 	}
@@ -95,6 +98,9 @@ func (r SecretResolver) resolve(s *SecretRef, dir string) error {
 	v := strings.TrimRight(string(b), "\r\n")
 	if v == "" {
 		return fmt.Errorf("secret file %s is empty", s.File)
+	}
+	if strings.ContainsAny(v, "\r\n\x00") {
+		return fmt.Errorf("secret file %s holds more than one line; a secret is one line", s.File)
 	}
 	s.value, s.set = v, true
 	return nil

@@ -33,6 +33,17 @@ func skeleton(t *Template) string {
 	return b.String()
 }
 
+// unskeleton puts the references back into text derived from the skeleton,
+// so that messages show what the manifest says.
+func unskeleton(t *Template, s string) string {
+	for i, p := range t.parts {
+		if p.ref != nil {
+			s = strings.ReplaceAll(s, marker(i), "{{"+p.ref.String()+"}}")
+		}
+	}
+	return s
+}
+
 // compileURL checks that an absolute URL template has a shape that cannot be
 // turned elsewhere by the values it is rendered with, and sets how each
 // reference is escaped.
@@ -44,7 +55,11 @@ func compileURL(t *Template) (urlShape, error) {
 	}
 	u, err := url.Parse(sk)
 	if err != nil {
-		return shape, fmt.Errorf("not a valid URL: %v", unwrapURLError(err))
+		msg := unwrapURLError(err).Error()
+		if strings.HasPrefix(msg, "invalid port") && strings.Contains(msg, "pbref") {
+			return shape, errors.New("the port cannot come from a template")
+		}
+		return shape, fmt.Errorf("not a valid URL: %s", unskeleton(t, msg))
 	}
 	if strings.Contains(u.Scheme, "pbref") {
 		return shape, errors.New("the URL scheme cannot come from a template")
@@ -63,9 +78,6 @@ func compileURL(t *Template) (urlShape, error) {
 	}
 	if u.Fragment != "" || strings.Contains(sk, "#") {
 		return shape, errors.New("a URL fragment (#…) is not allowed")
-	}
-	if strings.Contains(u.Port(), "pbref") {
-		return shape, errors.New("the port cannot come from a template")
 	}
 	shape.scheme = u.Scheme
 	shape.hostname = u.Hostname()
@@ -94,7 +106,8 @@ func compileURL(t *Template) (urlShape, error) {
 	if lastInHost >= 0 {
 		suffix := shape.hostname[lastInHost:]
 		labels := strings.Split(strings.TrimPrefix(suffix, "."), ".")
-		if !strings.HasPrefix(suffix, ".") || len(labels) < 2 || strings.Contains(suffix, "..") || strings.Contains(suffix, "pbref") || labels[len(labels)-1] == "" {
+		tld := labels[len(labels)-1]
+		if !strings.HasPrefix(suffix, ".") || len(labels) < 2 || strings.Contains(suffix, "..") || strings.Contains(suffix, "pbref") || tld == "" || strings.Trim(tld, "0123456789") == "" {
 			return shape, errors.New("a reference in the host must be followed by a fixed domain of at least two labels, e.g. https://{{inputs.subdomain}}.example.com")
 		}
 	}
@@ -116,7 +129,7 @@ func compilePath(t *Template) error {
 	}
 	u, err := url.Parse(sk)
 	if err != nil {
-		return fmt.Errorf("not a valid path: %v", unwrapURLError(err))
+		return fmt.Errorf("not a valid path: %s", unskeleton(t, unwrapURLError(err).Error()))
 	}
 	if u.Scheme != "" || u.Host != "" {
 		return errors.New("must be a path starting with a single / or an absolute URL")

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -64,7 +65,15 @@ func (d *document) keyProblem(pointer, msg, hint string) Problem {
 	return p
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
+var yamlLineRE = regexp.MustCompile(`(?s)^(?:yaml: )?(?:line (\d+): )?(.*)$`)
+
+// yamlParserProblems are the messages of yaml.v3's parser (as opposed to its
+// scanner), whose line numbers it reports counted from 0.
+var yamlParserProblems = []string{
+	"did not find expected ',' or", "did not find expected '-' indicator", "did not find expected <",
+	"did not find expected key", "did not find expected node content", "found duplicate %",
+	"found incompatible YAML document", "found undefined tag handle",
+}
 
 // parseDocument decodes exactly one YAML document into a document. Every
 // failure is returned as a located problem.
@@ -75,8 +84,10 @@ func parseDocument(file string, data []byte) (*document, Problems) {
 	if len(data) > MaxManifestBytes {
 		return fail(0, 0, fmt.Sprintf("file is %d bytes, more than the %d allowed for a manifest", len(data), MaxManifestBytes), "move large icons to their own .svg file")
 	}
-	if bytes.IndexByte(data, 0) >= 0 {
-		return fail(0, 0, "file contains a NUL byte; manifests are UTF-8 text", "")
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		start := bytes.LastIndexByte(data[:i], '\n') + 1
+		line := bytes.Count(data[:start], []byte("\n")) + 1
+		return fail(line, utf8.RuneCount(data[start:i])+1, "file contains a NUL byte; manifests are UTF-8 text", "")
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var root yaml.Node
@@ -113,17 +124,26 @@ func yamlError(err error) (int, string) {
 	if errors.As(err, &te) && len(te.Errors) > 0 {
 		msg = te.Errors[0]
 	}
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return line, m[2]
+	m := yamlLineRE.FindStringSubmatch(msg)
+	line, _ := strconv.Atoi(m[1])
+	for _, p := range yamlParserProblems {
+		if strings.HasPrefix(m[2], p) {
+			line++
+			break
+		}
 	}
-	return 0, msg
+	// yaml.v3 leaves out "line 1".
+	return max(line, 1), m[2]
 }
 
 type converter struct {
 	doc      *document
 	count    int
 	problems Problems
+	// The outermost alias being expanded and its pointer: an expansion that
+	// grows too large is reported there, not deep inside the anchored value.
+	alias    *yaml.Node
+	aliasPtr string
 }
 
 func (c *converter) fail(n *yaml.Node, pointer, msg, hint string) any {
@@ -137,28 +157,37 @@ func (c *converter) convert(n *yaml.Node, pointer string, depth int) any {
 	if len(c.problems) > 0 {
 		return nil
 	}
+	at, atPtr := n, pointer
+	if c.alias != nil {
+		at, atPtr = c.alias, c.aliasPtr
+	}
 	c.count++
 	if c.count > maxNodes {
-		return c.fail(n, pointer, fmt.Sprintf("document expands to more than %d nodes", maxNodes), "YAML aliases that expand exponentially are refused")
+		return c.fail(at, atPtr, fmt.Sprintf("document expands to more than %d nodes", maxNodes), "YAML aliases that expand exponentially are refused")
 	}
 	if depth > maxDepth {
-		return c.fail(n, pointer, fmt.Sprintf("document is nested more than %d levels deep", maxDepth), "")
+		return c.fail(at, atPtr, fmt.Sprintf("document is nested more than %d levels deep", maxDepth), "")
 	}
 	if _, seen := c.doc.nodes[pointer]; !seen {
 		c.doc.nodes[pointer] = n
 	}
 	switch n.Kind {
 	case yaml.AliasNode:
+		if c.alias == nil {
+			c.alias, c.aliasPtr = n, pointer
+			defer func() { c.alias = nil }()
+		}
 		return c.convert(n.Alias, pointer, depth+1)
 	case yaml.MappingNode:
 		m := make(map[string]any, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
-			if k.Kind != yaml.ScalarNode || (k.ShortTag() != "!!str" && k.ShortTag() != "!!int" && k.ShortTag() != "!!bool") {
-				return c.fail(k, pointer, "mapping keys must be plain strings", "")
-			}
+			// Checked first: a merge key is not a plain string either.
 			if k.Value == "<<" && k.ShortTag() == "!!merge" {
 				return c.fail(k, pointer, "YAML merge keys (<<) are not supported", "write the fields out")
+			}
+			if k.Kind != yaml.ScalarNode || (k.ShortTag() != "!!str" && k.ShortTag() != "!!int" && k.ShortTag() != "!!bool") {
+				return c.fail(k, pointer, "mapping keys must be plain strings", "")
 			}
 			if _, dup := m[k.Value]; dup {
 				return c.fail(k, pointer+"/"+escapePointer(k.Value), fmt.Sprintf("duplicate key %q", k.Value), "each key may appear once in a mapping")

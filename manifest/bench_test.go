@@ -1,0 +1,134 @@
+package manifest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// benchManifest returns a valid manifest for index i, rotating through the
+// auth types, file and inline icons, inputs in hosts and paths.
+func benchManifest(i int) (yaml, svgName, svg string) {
+	id := fmt.Sprintf("bench-%04d", i)
+	svg = fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64" rx="12" fill="#%06X"/><path d="M%d 44 L32 %d L44 44 Z" fill="#fff"/><circle cx="32" cy="32" r="%d" fill="none" stroke="#fff"/></svg>`, i*2654435%0xFFFFFF, 10+i%20, 10+i%15, 4+i%20)
+	icon := "icon: " + id + ".svg"
+	if i%2 == 1 {
+		icon, svgName = "icon: |\n  "+svg, ""
+	} else {
+		svgName = id + ".svg"
+	}
+	head := fmt.Sprintf("id: %s\nname: Bench %d\ndescription: Benchmark integration number %d.\n%s\naccentColor: \"#%06X\"\n", id, i, i, icon, i*40503%0xFFFFFF)
+	var body string
+	switch i % 4 {
+	case 0:
+		body = `auth:
+  type: oauth2
+  inputs:
+    - key: tenant
+      label: Tenant
+      pattern: "[a-z0-9][a-z0-9-]{0,62}"
+  oauth2:
+    authorizationUrl: https://{{inputs.tenant}}.example.com/oauth/authorize
+    tokenUrl: https://{{inputs.tenant}}.example.com/oauth/token
+    clientId: ${BENCH_CLIENT_ID}
+    clientSecret: ${BENCH_CLIENT_SECRET}
+    scopes: [read, write]
+    authorizationParams:
+      prompt: consent
+api:
+  baseUrl: https://{{inputs.tenant}}.example.com/api/v2
+  headers:
+    Accept: application/json
+  testEndpoint: /users/me
+`
+	case 1:
+		body = `auth:
+  type: api_key
+  inputs:
+    - key: region
+      label: Region
+      enum: [us, eu, ap]
+    - key: api_key
+      label: API key
+      secret: true
+      pattern: "ak_[A-Za-z0-9]+"
+api:
+  baseUrl: https://api.{{inputs.region}}.example.com/v1
+  authorization:
+    type: header
+    name: X-Api-Key
+    value: "{{inputs.api_key}}"
+  testEndpoint: /me?region={{inputs.region}}
+  timeout: 20s
+`
+	case 2:
+		body = `auth:
+  type: basic
+  inputs:
+    - key: email
+      label: Email
+    - key: api_token
+      label: API token
+      secret: true
+api:
+  baseUrl: https://api.example.com/rest
+  authorization:
+    type: basic
+    username: "{{inputs.email}}/token"
+    password: "{{inputs.api_token}}"
+  testEndpoint: /myself
+`
+	default:
+		body = `auth:
+  type: oauth2_client_credentials
+  inputs:
+    - key: account_id
+      label: Account ID
+      pattern: "[A-Za-z0-9_-]{1,64}"
+  clientCredentials:
+    tokenUrl: https://auth.example.com/oauth/token
+    tokenParams:
+      account_id: "{{inputs.account_id}}"
+api:
+  baseUrl: https://api.example.com/v2
+  testEndpoint: /accounts/{{inputs.account_id}}
+`
+	}
+	return head + body, svgName, svg
+}
+
+// BenchmarkLoad1000 measures loading a folder of 1,000 manifests, the
+// work of one full reload.
+func BenchmarkLoad1000(b *testing.B) {
+	dir := b.TempDir()
+	var size int64
+	for i := range 1000 {
+		yaml, svgName, svg := benchManifest(i)
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("bench-%04d.yaml", i)), []byte(yaml), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		size += int64(len(yaml))
+		if svgName != "" {
+			if err := os.WriteFile(filepath.Join(dir, svgName), []byte(svg), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			size += int64(len(svg))
+		}
+	}
+	res, err := LoadPaths([]string{dir}, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if probs := res.Problems(); len(probs) > 0 || len(res.Integrations()) != 1000 {
+		b.Fatalf("%d integrations, problems:\n%v", len(res.Integrations()), probs)
+	}
+	b.SetBytes(size)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := LoadPaths([]string{dir}, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
