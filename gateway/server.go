@@ -17,7 +17,11 @@ import (
 	"time"
 
 	"github.com/plugboardhq/plugboard/gateway/metrics"
+	"github.com/plugboardhq/plugboard/gateway/oauth"
+	"github.com/plugboardhq/plugboard/gateway/proxy"
 	"github.com/plugboardhq/plugboard/gateway/reload"
+	"github.com/plugboardhq/plugboard/gateway/store"
+	"github.com/plugboardhq/plugboard/gateway/usertoken"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
@@ -32,6 +36,13 @@ type Config struct {
 	Manifest      manifest.Options
 	Log           *slog.Logger
 	Version       string
+
+	Projects     []ProjectConfig
+	Store        store.Store // connections; required for the proxy and SDK routes
+	MaxBodyBytes int64       // request body limit of proxied calls; default 10 MiB
+	Transport    http.RoundTripper
+	// HTTPClient is used for token endpoints; default: 30s timeout.
+	HTTPClient *http.Client
 }
 
 // Server is the gateway.
@@ -42,6 +53,12 @@ type Server struct {
 	reloader *reload.Reloader
 	handler  http.Handler
 	draining atomic.Bool
+
+	projects map[string]*Project
+	store    store.Store
+	creds    *proxy.Credentials
+	proxy    *proxy.Handler
+	oauth    oauth.Client
 }
 
 // New loads the manifest folder once and prepares the handlers. The folder
@@ -59,6 +76,24 @@ func New(cfg Config) (*Server, error) {
 		Dir: cfg.ManifestDir, Options: cfg.Manifest, Log: cfg.Log, Metrics: s.metrics,
 		PollInterval: cfg.PollInterval,
 	}
+	s.projects = map[string]*Project{}
+	for _, pc := range cfg.Projects {
+		v, err := usertoken.NewVerifier(pc.ID, pc.Keys, usertoken.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("project %s: %w", pc.ID, err)
+		}
+		s.projects[pc.ID] = &Project{ID: pc.ID, Verifier: v}
+	}
+	httpClient := cfg.HTTPClient
+	if httpClient == nil {
+		httpClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	s.oauth = oauth.Client{HTTP: httpClient}
+	s.store = cfg.Store
+	s.creds = &proxy.Credentials{Store: cfg.Store, OAuth: s.oauth, Metrics: s.metrics, Log: cfg.Log}
+	s.proxy = &proxy.Handler{Credentials: s.creds, Transport: cfg.Transport, MaxBodyBytes: cfg.MaxBodyBytes,
+		Metrics: s.metrics, Log: cfg.Log, WriteError: writeError, UserAgent: "plugboard/" + cfg.Version}
+	s.proxy.Init()
 	if rep := s.reloader.Reload("startup"); rep.Error != "" {
 		return nil, fmt.Errorf("manifest folder: %s", rep.Error)
 	}
@@ -85,10 +120,22 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/integrations", s.publicIntegrations)
 	mux.HandleFunc("GET /v1/integrations/{id}", s.publicIntegration)
 	mux.HandleFunc("GET /v1/integrations/{id}/icon.svg", s.icon)
+	if s.store != nil {
+		mux.HandleFunc("POST /projects/{pid}/sdk/credentials", s.createCredential)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no route for "+r.Method+" "+r.URL.Path)
 	})
-	return s.instrument(mux)
+	return s.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Proxy paths are routed before the mux, which would clean them:
+		// the proxy checks the API path exactly as it was sent.
+		if pid, id, path, ok := proxyTarget(r.URL.EscapedPath()); ok && s.store != nil {
+			r.Pattern = proxyRoute
+			s.serveProxy(w, r, pid, id, path)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
 }
 
 // instrument records metrics per route pattern and logs each request at

@@ -35,7 +35,7 @@ func Parse(file string, data []byte, opts Options) (*Integration, Problems) {
 	if probs != nil {
 		return nil, probs
 	}
-	schemaProbs := checkSchema(d)
+	schemaProbs := checkSchema(d, integrationSchema)
 	var raw rawManifest
 	if err := d.root.Decode(&raw); err != nil || !semanticsApply(schemaProbs) {
 		if len(schemaProbs) == 0 {

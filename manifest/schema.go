@@ -15,38 +15,43 @@ import (
 	"github.com/plugboardhq/plugboard/schemas"
 )
 
-var (
-	schemaOnce     sync.Once
-	compiledSchema *jsonschema.Schema
-	rawSchema      map[string]any
-	schemaErr      error
-)
+// schemaSet is a compiled JSON Schema with its raw form, from which errors
+// take their hints (the field descriptions).
+type schemaSet struct {
+	compiled *jsonschema.Schema
+	raw      map[string]any
+}
 
-func integrationSchema() (*jsonschema.Schema, error) {
-	schemaOnce.Do(func() {
-		if err := json.Unmarshal(schemas.Integration, &rawSchema); err != nil {
-			schemaErr = fmt.Errorf("embedded schema: %w", err)
-			return
+func lazySchema(url string, data []byte) func() (*schemaSet, error) {
+	return sync.OnceValues(func() (*schemaSet, error) {
+		set := &schemaSet{}
+		if err := json.Unmarshal(data, &set.raw); err != nil {
+			return nil, fmt.Errorf("embedded schema %s: %w", url, err)
 		}
 		c := jsonschema.NewCompiler()
 		c.Draft = jsonschema.Draft2020
-		if err := c.AddResource(schemas.IntegrationURL, bytes.NewReader(schemas.Integration)); err != nil {
-			schemaErr = fmt.Errorf("embedded schema: %w", err)
-			return
+		if err := c.AddResource(url, bytes.NewReader(data)); err != nil {
+			return nil, fmt.Errorf("embedded schema %s: %w", url, err)
 		}
-		compiledSchema, schemaErr = c.Compile(schemas.IntegrationURL)
+		var err error
+		set.compiled, err = c.Compile(url)
+		return set, err
 	})
-	return compiledSchema, schemaErr
 }
+
+var (
+	integrationSchema = lazySchema(schemas.IntegrationURL, schemas.Integration)
+	configSchema      = lazySchema(schemas.ConfigURL, schemas.Config)
+)
 
 // checkSchema validates the document against the embedded JSON Schema and
 // translates every failing leaf into a located, readable problem.
-func checkSchema(d *document) Problems {
-	s, err := integrationSchema()
+func checkSchema(d *document, schema func() (*schemaSet, error)) Problems {
+	set, err := schema()
 	if err != nil {
 		return Problems{{File: d.file, Message: err.Error(), Severity: Error}}
 	}
-	err = s.Validate(d.value)
+	err = set.compiled.Validate(d.value)
 	if err == nil {
 		return nil
 	}
@@ -59,7 +64,7 @@ func checkSchema(d *document) Problems {
 	var walk func(*jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
 		if len(e.Causes) == 0 {
-			for _, p := range translate(d, e) {
+			for _, p := range translate(d, set, e) {
 				key := p.Path + "\x00" + p.Message
 				if !seen[key] {
 					seen[key] = true
@@ -78,10 +83,10 @@ func checkSchema(d *document) Problems {
 
 var quotedRE = regexp.MustCompile(`'((?:[^'\\]|\\.)*)'`)
 
-func translate(d *document, e *jsonschema.ValidationError) Problems {
+func translate(d *document, set *schemaSet, e *jsonschema.ValidationError) Problems {
 	keyword := e.KeywordLocation[strings.LastIndexByte(e.KeywordLocation, '/')+1:]
 	schemaPtr := e.AbsoluteKeywordLocation[strings.IndexByte(e.AbsoluteKeywordLocation, '#')+1:]
-	parent := schemaAt(schemaPtr[:max(strings.LastIndexByte(schemaPtr, '/'), 0)])
+	parent := set.at(schemaPtr[:max(strings.LastIndexByte(schemaPtr, '/'), 0)])
 	loc := e.InstanceLocation
 	switch keyword {
 	case "additionalProperties":
@@ -104,7 +109,7 @@ func translate(d *document, e *jsonschema.ValidationError) Problems {
 			if strings.Contains(e.KeywordLocation, "/then/") {
 				hint = "required by the value of \"type\" here"
 			}
-			if desc := firstSentence(schemaAt(schemaPtr[:strings.LastIndexByte(schemaPtr, '/')] + "/properties/" + m[1])); desc != "" && hint == "" {
+			if desc := firstSentence(set.at(schemaPtr[:strings.LastIndexByte(schemaPtr, '/')] + "/properties/" + m[1])); desc != "" && hint == "" {
 				hint = desc
 			}
 			ps = append(ps, d.problem(loc, msg, hint))
@@ -143,8 +148,8 @@ func translate(d *document, e *jsonschema.ValidationError) Problems {
 
 // schemaAt navigates the raw schema by a JSON pointer, following a $ref at
 // the end so that descriptions and properties of referenced definitions are found.
-func schemaAt(pointer string) map[string]any {
-	var cur any = rawSchema
+func (set *schemaSet) at(pointer string) map[string]any {
+	var cur any = set.raw
 	for _, tok := range strings.Split(strings.TrimPrefix(pointer, "/"), "/") {
 		if tok == "" {
 			continue
@@ -154,7 +159,7 @@ func schemaAt(pointer string) map[string]any {
 		case map[string]any:
 			if _, ok := c[tok]; !ok {
 				if ref, ok := c["$ref"].(string); ok {
-					c = schemaAt(strings.TrimPrefix(ref, "#"))
+					c = set.at(strings.TrimPrefix(ref, "#"))
 				}
 			}
 			cur = c[tok]
@@ -172,7 +177,7 @@ func schemaAt(pointer string) map[string]any {
 	m, _ := cur.(map[string]any)
 	if ref, ok := m["$ref"].(string); ok && m["properties"] == nil {
 		merged := map[string]any{}
-		for k, v := range schemaAt(strings.TrimPrefix(ref, "#")) {
+		for k, v := range set.at(strings.TrimPrefix(ref, "#")) {
 			merged[k] = v
 		}
 		for k, v := range m {

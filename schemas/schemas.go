@@ -12,3 +12,11 @@ var Integration []byte
 
 // IntegrationURL is the $id of the integration schema.
 const IntegrationURL = "https://plugboard.dev/schemas/integration.schema.json"
+
+// Config is the JSON Schema of the optional gateway configuration file.
+//
+//go:embed config.schema.json
+var Config []byte
+
+// ConfigURL is the $id of the config schema.
+const ConfigURL = "https://plugboard.dev/schemas/config.schema.json"

@@ -39,6 +39,8 @@ func commands() []command {
 		{"serve", "run the gateway", runServe},
 		{"validate", "check manifests (CI)", runValidate},
 		{"schema", "print the manifest JSON Schema", runSchema},
+		{"token", "mint a user token for trying the gateway", runToken},
+		{"keys", "generate signing and encryption keys; rotate encryption", runKeys},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -18,23 +18,28 @@ import (
 	"time"
 
 	"github.com/plugboardhq/plugboard/gateway"
+	"github.com/plugboardhq/plugboard/gateway/usertoken"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
 const serveHelp = `
 Run the gateway: load the manifest folder, keep it live as files change
-(file events, SIGHUP, POST /admin/v1/reload), and serve health, metrics, the
-admin API and integration metadata.
+(file events, SIGHUP, POST /admin/v1/reload), store users' connections
+encrypted, and proxy apps' calls to integrations' APIs with the user's
+credential injected.
 
 Every flag can also be set with an environment variable: --public-url is
 PLUGBOARD_PUBLIC_URL, and so on. A flag on the command line wins over the
 environment, which wins over the built-in default.
 
-Modes: "dev" needs no configuration: it generates an admin token into the
-data folder and tolerates unset secret variables (those integrations load,
-and fail only when a flow needs the secret). "production" refuses to start
-without an admin token and rejects manifests whose secrets are unset. The
-default, "auto", is dev when --listen is a loopback address, else production.
+Modes: "dev" needs no configuration: it generates an admin token, a user-token
+signing key pair and an encryption key into the data folder, serves one
+project (--project, default "dev"), and tolerates unset secret variables
+(those integrations load, and fail only when a flow needs the secret).
+"production" refuses to start without an admin token, PLUGBOARD_ENCRYPTION_KEYS
+and PLUGBOARD_PROJECT_KEYS, and rejects manifests whose secrets are unset.
+The default, "auto", is dev when --listen is a loopback address, else
+production.
 
 Routes:
   GET  /healthz                       process alive
@@ -44,11 +49,17 @@ Routes:
   GET  /v1/integrations/{id}/icon.svg the sanitised icon
   GET  /admin/v1/integrations         every manifest file, status, problems (admin token)
   POST /admin/v1/reload               rescan now (admin token)
+  POST /projects/{p}/sdk/credentials  connect an api_key/basic/client-credentials
+                                      integration (user token; tested first)
+  ANY  /projects/{p}/sdk/proxy/custom/{integration}/{path}
+                                      the proxy (user token)
 `
 
 type serveOptions struct {
 	listen, publicURL, manifests, data, logFormat, logLevel, adminToken, mode string
+	storePath, project, projectKeys, config                                   string
 	grace, poll                                                               time.Duration
+	maxBody                                                                   int64
 }
 
 func runServe(args []string, stdout, stderr io.Writer) error {
@@ -64,6 +75,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.mode, "mode", "auto", "dev, production, or auto (dev on a loopback --listen address)")
 	fs.DurationVar(&o.grace, "shutdown-grace", 20*time.Second, "on SIGTERM/SIGINT, how long in-flight requests may take to finish")
 	fs.DurationVar(&o.poll, "poll-interval", 10*time.Second, "periodic rescan of the manifest folder, a safety net for missed file events (0 disables)")
+	fs.StringVar(&o.storePath, "store", "", "credential store: a SQLite file path (default <data>/plugboard.db)")
+	fs.StringVar(&o.project, "project", "dev", "id of the project served (the {projectId} in /projects/{projectId}/…)")
+	fs.StringVar(&o.projectKeys, "project-keys", "", "comma-separated PEM files of the public keys that verify the project's user tokens (dev: generated <data>/signing-key.pub.pem)")
+	fs.Int64Var(&o.maxBody, "max-body-bytes", 10<<20, "largest request body the proxy forwards, in bytes")
+	fs.StringVar(&o.config, "config", "plugboard.yaml", "configuration file (optional when left at its default); see schemas/config.schema.json")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
@@ -72,6 +88,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		return exitError{exitUsage}
 	}
 	if err := applyEnv(fs, os.LookupEnv); err != nil {
+		fmt.Fprintf(stderr, "plugboard serve: %v\n", err)
+		return exitError{exitUsage}
+	}
+	fileProjects, err := applyConfigFile(fs, o.config)
+	if err != nil {
 		fmt.Fprintf(stderr, "plugboard serve: %v\n", err)
 		return exitError{exitUsage}
 	}
@@ -85,13 +106,10 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "plugboard serve: %v\n", err)
 		return exitError{exitUsage}
 	}
-	if o.publicURL == "" {
-		o.publicURL = "http://" + o.listen
+	if err := os.MkdirAll(o.data, 0o700); err != nil {
+		return fmt.Errorf("data folder: %w", err)
 	}
 	if dev {
-		if err := os.MkdirAll(o.data, 0o700); err != nil {
-			return fmt.Errorf("data folder: %w", err)
-		}
 		if o.adminToken == "" {
 			if o.adminToken, err = devSecret(filepath.Join(o.data, "admin-token")); err != nil {
 				return err
@@ -100,10 +118,45 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	} else if len(o.adminToken) < 16 {
 		return errors.New("production mode needs an admin token of at least 16 characters: set PLUGBOARD_ADMIN_TOKEN (or --admin-token); for local development use --mode dev")
 	}
+	projects := fileProjects
+	if len(projects) == 0 || setByUser(fs, "project") || setByUser(fs, "project-keys") {
+		keys, err := projectKeys(o, dev)
+		if err != nil {
+			return err
+		}
+		projects = []gateway.ProjectConfig{{ID: o.project, Keys: keys}}
+	}
+	if !dev && os.Getenv("PLUGBOARD_ENCRYPTION_KEYS") == "" {
+		return errors.New("production mode needs PLUGBOARD_ENCRYPTION_KEYS (credentials are encrypted at rest): create a key with `plugboard keys generate`")
+	}
+	kr, keySource, err := loadKeyring(o.data, dev)
+	if err != nil {
+		return err
+	}
+	if o.storePath == "" {
+		o.storePath = filepath.Join(o.data, databaseFile)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	st, err := openStore(ctx, o.storePath, kr)
+	if err != nil {
+		return fmt.Errorf("credential store %s: %w", o.storePath, err)
+	}
+	defer st.Close()
+	log.Debug("credential store open", "path", o.storePath, "encryption_keys_from", keySource)
 	if fi, err := os.Stat(o.manifests); err != nil || !fi.IsDir() {
 		return fmt.Errorf("manifest folder %q not found: set --manifests or PLUGBOARD_MANIFESTS", o.manifests)
 	}
 
+	// Listen before building the server so that the default public URL has
+	// the real port when --listen asks for any free one (port 0).
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return err
+	}
+	if o.publicURL == "" {
+		o.publicURL = defaultPublicURL(o.listen, ln.Addr())
+	}
 	srv, err := gateway.New(gateway.Config{
 		PublicURL:     o.publicURL,
 		ManifestDir:   o.manifests,
@@ -113,12 +166,12 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		Manifest:      manifest.Options{ResolveSecrets: true, AllowUnresolvedSecrets: dev},
 		Log:           log,
 		Version:       version,
+		Projects:      projects,
+		Store:         st,
+		MaxBodyBytes:  o.maxBody,
 	})
 	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", o.listen)
-	if err != nil {
+		ln.Close()
 		return err
 	}
 	if dev {
@@ -126,8 +179,6 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "mode", modeName(dev), "manifests", o.manifests, "version", version)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -137,6 +188,67 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		}
 	}()
 	return srv.Serve(ctx, ln)
+}
+
+// defaultPublicURL is http://<listen> with the port the listener got, so
+// "127.0.0.1:0" gives a URL that works and "localhost:8080" keeps its host
+// (OAuth redirect URIs must match what was registered).
+func defaultPublicURL(listen string, addr net.Addr) string {
+	host, _, err := net.SplitHostPort(listen)
+	_, port, err2 := net.SplitHostPort(addr.String())
+	if err != nil || err2 != nil {
+		return "http://" + listen
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// projectKeys loads the public keys that verify user tokens: --project-keys,
+// or in dev mode the generated pair in the data folder.
+func projectKeys(o serveOptions, dev bool) ([]usertoken.PublicKey, error) {
+	files := splitList(o.projectKeys)
+	if len(files) == 0 {
+		if !dev {
+			return nil, errors.New("production mode needs the public key(s) that verify user tokens: set PLUGBOARD_PROJECT_KEYS (or --project-keys) to PEM files; create a pair with `plugboard keys generate`")
+		}
+		pub := filepath.Join(o.data, signingPubFile)
+		if _, err := os.Stat(pub); errors.Is(err, os.ErrNotExist) {
+			if err := writeSigningKeys(o.data, "RS256"); err != nil {
+				return nil, fmt.Errorf("generating the dev signing key: %w", err)
+			}
+		}
+		files = []string{pub}
+	}
+	return loadPublicKeys(files)
+}
+
+func loadPublicKeys(files []string) ([]usertoken.PublicKey, error) {
+	var keys []usertoken.PublicKey
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("project key: %w", err)
+		}
+		pub, err := usertoken.ParsePublicKeyPEM(b)
+		if err != nil {
+			return nil, fmt.Errorf("project key %s: %w", f, err)
+		}
+		kid, err := usertoken.KeyID(pub)
+		if err != nil {
+			return nil, fmt.Errorf("project key %s: %w", f, err)
+		}
+		keys = append(keys, usertoken.PublicKey{ID: kid, Key: pub})
+	}
+	return keys, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
 }
 
 // applyEnv sets every flag not given on the command line from its
@@ -226,10 +338,13 @@ func printDevBanner(w io.Writer, o serveOptions, addr string, n int) {
 	fmt.Fprintf(w, `
 Plugboard (version %s) is running in dev mode (not for production: see plugboard serve --help).
   Integrations  %s/v1/integrations   (%d loaded from %s, hot reload on)
+  User token    TOKEN=$(plugboard token --user alice --data %s)
+  Connect       curl -H "Authorization: Bearer $TOKEN" -d '{"integrationId":"custom.stripe","payload":{"secret_key":"sk_test_…"}}' %s/projects/%s/sdk/credentials
+  Proxy         curl -H "Authorization: Bearer $TOKEN" %s/projects/%s/sdk/proxy/custom/stripe/balance
   Admin API     curl -H "Authorization: Bearer $(cat %s)" %s/admin/v1/integrations
   Metrics       %s/metrics
-  Data          %s
+  Data          %s (dev keys, admin token, plugboard.db)
 Edit a manifest and watch the log; check one with: plugboard validate %s
 
-`, version, base, n, man, filepath.Join(data, "admin-token"), base, base, data, o.manifests)
+`, version, base, n, man, o.data, base, o.project, base, o.project, filepath.Join(data, adminTokenFile), base, base, data, o.manifests)
 }

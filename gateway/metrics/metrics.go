@@ -26,6 +26,11 @@ type Metrics struct {
 
 	HTTPRequests *prometheus.CounterVec
 	HTTPDuration *prometheus.HistogramVec
+
+	ProxyRequests  *prometheus.CounterVec
+	ProxyUpstream  *prometheus.HistogramVec
+	ProxyOverhead  *prometheus.HistogramVec
+	TokenRefreshes *prometheus.CounterVec
 }
 
 // New creates and registers every metric.
@@ -74,7 +79,26 @@ func New() *Metrics {
 			Help:    "Time to serve HTTP requests, by route pattern.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route"}),
+		ProxyRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "plugboard_proxy_requests_total",
+			Help: "Proxied requests, by integration, method and the status code returned to the caller (upstream's or the gateway's own).",
+		}, []string{"integration", "method", "code"}),
+		ProxyUpstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "plugboard_proxy_upstream_seconds",
+			Help:    "Time the upstream API took to answer with response headers.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"integration"}),
+		ProxyOverhead: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "plugboard_proxy_overhead_seconds",
+			Help:    "Time the gateway itself added before the response headers (auth, lookup, refresh, rewriting), excluding upstream time.",
+			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05, .25, 1},
+		}, []string{"integration"}),
+		TokenRefreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "plugboard_token_refreshes_total",
+			Help: "Token refreshes by integration and result: success, needs_reconnect (the provider refused for good), error (try again later).",
+		}, []string{"integration", "result"}),
 	}
+	m.Registry.MustRegister(m.ProxyRequests, m.ProxyUpstream, m.ProxyOverhead, m.TokenRefreshes)
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

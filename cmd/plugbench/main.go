@@ -1,0 +1,205 @@
+// Command plugbench measures what the Plugboard proxy costs: it loads the
+// authenticated proxy route and, side by side in the same run, the
+// alternatives it is weighed against, and prints a markdown table.
+//
+// Usage (from anywhere inside the module; wrk must be on PATH):
+//
+//	go run ./cmd/plugbench [--duration 5s] [--rounds 3] [--conns 16,64,256]
+//	                       [--threads 2] [--targets all] [--warmup 1s]
+//	                       [--json FILE] [--plugboard BIN] [--pin=true]
+//
+// Targets, each a separate process on 127.0.0.1 so that its CPU time can be
+// read from /proc:
+//
+//	upstream    a tiny Go HTTP server answering a small JSON body (POST echoes
+//	            the body); it requires the credential the proxies inject
+//	bareproxy   httputil.ReverseProxy setting the credential header: the
+//	            floor for a Go proxy
+//	jwtproxy    the same, plus RS256 verification of the user token on every
+//	            request (golang-jwt/jwt/v5, no cache)
+//	nginx       nginx as a keepalive reverse proxy setting the header
+//	            (skipped with a note when nginx is not installed)
+//	plugboard   `plugboard serve --mode dev`, built from ./cmd/plugboard, with
+//	            one api_key manifest pointing at the upstream, a user token
+//	            from `plugboard token` and a credential stored through
+//	            POST /projects/dev/sdk/credentials; loaded at
+//	            /projects/dev/sdk/proxy/custom/bench/{path} with the user token
+//
+// Every target is measured at every connection count with GET and with POST
+// (a small JSON body). Runs are interleaved: for each (method, connections)
+// configuration the targets take turns (the order rotates every round), and
+// the whole schedule repeats --rounds times, so machine noise hits all
+// targets alike. A cell of the table is the median over the rounds.
+//
+// Per run it reads wrk's request count, p50 and p99 (a Lua done() hook), and
+// the target's CPU time (utime+stime from /proc/<pid>/stat) before and after,
+// giving CPU microseconds per request. After every round it reads each
+// target's VmRSS. It then compares Plugboard with the bare proxy: throughput
+// ratio, p99 added and CPU added per request.
+//
+// Pinning (--pin, default on with 2 or more CPUs): the target under test runs
+// on CPU 0; wrk and the backend upstream the proxies forward to share the
+// other CPUs. Go targets therefore run with GOMAXPROCS=1 and nginx with one
+// worker: every target gets the same single core, which makes their numbers
+// comparable, not absolute.
+//
+// plugbench also re-executes itself for the Go targets:
+//
+//	plugbench upstream  --listen ADDR
+//	plugbench bareproxy --listen ADDR --upstream URL
+//	plugbench jwtproxy  --listen ADDR --upstream URL --public-key PEM [--audience dev]
+//
+// with the credential in the environment variable PLUGBENCH_UPSTREAM_KEY.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const usageText = `Usage: plugbench [flags]
+
+Load-test the Plugboard proxy against an upstream served directly, a bare
+httputil.ReverseProxy, the same with per-request RS256 verification, and
+nginx; print a markdown table of requests/s, p50, p99, CPU per request and
+memory. Needs wrk on PATH (apt-get install -y wrk); nginx is optional.
+Run it from inside the plugboard module (it builds ./cmd/plugboard) or pass
+--plugboard. See the package documentation (go doc ./cmd/plugbench) for the
+method.
+
+Flags:
+`
+
+func main() {
+	if len(os.Args) > 1 {
+		if role, ok := roles[os.Args[1]]; ok {
+			os.Exit(runRole(role, os.Args[2:]))
+		}
+	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	opts, err := parseOptions(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "plugbench:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := runBench(ctx, opts, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "plugbench:", err)
+		return 1
+	}
+	rep.writeMarkdown(stdout)
+	if opts.jsonPath != "" {
+		if err := rep.writeJSONFile(opts.jsonPath); err != nil {
+			fmt.Fprintln(stderr, "plugbench:", err)
+			return 1
+		}
+	}
+	return 0
+}
+
+// options are the harness's settings.
+type options struct {
+	duration  time.Duration // of one wrk run
+	warmup    time.Duration // per target, before round 1, not recorded
+	rounds    int
+	conns     []int
+	threads   int // wrk threads
+	targets   []string
+	jsonPath  string
+	plugboard string // prebuilt binary; empty builds ./cmd/plugboard
+	pin       bool
+}
+
+// targetNames are the targets in table order.
+var targetNames = []string{"upstream", "bareproxy", "jwtproxy", "nginx", "plugboard"}
+
+func parseOptions(args []string, stderr io.Writer) (options, error) {
+	fs := flag.NewFlagSet("plugbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageText)
+		fs.PrintDefaults()
+	}
+	var o options
+	var conns, targets string
+	fs.DurationVar(&o.duration, "duration", 5*time.Second, "length of one wrk run")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "unrecorded load per target before the first round (0 skips)")
+	fs.IntVar(&o.rounds, "rounds", 3, "how many times the whole interleaved schedule runs; cells are medians over rounds")
+	fs.StringVar(&conns, "conns", "16,64,256", "comma-separated wrk connection counts")
+	fs.IntVar(&o.threads, "threads", 2, "wrk threads")
+	fs.StringVar(&targets, "targets", "all", "comma-separated targets, or all: "+strings.Join(targetNames, ","))
+	fs.StringVar(&o.jsonPath, "json", "", "also write every sample and the summary as JSON to this file")
+	fs.StringVar(&o.plugboard, "plugboard", "", "plugboard binary to run (default: go build ./cmd/plugboard into a temporary folder)")
+	fs.BoolVar(&o.pin, "pin", true, "pin the target to CPU 0 and wrk and the backend upstream to the other CPUs (needs taskset and 2+ CPUs)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(os.Stdout)
+			fs.Usage()
+		}
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.duration < time.Second {
+		return o, fmt.Errorf("--duration %s: wrk needs at least 1s", o.duration)
+	}
+	if o.rounds < 1 || o.threads < 1 {
+		return o, errors.New("--rounds and --threads must be at least 1")
+	}
+	for _, s := range strings.Split(conns, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			return o, fmt.Errorf("--conns %q: want positive integers separated by commas", conns)
+		}
+		o.conns = append(o.conns, n)
+	}
+	var err error
+	if o.targets, err = parseTargets(targets); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// parseTargets returns the selected targets in table order.
+func parseTargets(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "all" {
+		return targetNames, nil
+	}
+	want := map[string]bool{}
+	for _, name := range strings.Split(s, ",") {
+		name = strings.TrimSpace(name)
+		known := false
+		for _, t := range targetNames {
+			known = known || t == name
+		}
+		if !known {
+			return nil, fmt.Errorf("--targets: unknown target %q (want all or some of %s)", name, strings.Join(targetNames, ","))
+		}
+		want[name] = true
+	}
+	var out []string
+	for _, t := range targetNames {
+		if want[t] {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,210 @@
+// Package oauth talks to providers' token endpoints: refresh grants and
+// client credentials exchanges, on golang.org/x/oauth2, configured from a
+// manifest.
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/plugboardhq/plugboard/gateway/store"
+	"github.com/plugboardhq/plugboard/manifest"
+)
+
+// AssumedLifetime is used for an access token whose response has no
+// expires_in, when it can be renewed without the user (client credentials).
+const AssumedLifetime = time.Hour
+
+// ErrNoRefreshToken: the token expired and there is nothing to renew it with.
+var ErrNoRefreshToken = errors.New("the access token expired and the provider gave no refresh token; the user must reconnect")
+
+// ProviderError is a token endpoint's refusal, with the OAuth error code.
+// Its message never includes a token or a client secret.
+type ProviderError struct {
+	Status      int
+	Code        string // e.g. invalid_grant
+	Description string
+}
+
+func (e *ProviderError) Error() string {
+	msg := fmt.Sprintf("token endpoint answered %d", e.Status)
+	if e.Code != "" {
+		msg += " " + e.Code
+	}
+	if e.Description != "" {
+		msg += ": " + e.Description
+	}
+	return msg
+}
+
+// Permanent reports whether the provider refused the credential for good,
+// so the user must reconnect (RFC 6749 §5.2).
+func (e *ProviderError) Permanent() bool {
+	return e.Code == "invalid_grant" || e.Code == "invalid_client" || e.Code == "unauthorized_client"
+}
+
+// NeedsReconnect reports whether err means the connection cannot recover
+// without the user.
+func NeedsReconnect(err error) bool {
+	var pe *ProviderError
+	return errors.Is(err, ErrNoRefreshToken) || (errors.As(err, &pe) && pe.Permanent())
+}
+
+func providerError(err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		pe := &ProviderError{Code: re.ErrorCode, Description: re.ErrorDescription}
+		if re.Response != nil {
+			pe.Status = re.Response.StatusCode
+		}
+		if len(pe.Description) > 300 {
+			pe.Description = pe.Description[:300]
+		}
+		return pe
+	}
+	return err
+}
+
+// Client holds what token requests need beyond the manifest.
+type Client struct {
+	HTTP *http.Client // used for token endpoints; timeouts belong here
+}
+
+func (c Client) ctx(ctx context.Context) context.Context {
+	if c.HTTP == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, oauth2.HTTPClient, c.HTTP)
+}
+
+func authStyle(s manifest.TokenAuthStyle) oauth2.AuthStyle {
+	if s == manifest.TokenAuthBody {
+		return oauth2.AuthStyleInParams
+	}
+	return oauth2.AuthStyleInHeader
+}
+
+// Refresh renews a credential: a refresh grant for oauth2, a new exchange
+// for client credentials. The result keeps the old refresh token when the
+// provider did not rotate it.
+func (c Client) Refresh(ctx context.Context, in *manifest.Integration, cred store.Credential) (store.Credential, time.Time, error) {
+	switch in.Auth.Type {
+	case manifest.AuthOAuth2:
+		if cred.RefreshToken == "" {
+			return cred, time.Time{}, ErrNoRefreshToken
+		}
+		conf, err := c.authCodeConfig(in, cred.Inputs)
+		if err != nil {
+			return cred, time.Time{}, err
+		}
+		tok, err := conf.TokenSource(c.ctx(ctx), &oauth2.Token{RefreshToken: cred.RefreshToken}).Token()
+		if err != nil {
+			return cred, time.Time{}, providerError(err)
+		}
+		next, exp := merge(cred, tok, false)
+		return next, exp, nil
+	case manifest.AuthClientCredentials:
+		tok, err := c.ClientCredentials(ctx, in, cred.ClientID, cred.ClientSecret, cred.Inputs)
+		if err != nil {
+			return cred, time.Time{}, err
+		}
+		next, exp := merge(cred, tok, true)
+		return next, exp, nil
+	}
+	return cred, time.Time{}, fmt.Errorf("%s integrations have no token to refresh", in.Auth.Type)
+}
+
+// ClientCredentials exchanges a client id and secret for a token.
+func (c Client) ClientCredentials(ctx context.Context, in *manifest.Integration, clientID, clientSecret string, inputs map[string]string) (*oauth2.Token, error) {
+	cc := in.Auth.ClientCredentials
+	if cc == nil {
+		return nil, fmt.Errorf("%s is not a client credentials integration", in.ID)
+	}
+	vars := manifest.Vars{Inputs: inputs}
+	tokenURL, err := cc.TokenURL.Render(vars)
+	if err != nil {
+		return nil, fmt.Errorf("token URL: %w", err)
+	}
+	params, err := renderParams(cc.TokenParams, vars)
+	if err != nil {
+		return nil, err
+	}
+	if len(cc.Scopes) > 0 {
+		params.Set("scope", strings.Join(cc.Scopes, cc.ScopeSeparator))
+	}
+	conf := clientcredentials.Config{
+		ClientID: clientID, ClientSecret: clientSecret, TokenURL: tokenURL,
+		EndpointParams: params, AuthStyle: authStyle(cc.TokenAuthStyle),
+	}
+	tok, err := conf.Token(c.ctx(ctx))
+	if err != nil {
+		return nil, providerError(err)
+	}
+	return tok, nil
+}
+
+// authCodeConfig renders an oauth2.Config for the authorization code flow.
+func (c Client) authCodeConfig(in *manifest.Integration, inputs map[string]string) (*oauth2.Config, error) {
+	o := in.Auth.OAuth2
+	vars := manifest.Vars{Inputs: inputs}
+	authURL, err := o.AuthorizationURL.Render(vars)
+	if err != nil {
+		return nil, fmt.Errorf("authorization URL: %w", err)
+	}
+	tokenURL, err := o.TokenURL.Render(vars)
+	if err != nil {
+		return nil, fmt.Errorf("token URL: %w", err)
+	}
+	clientID, err := o.ClientID.Render(vars)
+	if err != nil {
+		return nil, fmt.Errorf("client id: %w", err)
+	}
+	secret, ok := o.ClientSecret.Value()
+	if !ok {
+		return nil, fmt.Errorf("client secret: %s is not set", o.ClientSecret.Source())
+	}
+	return &oauth2.Config{
+		ClientID: clientID, ClientSecret: secret,
+		Endpoint: oauth2.Endpoint{AuthURL: authURL, TokenURL: tokenURL, AuthStyle: authStyle(o.TokenAuthStyle)},
+	}, nil
+}
+
+func renderParams(params map[string]manifest.Value, vars manifest.Vars) (url.Values, error) {
+	out := url.Values{}
+	for name, v := range params {
+		s, err := v.Render(vars)
+		if err != nil {
+			return nil, fmt.Errorf("token parameter %s: %w", name, err)
+		}
+		out.Set(name, s)
+	}
+	return out, nil
+}
+
+// merge folds a token response into a stored credential.
+func merge(prev store.Credential, tok *oauth2.Token, assumeLifetime bool) (store.Credential, time.Time) {
+	next := prev
+	next.AccessToken = tok.AccessToken
+	next.TokenType = tok.TokenType
+	if tok.RefreshToken != "" {
+		next.RefreshToken = tok.RefreshToken
+	}
+	exp := tok.Expiry
+	if exp.IsZero() && assumeLifetime {
+		exp = time.Now().Add(AssumedLifetime)
+	}
+	return next, exp
+}
+
+// FromToken makes a new credential from a token response.
+func FromToken(tok *oauth2.Token, inputs map[string]string, assumeLifetime bool) (store.Credential, time.Time) {
+	return merge(store.Credential{Inputs: inputs}, tok, assumeLifetime)
+}

@@ -1,0 +1,395 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/plugboardhq/plugboard/gateway/metrics"
+	"github.com/plugboardhq/plugboard/gateway/store"
+	"github.com/plugboardhq/plugboard/manifest"
+)
+
+// Defaults of the proxy's limits.
+const (
+	DefaultMaxBodyBytes = 10 << 20 // request body
+	// Bodies up to this size with a known length are kept in memory so the
+	// request can be replayed once after a refresh on an upstream 401.
+	replayBodyBytes = 64 << 10
+)
+
+// RawResponseHeader asks for the upstream body as is, not wrapped in
+// {"output": …} (binary downloads), as in the hosted product's API.
+const RawResponseHeader = "X-Paragon-Use-Raw-Response"
+
+// Request is one proxied call, already authenticated by the gateway.
+type Request struct {
+	ProjectID   string
+	UserID      string
+	Integration *manifest.Integration
+	Path        string // escaped API path as sent, e.g. /users/me
+}
+
+// ErrorWriter writes a gateway-made error (status, stable code, message).
+type ErrorWriter func(w http.ResponseWriter, status int, code, message string)
+
+// Handler forwards requests to integrations' APIs.
+type Handler struct {
+	Credentials  *Credentials
+	Transport    http.RoundTripper
+	MaxBodyBytes int64
+	Metrics      *metrics.Metrics
+	Log          *slog.Logger
+	WriteError   ErrorWriter
+	UserAgent    string
+
+	rp *httputil.ReverseProxy
+}
+
+// Init prepares the handler; call it once before Serve.
+func (h *Handler) Init() {
+	if h.Transport == nil {
+		h.Transport = NewTransport()
+	}
+	if h.MaxBodyBytes <= 0 {
+		h.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	h.rp = &httputil.ReverseProxy{
+		Rewrite:        h.rewrite,
+		Transport:      h.Transport,
+		ModifyResponse: h.modifyResponse,
+		ErrorHandler:   h.errorHandler,
+		ErrorLog:       slog.NewLogLogger(h.Log.Handler(), slog.LevelDebug),
+	}
+}
+
+// NewTransport returns the HTTP transport used for upstream APIs.
+func NewTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 nil, // never through an environment proxy: the manifest names the host
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// call is the per-request state the ReverseProxy hooks read from the context.
+type call struct {
+	req        Request
+	conn       *store.Connection
+	target     *url.URL
+	path       string      // checked escaped API path
+	query      string      // caller's raw query
+	header     http.Header // static headers and the credential, to set upstream
+	raw        bool
+	body       []byte // kept for a replay, when small enough
+	replayable bool
+	retried    bool
+	start      time.Time
+	sent       time.Time
+	timer      *time.Timer
+	cancel     context.CancelCauseFunc
+	status     int
+}
+
+type callKey struct{}
+
+var (
+	errUpstreamTimeout = errors.New("upstream timeout")
+	errRetry           = errors.New("retry after refresh")
+)
+
+// Serve proxies one authenticated request.
+func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, req Request) {
+	c := &call{req: req, start: time.Now(), raw: r.Header.Get(RawResponseHeader) != ""}
+	defer func() { h.observe(c, r.Method) }()
+	path, err := checkPath(req.Path)
+	if err != nil {
+		h.fail(w, c, http.StatusBadRequest, "path_refused", err.Error())
+		return
+	}
+	if r.ContentLength > h.MaxBodyBytes {
+		h.fail(w, c, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body is larger than the %d bytes allowed", h.MaxBodyBytes))
+		return
+	}
+	conn, err := h.Credentials.Default(r.Context(), req.ProjectID, req.UserID, req.Integration.ID)
+	if err == nil {
+		conn, err = h.Credentials.Fresh(r.Context(), req.Integration, conn, "")
+	}
+	if err != nil {
+		h.credentialError(w, c, err)
+		return
+	}
+	if err := h.prepare(c, conn, path, r.URL.RawQuery); err != nil {
+		h.fail(w, c, http.StatusConflict, "connection_incomplete", err.Error())
+		return
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, h.MaxBodyBytes)
+		if r.ContentLength >= 0 && r.ContentLength <= replayBodyBytes && usesTokens(req.Integration) {
+			b, err := io.ReadAll(r.Body)
+			if err != nil {
+				h.fail(w, c, http.StatusBadRequest, "body_unreadable", "could not read the request body")
+				return
+			}
+			c.body, c.replayable = b, true
+			r.Body = io.NopCloser(bytes.NewReader(b))
+		}
+	} else {
+		c.replayable = true
+	}
+	h.forward(w, r, c)
+}
+
+func usesTokens(in *manifest.Integration) bool {
+	return in.Auth.Type == manifest.AuthOAuth2 || in.Auth.Type == manifest.AuthClientCredentials
+}
+
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, c *call) {
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	c.cancel = cancel
+	c.timer = time.AfterFunc(c.req.Integration.API.Timeout, func() { cancel(errUpstreamTimeout) })
+	defer c.timer.Stop()
+	h.rp.ServeHTTP(w, r.WithContext(context.WithValue(ctx, callKey{}, c)))
+}
+
+// prepare renders where the request goes and what it carries.
+func (h *Handler) prepare(c *call, conn *store.Connection, path, query string) error {
+	in := c.req.Integration
+	vars := manifest.Vars{Inputs: conn.Credential.Inputs, Credential: map[string]string{
+		"access_token": conn.Credential.AccessToken, "token_type": conn.Credential.TokenType,
+		"client_id": conn.Credential.ClientID, "client_secret": conn.Credential.ClientSecret,
+	}}
+	base, err := in.API.BaseURL.Render(vars)
+	if err != nil {
+		return fmt.Errorf("base URL: %v", err)
+	}
+	baseURL, err := url.Parse(base)
+	if err != nil {
+		return errors.New("base URL does not parse once rendered")
+	}
+	target, err := join(baseURL, path, query)
+	if err != nil {
+		return err
+	}
+	hdr := http.Header{}
+	for _, sh := range in.API.Headers {
+		v, err := sh.Value.Render(vars)
+		if err != nil {
+			return fmt.Errorf("header %s: %v", sh.Name, err)
+		}
+		hdr.Set(sh.Name, v)
+	}
+	a := in.API.Authorization
+	switch a.Type {
+	case manifest.AuthorizeBearer, manifest.AuthorizeHeader, manifest.AuthorizeQuery:
+		v, err := a.Value.Render(vars)
+		if err != nil {
+			return fmt.Errorf("authorization: %v", err)
+		}
+		switch a.Type {
+		case manifest.AuthorizeBearer:
+			hdr.Set("Authorization", "Bearer "+v)
+		case manifest.AuthorizeHeader:
+			hdr.Set(a.Name, v)
+		default:
+			q := target.Query()
+			q.Set(a.Name, v)
+			target.RawQuery = q.Encode()
+		}
+	case manifest.AuthorizeBasic:
+		u, err := a.Username.Render(vars)
+		if err != nil {
+			return fmt.Errorf("authorization: %v", err)
+		}
+		p, err := a.Password.Render(vars)
+		if err != nil {
+			return fmt.Errorf("authorization: %v", err)
+		}
+		hdr.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(u+":"+p)))
+	}
+	c.conn, c.target, c.header, c.path, c.query = conn, target, hdr, path, query
+	return nil
+}
+
+// Request headers never forwarded: the caller's credentials and cookies,
+// and anything claiming to say who or where the caller is. Hop-by-hop
+// headers (and those named in Connection) are removed by ReverseProxy.
+var droppedPrefixes = []string{"X-Forwarded-", "X-Paragon-", "X-Plugboard-", "X-Original-", "Proxy-"}
+
+var droppedHeaders = map[string]bool{
+	"Authorization": true, "Cookie": true, "Forwarded": true, "X-Real-Ip": true, "X-Client-Ip": true,
+	"True-Client-Ip": true, "Cf-Connecting-Ip": true, "Fastly-Client-Ip": true, "X-Cluster-Client-Ip": true,
+	"Via": true, "Origin": true, "Referer": true, "X-Csrf-Token": true, "X-Xsrf-Token": true,
+}
+
+func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
+	c := pr.In.Context().Value(callKey{}).(*call)
+	out := pr.Out
+	for name := range out.Header {
+		if droppedHeaders[name] || hasAnyPrefix(name, droppedPrefixes) {
+			delete(out.Header, name)
+		}
+	}
+	if ct := out.Header.Get("Content-Type"); strings.EqualFold(ct, "auto") {
+		// The SDK sends "Content-Type: auto" and JSON-encodes object bodies.
+		if out.ContentLength != 0 && out.Body != nil && out.Body != http.NoBody {
+			out.Header.Set("Content-Type", "application/json")
+		} else {
+			out.Header.Del("Content-Type")
+		}
+	}
+	if !c.raw {
+		// Let the transport negotiate and undo compression, so JSON can be wrapped.
+		out.Header.Del("Accept-Encoding")
+	}
+	if out.Header.Get("User-Agent") == "" {
+		out.Header.Set("User-Agent", h.UserAgent)
+	}
+	for name, vals := range c.header {
+		out.Header[name] = vals
+	}
+	out.URL = c.target
+	out.Host = c.target.Host
+	if c.body != nil {
+		out.Body = io.NopCloser(bytes.NewReader(c.body))
+		out.ContentLength = int64(len(c.body))
+	}
+	c.sent = time.Now()
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *Handler) modifyResponse(resp *http.Response) error {
+	c := resp.Request.Context().Value(callKey{}).(*call)
+	c.timer.Stop()
+	in := c.req.Integration
+	if resp.StatusCode == http.StatusUnauthorized && usesTokens(in) && !c.retried {
+		if c.replayable {
+			resp.Body.Close()
+			return errRetry
+		}
+		// Not replayable: pass the 401 on, but refresh before the next call.
+		go h.refreshAfter401(c)
+	}
+	if h.Metrics != nil {
+		upstream := time.Since(c.sent)
+		h.Metrics.ProxyUpstream.WithLabelValues(in.ID).Observe(upstream.Seconds())
+		h.Metrics.ProxyOverhead.WithLabelValues(in.ID).Observe((time.Since(c.start) - upstream).Seconds())
+	}
+	resp.Header.Del("Set-Cookie")
+	c.status = resp.StatusCode
+	if !c.raw && wrappable(resp) {
+		resp.Body = newOutputWrapper(resp.Body)
+		resp.ContentLength = -1
+		resp.Header.Del("Content-Length")
+	}
+	return nil
+}
+
+func (h *Handler) refreshAfter401(c *call) {
+	ctx, cancel := context.WithTimeout(context.Background(), RefreshTimeout)
+	defer cancel()
+	_, _ = h.Credentials.Fresh(ctx, c.req.Integration, c.conn, c.conn.Credential.AccessToken)
+}
+
+// wrappable reports whether the body is JSON the gateway wraps as {"output": …}.
+func wrappable(resp *http.Response) bool {
+	if resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified || resp.Request.Method == http.MethodHead {
+		return false
+	}
+	if resp.Header.Get("Content-Encoding") != "" && !strings.EqualFold(resp.Header.Get("Content-Encoding"), "identity") {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
+func (h *Handler) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	c := r.Context().Value(callKey{}).(*call)
+	cause := context.Cause(r.Context())
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.Is(err, errRetry):
+		h.retry(w, r, c)
+	case errors.Is(cause, errUpstreamTimeout):
+		h.fail(w, c, http.StatusGatewayTimeout, "upstream_timeout", fmt.Sprintf("%s did not answer within %s", c.req.Integration.Name, c.req.Integration.API.Timeout))
+	case errors.As(err, &mbe):
+		h.fail(w, c, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body is larger than the %d bytes allowed", h.MaxBodyBytes))
+	case r.Context().Err() != nil:
+		c.status = 499 // the caller went away; nobody to answer
+	default:
+		h.Log.Debug("upstream unreachable", "integration", c.req.Integration.ID, "error", err.Error())
+		h.fail(w, c, http.StatusBadGateway, "upstream_unreachable", fmt.Sprintf("could not reach %s", c.req.Integration.Name))
+	}
+}
+
+// retry sends the request again, once, after refreshing the token the
+// upstream refused.
+func (h *Handler) retry(w http.ResponseWriter, r *http.Request, c *call) {
+	c.retried = true
+	conn, err := h.Credentials.Fresh(r.Context(), c.req.Integration, c.conn, c.conn.Credential.AccessToken)
+	if err != nil {
+		h.credentialError(w, c, err)
+		return
+	}
+	if err := h.prepare(c, conn, c.path, c.query); err != nil {
+		h.fail(w, c, http.StatusConflict, "connection_incomplete", err.Error())
+		return
+	}
+	c.timer.Reset(c.req.Integration.API.Timeout)
+	h.rp.ServeHTTP(w, r)
+}
+
+func (h *Handler) credentialError(w http.ResponseWriter, c *call, err error) {
+	switch {
+	case errors.Is(err, ErrNotConnected):
+		h.fail(w, c, http.StatusNotFound, "not_connected", fmt.Sprintf("the user has not connected %s", c.req.Integration.Name))
+	case errors.Is(err, ErrNeedsReconnect):
+		h.fail(w, c, http.StatusForbidden, "needs_reconnect", fmt.Sprintf("%s no longer accepts this connection; the user must reconnect", c.req.Integration.Name))
+	default:
+		h.Log.Warn("credential unavailable", "integration", c.req.Integration.ID, "error", err.Error())
+		h.fail(w, c, http.StatusBadGateway, "refresh_failed", fmt.Sprintf("could not refresh the %s token; try again", c.req.Integration.Name))
+	}
+}
+
+func (h *Handler) fail(w http.ResponseWriter, c *call, status int, code, msg string) {
+	c.status = status
+	h.WriteError(w, status, code, msg)
+}
+
+var knownMethods = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "HEAD": true, "OPTIONS": true}
+
+func (h *Handler) observe(c *call, method string) {
+	if h.Metrics == nil {
+		return
+	}
+	if !knownMethods[method] {
+		method = "OTHER"
+	}
+	h.Metrics.ProxyRequests.WithLabelValues(c.req.Integration.ID, method, strconv.Itoa(c.status)).Inc()
+}

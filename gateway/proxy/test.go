@@ -1,0 +1,79 @@
+package proxy
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/plugboardhq/plugboard/gateway/store"
+	"github.com/plugboardhq/plugboard/manifest"
+)
+
+// TestResult is the outcome of an integration's test request.
+type TestResult struct {
+	Status   int
+	Duration time.Duration
+	Endpoint string // scheme://host/path of the request, without the query (which may carry a key)
+	Excerpt  string // the start of the response body
+}
+
+// OK reports whether the test passed (2xx).
+func (t *TestResult) OK() bool { return t.Status >= 200 && t.Status < 300 }
+
+const excerptBytes = 2 << 10
+
+// Test calls the integration's test endpoint with conn's credential, as a
+// proxied GET would be made. It returns nil, nil when the manifest declares
+// no test endpoint.
+func (h *Handler) Test(ctx context.Context, in *manifest.Integration, conn *store.Connection) (*TestResult, error) {
+	if in.API.TestEndpoint == nil {
+		return nil, nil
+	}
+	c := &call{req: Request{Integration: in}}
+	vars := manifest.Vars{Inputs: conn.Credential.Inputs}
+	rendered, err := in.API.TestEndpoint.Render(vars)
+	if err != nil {
+		return nil, err
+	}
+	path, query := rendered, ""
+	if !in.API.TestIsPath {
+		// An absolute test URL on the API's host: its path is sent as is,
+		// relative to the host rather than to the base path.
+		u, err := url.Parse(rendered)
+		if err != nil {
+			return nil, err
+		}
+		path, query = u.EscapedPath(), u.RawQuery
+	} else if i := strings.IndexByte(rendered, '?'); i >= 0 {
+		path, query = rendered[:i], rendered[i+1:]
+	}
+	if err := h.prepare(c, conn, path, query); err != nil {
+		return nil, err
+	}
+	if !in.API.TestIsPath {
+		u, _ := url.Parse(rendered)
+		c.target.Path, c.target.RawPath = u.Path, u.RawPath
+	}
+	ctx, cancel := context.WithTimeout(ctx, in.API.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.target.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header = c.header
+	req.Header.Set("User-Agent", h.UserAgent)
+	req.Header.Set("Accept", "application/json")
+	start := time.Now()
+	resp, err := h.Transport.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, excerptBytes))
+	endpoint := *c.target
+	endpoint.RawQuery = ""
+	return &TestResult{Status: resp.StatusCode, Duration: time.Since(start), Endpoint: endpoint.String(), Excerpt: string(body)}, nil
+}

@@ -1,0 +1,90 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// rotateBatch is how many rows Rotate rewrites per transaction: large
+// enough to amortise the commit, small enough that other writers wait for
+// at most a few milliseconds.
+const rotateBatch = 200
+
+// Rotate re-seals, with the keyring's current key, every credential sealed
+// with another key, in batches of rotateBatch rows per transaction, and
+// returns how many rows it rewrote. Rotation does not change a
+// connection's content, so Version and UpdatedAt are left alone (a
+// refresh racing with Rotate does not conflict). Once Rotate returns
+// without error, the old keys can be removed from PLUGBOARD_ENCRYPTION_KEYS.
+//
+// A row sealed with a key the keyring lacks stops the rotation with
+// ErrKeyUnknown; the batches already committed stay rotated and counted.
+func (s *SQLite) Rotate(ctx context.Context) (int, error) {
+	prefix := sealedPrefix(s.kr.CurrentKeyID())
+	total, after := 0, ""
+	for {
+		n, last, err := s.rotateBatch(ctx, prefix, after)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("store: rotate encryption key (%d rows rewritten so far): %w", total, err)
+		}
+		if last == "" {
+			return total, nil
+		}
+		after = last
+	}
+}
+
+// rotateBatch rewrites up to rotateBatch stale rows with id > after, in id
+// order, and returns how many it rewrote and the last id ("" when done).
+// Walking by id makes one pass over the table, whatever fails or races.
+func (s *SQLite) rotateBatch(ctx context.Context, prefix, after string) (n int, last string, err error) {
+	type staleRow struct {
+		c      Connection
+		sealed string
+	}
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id, project_id, user_id, integration_id, credential
+			FROM connections
+			WHERE id > ? AND substr(credential, 1, ?) <> ?
+			ORDER BY id LIMIT ?`, after, len(prefix), prefix, rotateBatch)
+		if err != nil {
+			return err
+		}
+		var batch []staleRow
+		for rows.Next() {
+			var r staleRow
+			if err := rows.Scan(&r.c.ID, &r.c.ProjectID, &r.c.UserID, &r.c.IntegrationID, &r.sealed); err != nil {
+				rows.Close()
+				return err
+			}
+			batch = append(batch, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, r := range batch {
+			if err := openCredential(s.kr, &r.c, r.sealed); err != nil {
+				return err
+			}
+			sealed, err := sealCredential(s.kr, &r.c)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE connections SET credential = ? WHERE id = ?`, sealed, r.c.ID); err != nil {
+				return fmt.Errorf("rewriting connection %s: %w", r.c.ID, err)
+			}
+		}
+		n = len(batch)
+		if n == rotateBatch {
+			last = batch[n-1].c.ID
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, "", err
+	}
+	return n, last, nil
+}

@@ -1,0 +1,84 @@
+package manifest
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// Config is the gateway configuration file (plugboard.yaml), validated
+// against schemas/config.schema.json. It lives here because it is parsed and
+// located exactly like manifests; the gateway never parses YAML itself.
+// Empty fields mean "not set". Relative paths are resolved against the
+// file's folder.
+type Config struct {
+	Listen        string          `yaml:"listen"`
+	PublicURL     string          `yaml:"publicUrl"`
+	Manifests     string          `yaml:"manifests"`
+	Data          string          `yaml:"data"`
+	Store         string          `yaml:"store"`
+	Mode          string          `yaml:"mode"`
+	Log           ConfigLog       `yaml:"log"`
+	AdminToken    *SecretRef      `yaml:"-"`
+	ShutdownGrace string          `yaml:"shutdownGrace"`
+	PollInterval  string          `yaml:"pollInterval"`
+	MaxBodyBytes  int64           `yaml:"maxBodyBytes"`
+	Projects      []ConfigProject `yaml:"projects"`
+}
+
+// ConfigLog is the log section.
+type ConfigLog struct {
+	Format string `yaml:"format"`
+	Level  string `yaml:"level"`
+}
+
+// ConfigProject is one project.
+type ConfigProject struct {
+	ID   string   `yaml:"id"`
+	Keys []string `yaml:"keys"`
+}
+
+// LoadConfig reads and validates a configuration file, resolving its secret
+// references with resolver.
+func LoadConfig(path string, resolver SecretResolver) (*Config, Problems) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Problems{{File: path, Message: "cannot read: " + pathError(err).Error(), Severity: Error}}
+	}
+	d, probs := parseDocument(path, data)
+	if probs != nil {
+		return nil, probs
+	}
+	if probs := checkSchema(d, configSchema); len(probs) > 0 {
+		sortProblems(probs)
+		return nil, probs
+	}
+	var cfg Config
+	if err := d.root.Decode(&cfg); err != nil {
+		line, msg := yamlError(err)
+		return nil, Problems{{File: path, Line: line, Message: msg, Severity: Error}}
+	}
+	dir := filepath.Dir(path)
+	if tok := d.valueString("/adminToken"); tok != "" {
+		ref, _, _ := parseSecretRef(tok)
+		if ref == nil {
+			return nil, Problems{d.problem("/adminToken", "not a secret reference", "use ${ENV_NAME} or ${file:path}")}
+		}
+		if err := resolver.resolve(ref, dir); err != nil {
+			return nil, Problems{d.problem("/adminToken", err.Error(), "")}
+		}
+		cfg.AdminToken = ref
+	}
+	for _, p := range []*string{&cfg.Manifests, &cfg.Data, &cfg.Store} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	for i := range cfg.Projects {
+		for j, k := range cfg.Projects[i].Keys {
+			if !filepath.IsAbs(k) {
+				cfg.Projects[i].Keys[j] = filepath.Join(dir, k)
+			}
+		}
+	}
+	return &cfg, nil
+}
