@@ -459,6 +459,22 @@ func TestProxyRefreshStormMakesOneTokenCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	_, metrics, _ := e.get("/metrics", false)
+	for _, want := range []string{
+		`plugboard_token_refreshes_total{integration="fakeoauth",result="success"} 1`,
+		`plugboard_proxy_requests_total{code="200",integration="fakeoauth",method="GET"} 100`,
+		`plugboard_proxy_upstream_seconds_count{integration="fakeoauth"} 100`,
+		`plugboard_proxy_overhead_seconds_count{integration="fakeoauth"} 100`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	for _, secret := range []string{conn.Credential.AccessToken, conn.Credential.RefreshToken, stored.Credential.AccessToken, stored.Credential.RefreshToken, tok, e.provider.ClientSecret} {
+		if strings.Contains(e.logs.String(), secret) || strings.Contains(string(metrics), secret) {
+			t.Errorf("a token or secret appears in the logs or metrics")
+		}
+	}
 	if stored.Credential.RefreshToken == conn.Credential.RefreshToken || !e.provider.RefreshTokenLive(stored.Credential.RefreshToken) {
 		t.Error("the rotated refresh token was not stored")
 	}

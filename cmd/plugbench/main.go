@@ -81,8 +81,8 @@ Flags:
 
 func main() {
 	if len(os.Args) > 1 {
-		if role, ok := roles[os.Args[1]]; ok {
-			os.Exit(runRole(role, os.Args[2:]))
+		if roles[os.Args[1]] {
+			os.Exit(runRole(os.Args[1], os.Args[2:]))
 		}
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))

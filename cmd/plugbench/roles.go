@@ -32,114 +32,109 @@ var (
 // apiPath is the upstream path every target is asked for.
 const apiPath = "/v1/items/1"
 
-type role struct {
-	name  string
-	build func(fs *flag.FlagSet) func(key string) (http.Handler, error)
-}
-
-var roles = map[string]role{
-	"upstream":  {"upstream", upstreamRole},
-	"bareproxy": {"bareproxy", func(fs *flag.FlagSet) func(string) (http.Handler, error) { return proxyRole(fs, false) }},
-	"jwtproxy":  {"jwtproxy", func(fs *flag.FlagSet) func(string) (http.Handler, error) { return proxyRole(fs, true) }},
-}
+// roles are the servers plugbench runs as when re-executed.
+var roles = map[string]bool{"upstream": true, "bareproxy": true, "jwtproxy": true}
 
 // runRole serves one role until killed.
-func runRole(r role, args []string) int {
-	fs := flag.NewFlagSet("plugbench "+r.name, flag.ContinueOnError)
+func runRole(name string, args []string) int {
+	fs := flag.NewFlagSet("plugbench "+name, flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on")
-	build := r.build(fs)
+	upstream := fs.String("upstream", "", "proxies: URL of the upstream")
+	publicKey := fs.String("public-key", "", "jwtproxy: PEM file of the RSA public key that signs user tokens")
+	audience := fs.String("audience", "dev", "jwtproxy: required aud of user tokens")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	key := os.Getenv(upstreamKeyEnv)
 	if key == "" {
-		fmt.Fprintf(os.Stderr, "plugbench %s: set %s to the upstream credential\n", r.name, upstreamKeyEnv)
+		fmt.Fprintf(os.Stderr, "plugbench %s: set %s to the upstream credential\n", name, upstreamKeyEnv)
 		return 2
 	}
-	h, err := build(key)
+	var h http.Handler
+	var err error
+	switch name {
+	case "upstream":
+		h = upstreamHandler(key)
+	case "bareproxy":
+		h, err = proxyHandler(*upstream, key)
+	case "jwtproxy":
+		if h, err = proxyHandler(*upstream, key); err == nil {
+			h, err = verifyingHandler(h, *publicKey, *audience)
+		}
+	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "plugbench %s: %v\n", r.name, err)
+		fmt.Fprintf(os.Stderr, "plugbench %s: %v\n", name, err)
 		return 2
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "plugbench %s: %v\n", r.name, err)
+		fmt.Fprintf(os.Stderr, "plugbench %s: %v\n", name, err)
 		return 1
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
-	fmt.Fprintf(os.Stderr, "plugbench %s listening on %s\n", r.name, ln.Addr())
 	err = srv.Serve(ln)
-	fmt.Fprintf(os.Stderr, "plugbench %s: %v\n", r.name, err)
+	fmt.Fprintf(os.Stderr, "plugbench %s: %v\n", name, err)
 	return 1
 }
 
-// upstreamRole answers getBody to GET and echoes POST bodies, to callers
+// upstreamHandler answers getBody to GET and echoes POST bodies, to callers
 // that carry the credential: a proxy that fails to inject it gets 401s.
-func upstreamRole(*flag.FlagSet) func(string) (http.Handler, error) {
-	return func(key string) (http.Handler, error) {
-		want := "Bearer " + key
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			if r.Header.Get("Authorization") != want {
-				w.WriteHeader(http.StatusUnauthorized)
-				_, _ = w.Write([]byte(`{"error":"missing or wrong credential"}`))
-				return
-			}
-			if r.Method == http.MethodPost {
-				_, _ = io.Copy(w, io.LimitReader(r.Body, 1<<20))
-				return
-			}
-			_, _ = w.Write(getBody)
-		}), nil
-	}
+func upstreamHandler(key string) http.Handler {
+	want := "Bearer " + key
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Header.Get("Authorization") != want {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":"missing or wrong credential"}`))
+			return
+		}
+		if r.Method == http.MethodPost {
+			_, _ = io.Copy(w, io.LimitReader(r.Body, 1<<20))
+			return
+		}
+		_, _ = w.Write(getBody)
+	})
 }
 
-// proxyRole is httputil.ReverseProxy replacing the caller's Authorization
-// (the user token) with the upstream credential; with verify, it first
-// checks the user token's RS256 signature and expiry on every request.
-func proxyRole(fs *flag.FlagSet, verify bool) func(string) (http.Handler, error) {
-	upstream := fs.String("upstream", "", "URL of the upstream")
-	var pubFile, audience *string
-	if verify {
-		pubFile = fs.String("public-key", "", "PEM file of the RSA public key that signs user tokens")
-		audience = fs.String("audience", "dev", "required aud of user tokens")
+// proxyHandler is httputil.ReverseProxy replacing the caller's
+// Authorization (the user token) with the upstream credential.
+func proxyHandler(upstream, key string) (http.Handler, error) {
+	target, err := url.Parse(upstream)
+	if err != nil || target.Host == "" {
+		return nil, fmt.Errorf("--upstream %q: want http://host:port", upstream)
 	}
-	return func(key string) (http.Handler, error) {
-		target, err := url.Parse(*upstream)
-		if err != nil || target.Host == "" {
-			return nil, fmt.Errorf("--upstream %q: want http://host:port", *upstream)
-		}
-		cred := "Bearer " + key
-		rp := &httputil.ReverseProxy{
-			Rewrite: func(pr *httputil.ProxyRequest) {
-				pr.SetURL(target)
-				pr.Out.Header.Set("Authorization", cred)
-			},
-			Transport: newTransport(),
-		}
-		if !verify {
-			return rp, nil
-		}
-		pub, err := readPublicKey(*pubFile)
-		if err != nil {
-			return nil, err
-		}
-		parser := jwt.NewParser(jwt.WithValidMethods([]string{"RS256"}), jwt.WithExpirationRequired(),
-			jwt.WithAudience(*audience), jwt.WithLeeway(30*time.Second))
-		keyFunc := func(*jwt.Token) (any, error) { return pub, nil }
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !ok {
-				http.Error(w, "no user token", http.StatusUnauthorized)
-				return
-			}
-			if _, err := parser.ParseWithClaims(token, &jwt.RegisteredClaims{}, keyFunc); err != nil {
-				http.Error(w, "user token refused", http.StatusUnauthorized)
-				return
-			}
-			rp.ServeHTTP(w, r)
-		}), nil
+	cred := "Bearer " + key
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Header.Set("Authorization", cred)
+		},
+		Transport: newTransport(),
+	}, nil
+}
+
+// verifyingHandler checks the user token's RS256 signature, audience and
+// expiry on every request (no cache) before calling next.
+func verifyingHandler(next http.Handler, publicKey, audience string) (http.Handler, error) {
+	pub, err := readPublicKey(publicKey)
+	if err != nil {
+		return nil, err
 	}
+	parser := jwt.NewParser(jwt.WithValidMethods([]string{"RS256"}), jwt.WithExpirationRequired(),
+		jwt.WithAudience(audience), jwt.WithLeeway(30*time.Second))
+	keyFunc := func(*jwt.Token) (any, error) { return pub, nil }
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			http.Error(w, "no user token", http.StatusUnauthorized)
+			return
+		}
+		if _, err := parser.ParseWithClaims(token, &jwt.RegisteredClaims{}, keyFunc); err != nil {
+			http.Error(w, "user token refused", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	}), nil
 }
 
 // newTransport pools upstream connections like Plugboard's transport

@@ -30,6 +30,7 @@ type SQLite struct {
 	kr    *Keyring
 	w     *sql.DB // exactly one connection; every transaction is BEGIN IMMEDIATE
 	r     *sql.DB // query_only connections
+	stmts sqliteStatements
 	locks lockTable
 
 	closeOnce sync.Once
@@ -101,6 +102,10 @@ func openSQLite(ctx context.Context, path string, kr *Keyring, opt sqliteOptions
 			return nil, err
 		}
 	}
+	if err := s.prepare(ctx); err != nil {
+		_ = s.closePools()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -110,7 +115,6 @@ func openSQLitePool(abs string, n int, busy time.Duration, readOnly bool) (*sql.
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "cache_size(-32000)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
@@ -154,16 +158,19 @@ func (s *SQLite) Path() string { return s.path }
 // Close closes the database. Later calls do nothing.
 func (s *SQLite) Close() error {
 	s.closeOnce.Do(func() {
-		var errs []error
-		if s.r != s.w {
-			errs = append(errs, s.r.Close())
-		}
-		errs = append(errs, s.w.Close())
-		if err := errors.Join(errs...); err != nil {
+		if err := errors.Join(s.stmts.close(), s.closePools()); err != nil {
 			s.closeErr = fmt.Errorf("store: close SQLite %s: %w", s.path, err)
 		}
 	})
 	return s.closeErr
+}
+
+func (s *SQLite) closePools() error {
+	var errs []error
+	if s.r != s.w {
+		errs = append(errs, s.r.Close())
+	}
+	return errors.Join(append(errs, s.w.Close())...)
 }
 
 // inTx runs fn in a write transaction and commits it if fn succeeds.

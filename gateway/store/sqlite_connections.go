@@ -72,8 +72,7 @@ func (s *SQLite) Create(ctx context.Context, c *Connection) error {
 
 // Get returns one connection of a user.
 func (s *SQLite) Get(ctx context.Context, projectID, userID, id string) (*Connection, error) {
-	c, err := s.scanOne(s.r.QueryRowContext(ctx, `SELECT `+connectionColumns+` FROM connections
-		WHERE id = ? AND project_id = ? AND user_id = ?`, id, projectID, userID))
+	c, err := s.scanOne(s.stmts.get.QueryRowContext(ctx, id, projectID, userID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: connection %s of user %q in project %q: %w", id, userID, projectID, ErrNotFound)
 	}
@@ -85,9 +84,7 @@ func (s *SQLite) Get(ctx context.Context, projectID, userID, id string) (*Connec
 
 // Default returns the user's default connection for an integration.
 func (s *SQLite) Default(ctx context.Context, projectID, userID, integrationID string) (*Connection, error) {
-	c, err := s.scanOne(s.r.QueryRowContext(ctx, `SELECT `+connectionColumns+` FROM connections
-		WHERE project_id = ? AND user_id = ? AND integration_id = ? AND is_default = 1`,
-		projectID, userID, integrationID))
+	c, err := s.scanOne(s.stmts.byDefault.QueryRowContext(ctx, projectID, userID, integrationID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: user %q in project %q has no connection to %q: %w",
 			userID, projectID, integrationID, ErrNotFound)
@@ -137,10 +134,7 @@ func (s *SQLite) Update(ctx context.Context, c *Connection) error {
 		return fmt.Errorf("store: update connection %s: %w", c.ID, err)
 	}
 	now := nowMillis()
-	res, err := s.w.ExecContext(ctx, `UPDATE connections
-		SET status = ?, credential = ?, expires_at = ?, last_error = ?, updated_at = ?, version = version + 1
-		WHERE id = ? AND project_id = ? AND user_id = ? AND integration_id = ? AND version = ?`,
-		string(c.Status), sealed, nullMillis(c.ExpiresAt), c.LastError, toMillis(now),
+	res, err := s.stmts.update.ExecContext(ctx, string(c.Status), sealed, nullMillis(c.ExpiresAt), c.LastError, toMillis(now),
 		c.ID, c.ProjectID, c.UserID, c.IntegrationID, c.Version)
 	if err != nil {
 		return fmt.Errorf("store: update connection %s: %w", c.ID, err)

@@ -25,7 +25,7 @@ func (s *SQLite) WithLock(ctx context.Context, id string, fn func(current *Conne
 	}
 	defer unlock()
 
-	current, err := s.scanOne(s.r.QueryRowContext(ctx, `SELECT `+connectionColumns+` FROM connections WHERE id = ?`, id))
+	current, err := s.scanOne(s.stmts.byID.QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: lock connection %s: %w", id, ErrNotFound)
 	}
