@@ -47,9 +47,9 @@ func (v *Verifier) check(p *payload, now time.Time) (Claims, error) {
 	if err != nil {
 		return Claims{}, err
 	}
-	c := Claims{Subject: sub, ExpiresAt: p.ExpiresAt.Time}
+	c := Claims{Subject: sub, ExpiresAt: p.ExpiresAt.UTC()}
 	if p.IssuedAt != nil {
-		c.IssuedAt = p.IssuedAt.Time
+		c.IssuedAt = p.IssuedAt.UTC()
 	}
 	if p.Audience != nil {
 		c.Audience = *p.Audience
@@ -70,7 +70,7 @@ func (v *Verifier) checkTimes(p *payload, now time.Time) error {
 	if p.ExpiresAt == nil {
 		return refuse(ErrClaims, "no exp claim; user tokens must expire")
 	}
-	for _, d := range []struct {
+	for _, d := range [...]struct {
 		name string
 		date *jwt.NumericDate
 	}{{"exp", p.ExpiresAt}, {"nbf", p.NotBefore}, {"iat", p.IssuedAt}} {

@@ -42,6 +42,7 @@ type Error struct {
 	Detail string
 }
 
+// Error returns the kind's message followed by the detail.
 func (e *Error) Error() string {
 	if e.Detail == "" {
 		return e.kind.message

@@ -1,6 +1,7 @@
 package usertoken
 
 import (
+	"crypto"
 	"fmt"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -9,17 +10,21 @@ import (
 // keyring is a verifier's keys, indexed for the two ways a token selects
 // one: by kid, or (without kid) by algorithm.
 type keyring struct {
-	byID    map[string]PublicKey
-	algByID map[string]string                 // kid → the one algorithm its key verifies
-	byAlg   map[string]jwt.VerificationKeySet // "RS256"/"ES256" → keys of that type
+	byID  map[string]pinnedKey
+	byAlg map[string]jwt.VerificationKeySet // "RS256"/"ES256" → keys of that type
+}
+
+// pinnedKey is a key and the one algorithm it verifies.
+type pinnedKey struct {
+	key crypto.PublicKey
+	alg string
 }
 
 // newKeyring checks every key and indexes them; an empty ID becomes KeyID.
 func newKeyring(keys []PublicKey) (keyring, error) {
 	r := keyring{
-		byID:    make(map[string]PublicKey, len(keys)),
-		algByID: make(map[string]string, len(keys)),
-		byAlg:   make(map[string]jwt.VerificationKeySet, 2),
+		byID:  make(map[string]pinnedKey, len(keys)),
+		byAlg: make(map[string]jwt.VerificationKeySet, 2),
 	}
 	for i, k := range keys {
 		alg, err := algorithmFor(k.Key)
@@ -34,8 +39,7 @@ func newKeyring(keys []PublicKey) (keyring, error) {
 		if _, dup := r.byID[k.ID]; dup {
 			return keyring{}, fmt.Errorf("key %d: duplicate key id %q", i, k.ID)
 		}
-		r.byID[k.ID] = k
-		r.algByID[k.ID] = alg
+		r.byID[k.ID] = pinnedKey{key: k.Key, alg: alg}
 		set := r.byAlg[alg]
 		set.Keys = append(set.Keys, k.Key)
 		r.byAlg[alg] = set
@@ -57,14 +61,14 @@ func (r *keyring) keyFor(t *jwt.Token) (any, error) {
 		if !ok {
 			return nil, refuse(ErrMalformed, "kid header must be a string")
 		}
-		key, ok := r.byID[kid]
+		k, ok := r.byID[kid]
 		if !ok {
 			return nil, refuse(ErrUnknownKey, "kid matches none of this project's keys")
 		}
-		if want := r.algByID[kid]; alg != want {
-			return nil, refuse(ErrAlgorithm, "alg is %s; key %q verifies %s only", alg, kid, want)
+		if alg != k.alg {
+			return nil, refuse(ErrAlgorithm, "alg is %s; key %q verifies %s only", alg, kid, k.alg)
 		}
-		return key.Key, nil
+		return k.key, nil
 	}
 	set, ok := r.byAlg[alg]
 	if !ok {
