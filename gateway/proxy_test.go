@@ -163,7 +163,12 @@ func startProxyEnv(t testing.TB) *proxyEnv {
 	kid, _ := usertoken.KeyID(signer.Public())
 	env := map[string]string{"FAKE_CLIENT_ID": p.ClientID, "FAKE_CLIENT_SECRET": p.ClientSecret}
 	logs := &syncBuffer{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, err := New(Config{
+		PublicURL:   "http://" + ln.Addr().String(),
 		ManifestDir: dir,
 		AdminToken:  "test-admin-token-0123456789",
 		Manifest: manifest.Options{ResolveSecrets: true, Secrets: manifest.SecretResolver{LookupEnv: func(k string) (string, bool) {
@@ -173,16 +178,13 @@ func startProxyEnv(t testing.TB) *proxyEnv {
 		Log:      slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Projects: []ProjectConfig{{ID: "dev", Keys: []usertoken.PublicKey{{ID: kid, Key: signer.Public()}}}},
 		Store:    st,
+		Keyring:  kr,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rep := srv.Reloader().LastReport(); !rep.Success {
 		t.Fatalf("test manifests: %v", rep.Problems)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

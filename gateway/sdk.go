@@ -2,14 +2,11 @@ package gateway
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/plugboardhq/plugboard/gateway/oauth"
 	"github.com/plugboardhq/plugboard/gateway/store"
-	"github.com/plugboardhq/plugboard/manifest"
 )
 
 // Error codes of the SDK credential endpoint.
@@ -20,6 +17,7 @@ const (
 	CodeCredentialTest    = "credential_test_failed"
 	CodeTokenExchange     = "token_exchange_failed"
 	CodeStoreUnavailable  = "store_unavailable"
+	CodeCredentialMissing = "credential_not_found"
 	maxCredentialBodySize = 64 << 10
 )
 
@@ -68,51 +66,23 @@ func (s *Server) createCredential(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeIntegrationMissing, "no integration "+quoteID(req.IntegrationID))
 		return
 	}
-	if in.Auth.Type == manifest.AuthOAuth2 {
-		writeError(w, http.StatusBadRequest, CodeUseConnectFlow, in.Name+" connects with OAuth: send the user through the connect flow")
+	conn, fail := s.connectWithValues(r.Context(), in, u.project.ID, u.id, req.Payload, "")
+	if fail != nil {
+		writeFailure(w, fail)
 		return
 	}
-	values, errs := checkInputs(in, req.Payload)
-	if len(errs) > 0 {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"code": CodeInvalidInput, "message": errs[0].Field + ": " + errs[0].Message, "fields": errs})
-		return
-	}
-	conn := &store.Connection{ProjectID: u.project.ID, UserID: u.id, IntegrationID: in.ID, Status: store.StatusValid}
-	inputs := map[string]string{}
-	for k, v := range values {
-		if k != fieldClientID && k != fieldClientSecret {
-			inputs[k] = v
-		}
-	}
-	conn.Credential.Inputs = inputs
-	if in.Auth.Type == manifest.AuthClientCredentials {
-		tok, err := s.oauth.ClientCredentials(r.Context(), in, values[fieldClientID], values[fieldClientSecret], inputs)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, CodeTokenExchange, in.Name+" refused the client credentials: "+err.Error())
-			return
-		}
-		cred, exp := oauth.FromToken(tok, inputs, true)
-		cred.ClientID, cred.ClientSecret = values[fieldClientID], values[fieldClientSecret]
-		conn.Credential, conn.ExpiresAt = cred, exp
-	}
-	res, err := s.proxy.Test(r.Context(), in, conn)
-	if err != nil {
-		writeError(w, http.StatusBadGateway, CodeCredentialTest, fmt.Sprintf("could not run the %s test request: %v", in.Name, err))
-		return
-	}
-	if res != nil && !res.OK() {
-		writeJSON(w, http.StatusBadRequest, map[string]any{
-			"code":     CodeCredentialTest,
-			"message":  fmt.Sprintf("%s refused the credential: the test request answered %d", in.Name, res.Status),
-			"provider": map[string]any{"status": res.Status, "body": res.Excerpt},
-		})
-		return
-	}
-	if err := s.store.Create(r.Context(), conn); err != nil {
-		s.log.Error("storing a connection failed", "integration", in.ID, "error", err.Error())
-		writeError(w, http.StatusServiceUnavailable, CodeStoreUnavailable, "could not store the connection; try again")
-		return
-	}
-	s.creds.Forget(conn.ProjectID, conn.UserID, conn.IntegrationID)
 	writeJSON(w, http.StatusCreated, viewOf(conn))
+}
+
+// writeFailure answers a failed connection attempt as JSON.
+func writeFailure(w http.ResponseWriter, f *connectFailure) {
+	body := map[string]any{"code": f.code, "message": f.message}
+	if len(f.fields) > 0 {
+		body["fields"] = f.fields
+	}
+	if f.provider != nil {
+		body["provider"] = f.provider
+	}
+	w.Header().Set("X-Plugboard-Error", f.code)
+	writeJSON(w, f.status, body)
 }

@@ -37,7 +37,12 @@ type Config struct {
 	Log           *slog.Logger
 	Version       string
 
-	Projects     []ProjectConfig
+	Projects []ProjectConfig
+	// AllowedOrigins are the app origins that may embed the portal, receive
+	// its results by postMessage, and call the API from browsers (CORS).
+	AllowedOrigins []string
+	// Keyring seals portal sessions (and the store's secrets).
+	Keyring      *store.Keyring
 	Store        store.Store // connections; required for the proxy and SDK routes
 	MaxBodyBytes int64       // request body limit of proxied calls; default 10 MiB
 	Transport    http.RoundTripper
@@ -59,6 +64,7 @@ type Server struct {
 	creds    *proxy.Credentials
 	proxy    *proxy.Handler
 	oauth    oauth.Client
+	keyring  *store.Keyring
 }
 
 // New loads the manifest folder once and prepares the handlers. The folder
@@ -90,6 +96,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.oauth = oauth.Client{HTTP: httpClient}
 	s.store = cfg.Store
+	s.keyring = cfg.Keyring
 	s.creds = &proxy.Credentials{Store: cfg.Store, OAuth: s.oauth, Metrics: s.metrics, Log: cfg.Log}
 	s.proxy = &proxy.Handler{Credentials: s.creds, Transport: cfg.Transport, MaxBodyBytes: cfg.MaxBodyBytes,
 		Metrics: s.metrics, Log: cfg.Log, WriteError: writeError, UserAgent: "plugboard/" + cfg.Version}
@@ -122,6 +129,15 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/integrations/{id}/icon.svg", s.icon)
 	if s.store != nil {
 		mux.HandleFunc("POST /projects/{pid}/sdk/credentials", s.createCredential)
+		mux.HandleFunc("GET /projects/{pid}/sdk/credentials/{id}", s.getCredential)
+		mux.HandleFunc("DELETE /projects/{pid}/sdk/credentials/{id}", s.deleteCredential)
+		if s.keyring != nil {
+			mux.HandleFunc("POST /projects/{pid}/sdk/connect-links", s.createConnectLink)
+			mux.HandleFunc("GET /connect/link/{code}", s.openConnectLink)
+			mux.HandleFunc("GET /connect/portal/{id}", s.showPortal)
+			mux.HandleFunc("POST /connect/portal/{id}", s.submitPortal)
+			mux.HandleFunc("GET /oauth/callback", s.oauthCallback)
+		}
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no route for "+r.Method+" "+r.URL.Path)

@@ -57,7 +57,7 @@ Routes:
 
 type serveOptions struct {
 	listen, publicURL, manifests, data, logFormat, logLevel, adminToken, mode string
-	storePath, project, projectKeys, config                                   string
+	storePath, project, projectKeys, config, allowedOrigins                   string
 	grace, poll                                                               time.Duration
 	maxBody                                                                   int64
 }
@@ -79,6 +79,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.project, "project", "dev", "id of the project served (the {projectId} in /projects/{projectId}/…)")
 	fs.StringVar(&o.projectKeys, "project-keys", "", "comma-separated PEM files of the public keys that verify the project's user tokens (dev: generated <data>/signing-key.pub.pem)")
 	fs.Int64Var(&o.maxBody, "max-body-bytes", 10<<20, "largest request body the proxy forwards, in bytes")
+	fs.StringVar(&o.allowedOrigins, "allowed-origins", "", "comma-separated app origins (https://app.example.com) that may embed the Connect Portal and receive its results")
 	fs.StringVar(&o.config, "config", "plugboard.yaml", "configuration file (optional when left at its default); see schemas/config.schema.json")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
@@ -158,17 +159,19 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		o.publicURL = defaultPublicURL(o.listen, ln.Addr())
 	}
 	srv, err := gateway.New(gateway.Config{
-		PublicURL:     o.publicURL,
-		ManifestDir:   o.manifests,
-		AdminToken:    o.adminToken,
-		ShutdownGrace: o.grace,
-		PollInterval:  o.poll,
-		Manifest:      manifest.Options{ResolveSecrets: true, AllowUnresolvedSecrets: dev},
-		Log:           log,
-		Version:       version,
-		Projects:      projects,
-		Store:         st,
-		MaxBodyBytes:  o.maxBody,
+		PublicURL:      o.publicURL,
+		ManifestDir:    o.manifests,
+		AdminToken:     o.adminToken,
+		ShutdownGrace:  o.grace,
+		PollInterval:   o.poll,
+		Manifest:       manifest.Options{ResolveSecrets: true, AllowUnresolvedSecrets: dev},
+		Log:            log,
+		Version:        version,
+		Projects:       projects,
+		Keyring:        kr,
+		AllowedOrigins: splitList(o.allowedOrigins),
+		Store:          st,
+		MaxBodyBytes:   o.maxBody,
 	})
 	if err != nil {
 		ln.Close()

@@ -31,8 +31,13 @@ var ErrCiphertextInvalid = errors.New("sealed value is malformed, tampered with,
 // first key is current: Seal uses it. The others only decrypt, so that a
 // key can be replaced without losing what it encrypted (see Store.Rotate).
 //
-// A Keyring is immutable and safe for concurrent use. Its String, Format
-// and LogValue name the key ids only, never key material.
+// A Keyring is immutable and safe for concurrent use; make one with
+// ParseKeyring. Its String, Format and LogValue name the key ids only,
+// never key material.
+//
+// Nonces are random (96 bits), so one key must not seal more than 2^32
+// values (NIST SP 800-38D); every credential write seals once. Rotate keys
+// long before that, e.g. yearly.
 type Keyring struct {
 	current *ringKey
 	byID    map[string]*ringKey
@@ -150,6 +155,9 @@ func SealedKeyID(sealed string) (string, error) {
 
 // String names the key ids; key material is never shown.
 func (k Keyring) String() string {
+	if k.current == nil {
+		return "Keyring{}"
+	}
 	return fmt.Sprintf("Keyring{current: %s, keys: [%s]}", k.current.id, strings.Join(k.ids, " "))
 }
 
@@ -158,6 +166,9 @@ func (k Keyring) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(k.String())
 
 // LogValue names the key ids; key material is never logged.
 func (k Keyring) LogValue() slog.Value {
+	if k.current == nil {
+		return slog.GroupValue()
+	}
 	return slog.GroupValue(
 		slog.String("current", k.current.id),
 		slog.Any("keys", k.KeyIDs()),

@@ -61,6 +61,9 @@ func (c Connection) LogValue() slog.Value {
 	if !c.ExpiresAt.IsZero() {
 		attrs = append(attrs, slog.Time("expires_at", c.ExpiresAt))
 	}
+	if c.LastError != "" {
+		attrs = append(attrs, slog.String("last_error", c.LastError))
+	}
 	return slog.GroupValue(attrs...)
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -51,7 +52,13 @@ type sqliteOptions struct {
 }
 
 var defaultSQLiteOptions = sqliteOptions{
-	readers:     4,
+	// One reader per CPU, at least 2 and at most 4. Measured on 2 CPUs with
+	// 16 concurrent readers (BenchmarkDefaultLookupParallel): 2-4 readers
+	// read about 1.5x faster than reads sharing the writer's connection,
+	// with a lower p50 and p99; 8 readers raised the p99 without adding
+	// throughput. Beyond that the pool also keeps reads from queueing
+	// behind a long write (a Rotate batch, a checkpoint's fsync).
+	readers:     min(max(runtime.GOMAXPROCS(0), 2), 4),
 	busyTimeout: 5 * time.Second,
 }
 

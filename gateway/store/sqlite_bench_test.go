@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -92,9 +93,10 @@ func BenchmarkDefaultLookup(b *testing.B) {
 	}
 }
 
-// BenchmarkDefaultLookupParallel compares read pool sizes under
-// concurrent reads, with and without a writer busy at the same time (a
-// token refresh storm). readers=0 sends reads through the writer connection.
+// BenchmarkDefaultLookupParallel compares read pool sizes with 16
+// concurrent readers, with and without a writer busy at the same time (a
+// token refresh storm), and reports read latency percentiles. readers=0
+// sends reads through the writer connection.
 func BenchmarkDefaultLookupParallel(b *testing.B) {
 	for _, writing := range []bool{false, true} {
 		for _, readers := range []int{0, 1, 2, 4, 8} {
@@ -108,16 +110,30 @@ func BenchmarkDefaultLookupParallel(b *testing.B) {
 				if writing {
 					wg.Go(func() { benchWriteUntil(b, s, stop, &writes) })
 				}
-				var n atomic.Int64
+				var (
+					n         atomic.Int64
+					mu        sync.Mutex
+					latencies []time.Duration
+				)
+				b.SetParallelism(8)
 				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
+					var local []time.Duration
 					for pb.Next() {
+						start := time.Now()
 						benchDefault(b, s, int(n.Add(1))*7919)
+						local = append(local, time.Since(start))
 					}
+					mu.Lock()
+					latencies = append(latencies, local...)
+					mu.Unlock()
 				})
 				b.StopTimer()
 				close(stop)
 				wg.Wait()
+				slices.Sort(latencies)
+				b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds()), "p50-µs")
+				b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds()), "p99-µs")
 				if writing {
 					b.ReportMetric(float64(writes.Load())/b.Elapsed().Seconds(), "writes/s")
 				}
@@ -174,9 +190,11 @@ func BenchmarkWithLock(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	i := 0
 	for b.Loop() {
+		i++
 		if _, err := s.WithLock(b.Context(), c.ID, func(cur *Connection) (*Connection, error) {
-			cur.Credential.AccessToken += "x"
+			cur.Credential.AccessToken = fmt.Sprintf("refreshed-%d", i)
 			return cur, nil
 		}); err != nil {
 			b.Fatal(err)

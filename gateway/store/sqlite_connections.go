@@ -146,6 +146,7 @@ func (s *SQLite) Update(ctx context.Context, c *Connection) error {
 	}
 	c.Version++
 	c.UpdatedAt = now
+	c.ExpiresAt = fromNullMillis(nullMillis(c.ExpiresAt)) // as stored: UTC, milliseconds
 	return nil
 }
 

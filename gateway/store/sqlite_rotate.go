@@ -16,7 +16,9 @@ const rotateBatch = 200
 // returns how many rows it rewrote. Rotation does not change a
 // connection's content, so Version and UpdatedAt are left alone (a
 // refresh racing with Rotate does not conflict). Once Rotate returns
-// without error, the old keys can be removed from PLUGBOARD_ENCRYPTION_KEYS.
+// without error, and provided every process writing to the database
+// already had the new key first (restart them before rotating), the old
+// keys can be removed from PLUGBOARD_ENCRYPTION_KEYS.
 //
 // A row sealed with a key the keyring lacks stops the rotation with
 // ErrKeyUnknown; the batches already committed stay rotated and counted.
@@ -65,6 +67,14 @@ func (s *SQLite) rotateBatch(ctx context.Context, prefix, after string) (n int, 
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		if len(batch) == 0 {
+			return nil
+		}
+		update, err := tx.PrepareContext(ctx, `UPDATE connections SET credential = ? WHERE id = ?`)
+		if err != nil {
+			return err
+		}
+		defer update.Close()
 		for _, r := range batch {
 			if err := openCredential(s.kr, &r.c, r.sealed); err != nil {
 				return err
@@ -73,7 +83,7 @@ func (s *SQLite) rotateBatch(ctx context.Context, prefix, after string) (n int, 
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE connections SET credential = ? WHERE id = ?`, sealed, r.c.ID); err != nil {
+			if _, err := update.ExecContext(ctx, sealed, r.c.ID); err != nil {
 				return fmt.Errorf("rewriting connection %s: %w", r.c.ID, err)
 			}
 		}

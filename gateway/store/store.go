@@ -85,6 +85,13 @@ type Store interface {
 	// with the connection as read after the lock was taken. If fn returns a
 	// non-nil connection, it is written (as Update) before the lock is released.
 	WithLock(ctx context.Context, id string, fn func(current *Connection) (*Connection, error)) (*Connection, error)
+	// PutTicket stores a short-lived, single-use record (a connect link, an
+	// OAuth state) under kind and key until expires; the value is sealed.
+	PutTicket(ctx context.Context, kind, key string, value []byte, expires time.Time) error
+	// TakeTicket returns a ticket's value and deletes it atomically: of
+	// concurrent takers, across processes, exactly one succeeds. Unknown or
+	// expired tickets are ErrNotFound.
+	TakeTicket(ctx context.Context, kind, key string) ([]byte, error)
 	// Rotate re-encrypts every row with the keyring's current key and
 	// returns how many rows it rewrote.
 	Rotate(ctx context.Context) (int, error)

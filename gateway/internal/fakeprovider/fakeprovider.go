@@ -39,7 +39,18 @@ type Provider struct {
 	TokenCalls atomic.Int64 // requests to the token endpoint
 	APICalls   atomic.Int64
 
+	// RedirectURI is the only redirect URI registered for the client; empty
+	// accepts any (set it to test mismatches).
+	RedirectURI string
+	// Users maps user names to passwords for the login form.
+	Users map[string]string
+	// RequirePKCE refuses authorization requests without a code challenge.
+	RequirePKCE bool
+
+	RevokeCalls atomic.Int64
+
 	mu       sync.Mutex
+	codes    map[string]*authCode
 	access   map[string]time.Time // access token -> expiry (zero: none)
 	refresh  map[string]bool      // live refresh tokens
 	revoked  map[string]bool      // rotated-out refresh tokens
@@ -50,9 +61,13 @@ type Provider struct {
 // New starts a fake provider on 127.0.0.1.
 func New() *Provider {
 	p := &Provider{ClientID: "client-" + random(4), ClientSecret: "secret-" + random(8), TokenLifetime: time.Hour,
-		RotateRefreshTokens: true, Gate: make(chan struct{}), access: map[string]time.Time{}, refresh: map[string]bool{}, revoked: map[string]bool{}, apiKeys: map[string]bool{}}
+		RotateRefreshTokens: true, Gate: make(chan struct{}), Users: map[string]string{"octo": "hunter2"},
+		codes: map[string]*authCode{}, access: map[string]time.Time{}, refresh: map[string]bool{}, revoked: map[string]bool{}, apiKeys: map[string]bool{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /oauth/token", p.token)
+	mux.HandleFunc("GET /oauth/authorize", p.authorizePage)
+	mux.HandleFunc("POST /oauth/authorize", p.authorizeSubmit)
+	mux.HandleFunc("POST /oauth/revoke", p.revoke)
 	mux.HandleFunc("/api/", p.api)
 	p.Server = httptest.NewServer(mux)
 	p.URL = p.Server.URL
@@ -149,6 +164,8 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 			next = "rt-" + random(12)
 		}
 		p.issue(w, next)
+	case "authorization_code":
+		p.redeemCode(w, r, id, secret)
 	case "client_credentials", "account_credentials":
 		if id == "" || secret == "" || !strings.HasPrefix(secret, "good") {
 			oauthError(w, 401, "invalid_client", "client authentication failed")

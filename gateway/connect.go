@@ -1,0 +1,106 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/plugboardhq/plugboard/gateway/oauth"
+	"github.com/plugboardhq/plugboard/gateway/store"
+	"github.com/plugboardhq/plugboard/manifest"
+)
+
+// connectFailure is why a connection attempt stored nothing: what to tell
+// the user, with the provider's own answer when there is one.
+type connectFailure struct {
+	status   int
+	code     string
+	message  string
+	fields   []fieldError
+	provider *providerAnswer
+}
+
+type providerAnswer struct {
+	Status int    `json:"status"`
+	Body   string `json:"body"`
+}
+
+func (f *connectFailure) Error() string { return f.message }
+
+// connectWithValues connects an api_key, basic or client credentials
+// integration from what the user typed: check the values, exchange client
+// credentials, then test and store (see finishConnect).
+func (s *Server) connectWithValues(ctx context.Context, in *manifest.Integration, projectID, userID string, payload map[string]any, reconnectID string) (*store.Connection, *connectFailure) {
+	if in.Auth.Type == manifest.AuthOAuth2 {
+		return nil, &connectFailure{status: http.StatusBadRequest, code: CodeUseConnectFlow, message: in.Name + " connects with OAuth: send the user through the connect flow"}
+	}
+	values, errs := checkInputs(in, payload)
+	if len(errs) > 0 {
+		return nil, &connectFailure{status: http.StatusBadRequest, code: CodeInvalidInput, message: errs[0].Field + ": " + errs[0].Message, fields: errs}
+	}
+	inputs := map[string]string{}
+	for k, v := range values {
+		if k != fieldClientID && k != fieldClientSecret {
+			inputs[k] = v
+		}
+	}
+	conn := &store.Connection{ProjectID: projectID, UserID: userID, IntegrationID: in.ID, Status: store.StatusValid, Credential: store.Credential{Inputs: inputs}}
+	if in.Auth.Type == manifest.AuthClientCredentials {
+		tok, err := s.oauth.ClientCredentials(ctx, in, values[fieldClientID], values[fieldClientSecret], inputs)
+		if err != nil {
+			f := &connectFailure{status: http.StatusBadRequest, code: CodeTokenExchange, message: in.Name + " refused the client credentials: " + err.Error()}
+			var pe *oauth.ProviderError
+			if errors.As(err, &pe) {
+				f.provider = &providerAnswer{Status: pe.Status, Body: pe.Description}
+			}
+			return nil, f
+		}
+		cred, exp := oauth.FromToken(tok, inputs, true)
+		cred.ClientID, cred.ClientSecret = values[fieldClientID], values[fieldClientSecret]
+		conn.Credential, conn.ExpiresAt = cred, exp
+	}
+	return s.finishConnect(ctx, in, conn, reconnectID)
+}
+
+// finishConnect calls the integration's test endpoint with the new
+// credential and stores it only if that succeeded. With reconnectID, the
+// existing connection keeps its id and takes the new credential.
+func (s *Server) finishConnect(ctx context.Context, in *manifest.Integration, conn *store.Connection, reconnectID string) (*store.Connection, *connectFailure) {
+	res, err := s.proxy.Test(ctx, in, conn)
+	if err != nil {
+		s.log.Info("connect: test request failed", "integration", in.ID, "error", err.Error())
+		return nil, &connectFailure{status: http.StatusBadGateway, code: CodeCredentialTest, message: fmt.Sprintf("could not reach %s to check the credential; try again", in.Name)}
+	}
+	if res != nil && !res.OK() {
+		return nil, &connectFailure{status: http.StatusBadRequest, code: CodeCredentialTest,
+			message:  fmt.Sprintf("%s refused the credential: the test request answered %d", in.Name, res.Status),
+			provider: &providerAnswer{Status: res.Status, Body: res.Excerpt}}
+	}
+	stored, err := s.saveConnection(ctx, conn, reconnectID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, &connectFailure{status: http.StatusNotFound, code: CodeCredentialMissing, message: "the connection to reconnect no longer exists"}
+		}
+		s.log.Error("storing a connection failed", "integration", in.ID, "error", err.Error())
+		return nil, &connectFailure{status: http.StatusServiceUnavailable, code: CodeStoreUnavailable, message: "could not store the connection; try again"}
+	}
+	s.creds.Forget(stored.ProjectID, stored.UserID, stored.IntegrationID)
+	s.log.Info("connected", "integration", in.ID, "connection", stored.ID, "reconnect", reconnectID != "")
+	return stored, nil
+}
+
+func (s *Server) saveConnection(ctx context.Context, conn *store.Connection, reconnectID string) (*store.Connection, error) {
+	if reconnectID == "" {
+		return conn, s.store.Create(ctx, conn)
+	}
+	old, err := s.store.Get(ctx, conn.ProjectID, conn.UserID, reconnectID)
+	if err != nil {
+		return nil, err
+	}
+	if old.IntegrationID != conn.IntegrationID {
+		return nil, store.ErrNotFound
+	}
+	old.Credential, old.ExpiresAt, old.Status, old.LastError = conn.Credential, conn.ExpiresAt, store.StatusValid, ""
+	return old, s.store.Update(ctx, old)
+}

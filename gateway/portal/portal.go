@@ -1,0 +1,139 @@
+// Package portal renders the Connect Portal: the branded pages where an end
+// user connects an account. It only renders; the gateway decides what to
+// show. Pages are server-rendered with html/template and a few lines of
+// script, under a strict Content-Security-Policy with a per-response nonce.
+package portal
+
+import (
+	"bytes"
+	"crypto/rand"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+)
+
+//go:embed templates/*.html templates/*.css templates/*.js
+var assets embed.FS
+
+var (
+	pages = template.Must(template.New("").Funcs(template.FuncMap{
+		"json": func(v any) (template.JS, error) {
+			b, err := json.Marshal(v)
+			return template.JS(b), err
+		},
+	}).ParseFS(assets, "templates/*.html"))
+	css = mustRead("templates/portal.css")
+	js  = mustRead("templates/portal.js")
+)
+
+func mustRead(name string) template.CSS {
+	b, err := assets.ReadFile(name)
+	if err != nil {
+		panic(err)
+	}
+	return template.CSS(b)
+}
+
+// Integration is what the portal shows of an integration.
+type Integration struct {
+	ID          string
+	Name        string
+	Description string
+	AccentColor string // validated #RRGGBB
+	IconURL     string // empty: show the initial
+	AuthType    string
+}
+
+// Initial is the letter shown when there is no icon.
+func (i Integration) Initial() string {
+	for _, r := range i.Name {
+		return strings.ToUpper(string(r))
+	}
+	return "?"
+}
+
+// Field is one form field.
+type Field struct {
+	Key         string
+	Label       string
+	Help        string
+	Placeholder string
+	Secret      bool
+	Required    bool
+	Enum        []string
+	Value       string // re-filled after an error (never for secrets)
+	Error       string
+}
+
+// ProviderError is what a provider answered when a test or exchange failed.
+type ProviderError struct {
+	Status  int
+	Message string
+}
+
+// Page is one portal page.
+type Page struct {
+	Integration Integration
+	// Form: Fields, Action, CSRF, Submit; Notice and Provider explain a failed attempt.
+	Fields   []Field
+	Action   string
+	CSRF     string
+	Submit   string
+	Notice   string
+	Provider *ProviderError
+	// Result: Title and Message; Success picks the style.
+	Result  bool
+	Success bool
+	Title   string
+	Message string
+	// Redirect: the provider's authorization URL to go to.
+	Redirect string
+	// Opener: when the page runs in a popup, the result is posted to this
+	// origin (already checked against the configured app origins).
+	Opener  string
+	Payload any
+}
+
+// Options are deployment settings of the portal.
+type Options struct {
+	// FrameAncestors are the app origins allowed to embed the portal.
+	FrameAncestors []string
+	Log            *slog.Logger
+}
+
+// Render writes page with its status and security headers.
+func Render(w http.ResponseWriter, status int, page Page, opts Options) {
+	nonce := newNonce()
+	var buf bytes.Buffer
+	data := map[string]any{"Page": page, "Nonce": nonce, "CSS": css, "JS": template.JS(js)}
+	if err := pages.ExecuteTemplate(&buf, "page.html", data); err != nil {
+		if opts.Log != nil {
+			opts.Log.Error("portal template failed", "error", err.Error())
+		}
+		http.Error(w, "the connect page could not be rendered", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	ancestors := "'self'"
+	for _, o := range opts.FrameAncestors {
+		ancestors += " " + o
+	}
+	h.Set("Content-Security-Policy", "default-src 'none'; img-src 'self' data:; style-src 'nonce-"+nonce+"'; script-src 'nonce-"+nonce+
+		"'; form-action 'self'; frame-ancestors "+ancestors+"; base-uri 'none'")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
+
+func newNonce() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return base64.RawStdEncoding.EncodeToString(b)
+}
