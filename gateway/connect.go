@@ -74,7 +74,7 @@ func (s *Server) finishConnect(ctx context.Context, in *manifest.Integration, co
 	}
 	if res != nil && !res.OK() {
 		return nil, &connectFailure{status: http.StatusBadRequest, code: CodeCredentialTest,
-			message:  fmt.Sprintf("%s refused the credential: the test request answered %d", in.Name, res.Status),
+			message:  fmt.Sprintf("%s refused the credential.", in.Name),
 			provider: &providerAnswer{Status: res.Status, Body: res.Excerpt}}
 	}
 	stored, err := s.saveConnection(ctx, conn, reconnectID)

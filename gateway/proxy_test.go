@@ -38,6 +38,8 @@ const fakeManifests = `
 id: fakeoauth
 name: Fake OAuth
 description: OAuth 2.0 provider stand-in.
+icon: '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64" rx="12" fill="#0E7C66"/><circle cx="32" cy="32" r="14" fill="#fff"/></svg>'
+accentColor: "#0E7C66"
 auth:
   type: oauth2
   oauth2:

@@ -3,6 +3,7 @@ package store
 import (
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestSQLitePragmas(t *testing.T) {
@@ -69,5 +70,41 @@ func TestLoadMigrations(t *testing.T) {
 		if m.version != i+1 || m.sql == "" {
 			t.Errorf("migration %d = %s (version %d)", i, m.name, m.version)
 		}
+	}
+}
+
+// TestRotateTickets: Rotate also re-seals unexpired tickets, so that the
+// old key can go while connect flows are in flight.
+func TestRotateTickets(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.db")
+	ctx := t.Context()
+	s, err := OpenSQLite(ctx, path, mustKeyring(t, "old:"+keyAStd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutTicket(ctx, "state", "live", []byte("in flight"), time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutTicket(ctx, "state", "expired", []byte("gone"), time.Now().Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+
+	s, err = OpenSQLite(ctx, path, mustKeyring(t, "new:"+keyBRaw+",old:"+keyAStd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Rotate(ctx); err != nil || n != 1 {
+		t.Fatalf("Rotate = %d, %v; want the one unexpired ticket", n, err)
+	}
+	_ = s.Close()
+
+	s, err = OpenSQLite(ctx, path, mustKeyring(t, "new:"+keyBRaw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v, err := s.TakeTicket(ctx, "state", "live"); err != nil || string(v) != "in flight" {
+		t.Errorf("TakeTicket after rotation and removal of the old key = %q, %v", v, err)
 	}
 }

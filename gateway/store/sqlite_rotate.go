@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 )
 
 // rotateBatch is how many rows Rotate rewrites per transaction: large
@@ -12,8 +13,8 @@ import (
 const rotateBatch = 200
 
 // Rotate re-seals, with the keyring's current key, every credential sealed
-// with another key, in batches of rotateBatch rows per transaction, and
-// returns how many rows it rewrote. Rotation does not change a
+// with another key, in batches of rotateBatch rows per transaction, then
+// the unexpired tickets, and returns how many rows it rewrote. Rotation does not change a
 // connection's content, so Version and UpdatedAt are left alone (a
 // refresh racing with Rotate does not conflict). Once Rotate returns
 // without error, and provided every process writing to the database
@@ -32,10 +33,61 @@ func (s *SQLite) Rotate(ctx context.Context) (int, error) {
 			return total, fmt.Errorf("store: rotate encryption key (%d rows rewritten so far): %w", total, err)
 		}
 		if last == "" {
-			return total, nil
+			break
 		}
 		after = last
 	}
+	n, err := s.rotateTickets(ctx, prefix)
+	total += n
+	if err != nil {
+		return total, fmt.Errorf("store: rotate encryption key (%d rows rewritten so far): %w", total, err)
+	}
+	return total, nil
+}
+
+// rotateTickets re-seals the unexpired tickets sealed with another key, in
+// one transaction: there are few, and they live for minutes. Expired ones
+// are never opened again, so they are left for PutTicket's sweep.
+func (s *SQLite) rotateTickets(ctx context.Context, prefix string) (n int, err error) {
+	type staleTicket struct{ kind, key, sealed string }
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT kind, key, value FROM tickets
+			WHERE expires_at >= ? AND substr(value, 1, ?) <> ?`, time.Now().UnixMilli(), len(prefix), prefix)
+		if err != nil {
+			return err
+		}
+		var stale []staleTicket
+		for rows.Next() {
+			var t staleTicket
+			if err := rows.Scan(&t.kind, &t.key, &t.sealed); err != nil {
+				rows.Close()
+				return err
+			}
+			stale = append(stale, t)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, t := range stale {
+			aad := ticketAAD(t.kind, t.key)
+			pt, err := s.kr.Open(t.sealed, aad)
+			if err != nil {
+				return fmt.Errorf("opening %s ticket: %w", t.kind, err)
+			}
+			sealed := s.kr.Seal(pt, aad)
+			clear(pt)
+			if _, err := tx.ExecContext(ctx, `UPDATE tickets SET value = ? WHERE kind = ? AND key = ?`, sealed, t.kind, t.key); err != nil {
+				return fmt.Errorf("rewriting %s ticket: %w", t.kind, err)
+			}
+		}
+		n = len(stale)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // rotateBatch rewrites up to rotateBatch stale rows with id > after, in id

@@ -1,0 +1,261 @@
+package gateway
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// These tests drive Debian's headless Chromium through the Connect Portal
+// and the fake provider's login page. They skip when Chromium is missing;
+// .ci/run installs it, so CI always runs them. Screenshots of every portal
+// state go to $PLUGBOARD_ARTIFACTS (default: a plugboard-artifacts folder in
+// the system temp folder).
+
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if p == "" {
+			continue
+		}
+		if _, err := exec.LookPath(p); err == nil {
+			return p
+		}
+	}
+	t.Skip("headless Chromium not found (install Debian's chromium package, as .ci/run does, or set CHROMIUM) — skipping the browser tests")
+	return ""
+}
+
+// newChrome starts a browser of its own (own profile, so own cookies) and
+// returns a tab context with a deadline for the test.
+func newChrome(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.NoSandbox,
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1000, 900),
+	)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting Chromium: %v", err)
+	}
+	tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancel)
+	return tctx
+}
+
+func artifactsDir(t *testing.T) string {
+	dir := os.Getenv("PLUGBOARD_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "plugboard-artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	path := filepath.Join(artifactsDir(t), name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+func run(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		loc, _ := chromedp.Run(ctx, chromedp.Location())
+		t.Fatalf("%s: %v (at %s)", what, err, loc)
+	}
+}
+
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+func location(t *testing.T, ctx context.Context) string {
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+func TestBrowserOAuthFlow(t *testing.T) {
+	ctx := newChrome(t)
+	e := startProxyEnv(t)
+	e.provider.RequirePKCE = true
+	e.provider.RedirectURI = e.base + "/oauth/callback"
+	run(t, ctx, "open connect link", chromedp.Navigate(e.connectLink("paula", "custom.fakeoauth")), chromedp.WaitVisible(chromedp.ID("submit")))
+	if got := text(t, ctx, "#submit"); got != "Continue to Fake OAuth" {
+		t.Errorf("button says %q", got)
+	}
+	screenshot(t, ctx, "oauth-1-portal")
+	run(t, ctx, "continue to provider", chromedp.Click(chromedp.ID("submit")), chromedp.WaitVisible(chromedp.ID("username")))
+	if loc := location(t, ctx); !strings.HasPrefix(loc, e.provider.URL+"/oauth/authorize?") {
+		t.Fatalf("not at the provider: %s", loc)
+	}
+	screenshot(t, ctx, "oauth-2-provider-login")
+	run(t, ctx, "sign in",
+		chromedp.SendKeys(chromedp.ID("username"), "octo"),
+		chromedp.SendKeys(chromedp.ID("password"), "hunter2"),
+		chromedp.Click(chromedp.ID("allow")),
+		chromedp.WaitVisible(chromedp.ID("result")))
+	if got := text(t, ctx, "h1"); got != "Fake OAuth is connected" {
+		t.Fatalf("result page says %q", got)
+	}
+	screenshot(t, ctx, "oauth-3-connected")
+	callback := location(t, ctx)
+	if r := e.do("GET", "/projects/dev/sdk/proxy/custom/fakeoauth/me", e.token("paula"), nil, nil); r.status != 200 {
+		t.Fatalf("proxied call after connecting: %d %s", r.status, r.body)
+	}
+
+	// Replaying the callback (same state, same code) is refused by the
+	// gateway before the code is tried again.
+	run(t, ctx, "replay callback", chromedp.Navigate(callback), chromedp.WaitVisible(chromedp.ID("result")))
+	if got := text(t, ctx, "h1"); !strings.Contains(got, "expired or was already used") {
+		t.Errorf("replayed state: %q", got)
+	}
+	screenshot(t, ctx, "oauth-4-state-replayed")
+	// And the provider itself refuses the used code.
+	u, _ := url.Parse(callback)
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {u.Query().Get("code")}, "redirect_uri": {e.base + "/oauth/callback"},
+		"client_id": {e.provider.ClientID}, "client_secret": {e.provider.ClientSecret}}
+	resp, err := e.client.PostForm(e.provider.URL+"/oauth/token", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Errorf("the provider accepted a reused code: %d", resp.StatusCode)
+	}
+}
+
+func TestBrowserOAuthWrongRedirectURIStoresNothing(t *testing.T) {
+	ctx := newChrome(t)
+	e := startProxyEnv(t)
+	e.provider.RedirectURI = "https://app.example.com/elsewhere"
+	run(t, ctx, "start", chromedp.Navigate(e.connectLink("quinn", "custom.fakeoauth")), chromedp.Click(chromedp.ID("submit")),
+		chromedp.WaitReady(chromedp.CSS("body")))
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.HasPrefix(location(t, ctx), e.provider.URL) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+	if !strings.Contains(body, "redirect_uri does not match") {
+		t.Fatalf("provider page: %q", body)
+	}
+	if list, _ := e.store.List(context.Background(), "dev", "quinn"); len(list) != 0 {
+		t.Fatal("a connection was stored")
+	}
+}
+
+func TestBrowserOAuthStateFromAnotherBrowser(t *testing.T) {
+	a := newChrome(t)
+	b := newChrome(t)
+	e := startProxyEnv(t)
+	run(t, a, "browser A starts", chromedp.Navigate(e.connectLink("rita", "custom.fakeoauth")), chromedp.Click(chromedp.ID("submit")),
+		chromedp.WaitVisible(chromedp.ID("username")))
+	authURL := location(t, a)
+	// Browser B (say, an attacker's victim lured to the URL) signs in with A's state.
+	run(t, b, "browser B signs in", chromedp.Navigate(authURL), chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), "octo"), chromedp.SendKeys(chromedp.ID("password"), "hunter2"),
+		chromedp.Click(chromedp.ID("allow")), chromedp.WaitVisible(chromedp.ID("result")))
+	if got := text(t, b, "h1"); got != "Sign-in started in another browser" {
+		t.Fatalf("browser B sees %q", got)
+	}
+	screenshot(t, b, "oauth-5-other-browser")
+	if list, _ := e.store.List(context.Background(), "dev", "rita"); len(list) != 0 {
+		t.Fatal("a connection was stored from another browser")
+	}
+}
+
+func TestBrowserAPIKeyForm(t *testing.T) {
+	ctx := newChrome(t)
+	e := startProxyEnv(t)
+	e.provider.AddAPIKey("right-key-123")
+	run(t, ctx, "open", chromedp.Navigate(e.connectLink("sam", "custom.fakekey")), chromedp.WaitVisible(chromedp.ID("f-api_key")))
+	// The first field has the focus; typing and Enter submit the form.
+	focused, _ := chromedp.Run(ctx, chromedp.Evaluate[string]("document.activeElement.id"))
+	if focused != "f-api_key" {
+		t.Errorf("focus is on %q, want the first field", focused)
+	}
+	if typ, _ := chromedp.Run(ctx, chromedp.Evaluate[string]("document.getElementById('f-api_key').type")); typ != "password" {
+		t.Errorf("secret field type %q", typ)
+	}
+	screenshot(t, ctx, "apikey-1-form")
+	run(t, ctx, "submit wrong key", chromedp.SendKeys(chromedp.ID("f-api_key"), "wrong-key\r"), chromedp.WaitVisible(chromedp.ID("notice")))
+	notice := text(t, ctx, "#notice")
+	if !strings.Contains(notice, "refused the credential") || !strings.Contains(notice, "401") || !strings.Contains(notice, "Bad credentials") {
+		t.Errorf("notice: %q", notice)
+	}
+	screenshot(t, ctx, "apikey-2-refused")
+	if list, _ := e.store.List(context.Background(), "dev", "sam"); len(list) != 0 {
+		t.Fatal("a refused key was stored")
+	}
+	run(t, ctx, "submit right key", chromedp.SendKeys(chromedp.ID("f-api_key"), "right-key-123"), chromedp.Click(chromedp.ID("submit")),
+		chromedp.WaitVisible(chromedp.ID("result")))
+	if got := text(t, ctx, "h1"); got != "Fake Key is connected" {
+		t.Fatalf("result: %q", got)
+	}
+	screenshot(t, ctx, "apikey-3-connected")
+	if r := e.do("GET", "/projects/dev/sdk/proxy/custom/fakekey/me", e.token("sam"), nil, nil); r.status != 200 || r.body != `{"output":{"login":"octo","id":42}}` {
+		t.Fatalf("proxied call: %d %s", r.status, r.body)
+	}
+	// The same form on a phone.
+	run(t, ctx, "phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(e.connectLink("sam", "custom.fakekey")), chromedp.WaitVisible(chromedp.ID("f-api_key")))
+	if w, _ := chromedp.Run(ctx, chromedp.Evaluate[float64]("document.documentElement.scrollWidth")); w > 390 {
+		t.Errorf("page is %v px wide on a 390 px screen", w)
+	}
+	screenshot(t, ctx, "apikey-4-phone")
+}
+
+func TestBrowserClientCredentialsForm(t *testing.T) {
+	ctx := newChrome(t)
+	e := startProxyEnv(t)
+	run(t, ctx, "open", chromedp.Navigate(e.connectLink("tom", "custom.fakecc")), chromedp.WaitVisible(chromedp.ID("f-client_id")))
+	screenshot(t, ctx, "cc-1-form")
+	run(t, ctx, "wrong secret", chromedp.SendKeys(chromedp.ID("f-client_id"), "my-client"), chromedp.SendKeys(chromedp.ID("f-client_secret"), "bad"),
+		chromedp.Click(chromedp.ID("submit")), chromedp.WaitVisible(chromedp.ID("notice")))
+	if notice := text(t, ctx, "#notice"); !strings.Contains(notice, "refused the client credentials") {
+		t.Errorf("notice: %q", notice)
+	}
+	if v, _ := chromedp.Run(ctx, chromedp.Value(chromedp.ID("f-client_id"))); v != "my-client" {
+		t.Errorf("client id not kept after an error: %q", v)
+	}
+	if v, _ := chromedp.Run(ctx, chromedp.Value(chromedp.ID("f-client_secret"))); v != "" {
+		t.Error("the secret was sent back into the page")
+	}
+	screenshot(t, ctx, "cc-2-refused")
+	run(t, ctx, "good secret", chromedp.SendKeys(chromedp.ID("f-client_secret"), "good-secret"), chromedp.Click(chromedp.ID("submit")),
+		chromedp.WaitVisible(chromedp.ID("result")))
+	screenshot(t, ctx, "cc-3-connected")
+	if r := e.do("GET", "/projects/dev/sdk/proxy/custom/fakecc/me", e.token("tom"), nil, nil); r.status != 200 {
+		t.Fatalf("proxied call: %d %s", r.status, r.body)
+	}
+}
