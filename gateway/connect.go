@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/plugboardhq/plugboard/gateway/oauth"
+	"github.com/plugboardhq/plugboard/gateway/proxy"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/manifest"
 )
@@ -103,4 +104,26 @@ func (s *Server) saveConnection(ctx context.Context, conn *store.Connection, rec
 	}
 	old.Credential, old.ExpiresAt, old.Status, old.LastError = conn.Credential, conn.ExpiresAt, store.StatusValid, ""
 	return old, s.store.Update(ctx, old)
+}
+
+// TestConnection calls the integration's test endpoint with the user's
+// default connection (refreshed first if needed), as `plugboard try` does.
+func (s *Server) TestConnection(ctx context.Context, projectID, userID, integrationID string) (*proxy.TestResult, error) {
+	in, ok := s.reloader.Catalog().Lookup(integrationID)
+	if !ok {
+		return nil, fmt.Errorf("no integration %q", integrationID)
+	}
+	s.creds.Forget(projectID, userID, integrationID)
+	conn, err := s.creds.Default(ctx, projectID, userID, integrationID)
+	if err != nil {
+		return nil, err
+	}
+	if conn, err = s.creds.Fresh(ctx, in, conn, ""); err != nil {
+		return nil, err
+	}
+	res, err := s.proxy.Test(ctx, in, conn)
+	if err == nil && res == nil {
+		return nil, fmt.Errorf("%s declares no api.testEndpoint", in.Name)
+	}
+	return res, err
 }

@@ -39,6 +39,7 @@ func commands() []command {
 		{"serve", "run the gateway", runServe},
 		{"validate", "check manifests (CI)", runValidate},
 		{"schema", "print the manifest JSON Schema", runSchema},
+		{"try", "connect one integration locally and call its test endpoint", runTry},
 		{"token", "mint a user token for trying the gateway", runToken},
 		{"keys", "generate signing and encryption keys; rotate encryption", runKeys},
 		{"version", "print the version", runVersion},

@@ -55,6 +55,9 @@ func Run(t *testing.T, open Opener) {
 		{"WithLockHonoursContext", testWithLockHonoursContext},
 		{"Rotate", testRotate},
 		{"RotateUnknownKey", testRotateUnknownKey},
+		{"TicketsSingleUse", testTicketsSingleUse},
+		{"TicketsExpire", testTicketsExpire},
+		{"TicketsOneTaker", testTicketsOneTaker},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, h) })
 	}
