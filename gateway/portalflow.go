@@ -350,15 +350,15 @@ func (s *Server) deleteCredential(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if in, ok := s.reloader.Catalog().Lookup(conn.IntegrationID); ok {
-		if err := s.oauth.Revoke(r.Context(), in, conn.Credential); err != nil {
-			s.log.Info("revocation at the provider failed; deleting anyway", "integration", in.ID, "error", err.Error())
-		}
+		err = s.disconnect(r.Context(), in, conn)
+	} else {
+		err = s.store.Delete(r.Context(), u.project.ID, u.id, conn.ID)
+		s.creds.Forget(conn.ProjectID, conn.UserID, conn.IntegrationID)
 	}
-	if err := s.store.Delete(r.Context(), u.project.ID, u.id, conn.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusServiceUnavailable, CodeStoreUnavailable, "could not delete the credential; try again")
 		return
 	}
-	s.creds.Forget(conn.ProjectID, conn.UserID, conn.IntegrationID)
 	w.WriteHeader(http.StatusNoContent)
 }
 

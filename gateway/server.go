@@ -131,6 +131,10 @@ func (s *Server) routes() http.Handler {
 		mux.HandleFunc("POST /projects/{pid}/sdk/credentials", s.createCredential)
 		mux.HandleFunc("GET /projects/{pid}/sdk/credentials/{id}", s.getCredential)
 		mux.HandleFunc("DELETE /projects/{pid}/sdk/credentials/{id}", s.deleteCredential)
+		mux.HandleFunc("GET /projects/{pid}/sdk/me", s.sdkMe)
+		mux.HandleFunc("PATCH /projects/{pid}/sdk/me", s.sdkSetMeta)
+		mux.HandleFunc("GET /projects/{pid}/sdk/integrations", s.sdkIntegrations)
+		mux.HandleFunc("DELETE /projects/{pid}/sdk/integrations/{integrationId}", s.sdkUninstall)
 		if s.keyring != nil {
 			mux.HandleFunc("POST /projects/{pid}/sdk/connect-links", s.createConnectLink)
 			mux.HandleFunc("GET /connect/link/{code}", s.openConnectLink)
@@ -142,7 +146,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no route for "+r.Method+" "+r.URL.Path)
 	})
-	return s.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.instrument(s.cors(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Proxy paths are routed before the mux, which would clean them:
 		// the proxy checks the API path exactly as it was sent.
 		if pid, id, path, ok := proxyTarget(r.URL.EscapedPath()); ok && s.store != nil {
@@ -151,7 +155,7 @@ func (s *Server) routes() http.Handler {
 			return
 		}
 		mux.ServeHTTP(w, r)
-	}))
+	})))
 }
 
 // instrument records metrics per route pattern and logs each request at

@@ -1,0 +1,56 @@
+package gateway
+
+import (
+	"net/http"
+	"strings"
+)
+
+// cors lets the configured app origins call the management API and the
+// proxy from browsers (the SDK does, with a bearer token and no cookies).
+// Other origins get no CORS headers, so browsers keep their responses from
+// the page. Preflights are answered here for every route.
+func (s *Server) cors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h := w.Header()
+		h.Add("Vary", "Origin")
+		allowed := s.allowedOrigin(origin)
+		if allowed {
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Expose-Headers", "X-Plugboard-Error, Content-Type")
+		}
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			h.Add("Vary", "Access-Control-Request-Method, Access-Control-Request-Headers")
+			if !allowed {
+				w.WriteHeader(http.StatusForbidden)
+				return
+			}
+			h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS")
+			if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+				h.Set("Access-Control-Allow-Headers", sanitizeHeaderList(req))
+			}
+			h.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// sanitizeHeaderList keeps only valid header names from a preflight's
+// Access-Control-Request-Headers (apps may send their own headers through
+// the proxy, so the list is not fixed).
+func sanitizeHeaderList(list string) string {
+	var out []string
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		if name != "" && len(name) <= 128 && strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == "" {
+			out = append(out, name)
+		}
+	}
+	return strings.Join(out, ", ")
+}
