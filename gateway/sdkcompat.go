@@ -132,10 +132,10 @@ func (s *Server) sdkMe(w http.ResponseWriter, r *http.Request) {
 		integrations[in.SDKName()] = entry
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"id":        u.id,
-		"meta":      map[string]any{},
-		"resources": []any{},
-		"project":   map[string]any{"id": u.project.ID, "accessibleFeatures": []string{"headless-cp", "user-metadata"}},
+		"id":           u.id,
+		"meta":         map[string]any{},
+		"resources":    []any{},
+		"project":      map[string]any{"id": u.project.ID, "accessibleFeatures": []string{"headless-cp", "user-metadata"}},
 		"integrations": integrations,
 	})
 }

@@ -60,6 +60,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -93,6 +94,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
+	if errors.Is(err, errReported) {
+		return 2
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "plugbench:", err)
 		return 2
@@ -113,6 +117,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// errReported is a command-line error the flag package has already printed.
+var errReported = errors.New("usage error reported")
 
 // options are the harness's settings.
 type options struct {
@@ -148,12 +155,16 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.jsonPath, "json", "", "also write every sample and the summary as JSON to this file")
 	fs.StringVar(&o.plugboard, "plugboard", "", "plugboard binary to run (default: go build ./cmd/plugboard into a temporary folder)")
 	fs.BoolVar(&o.pin, "pin", true, "pin the target to CPU 0 and wrk and the backend upstream to the other CPUs (needs taskset and 2+ CPUs)")
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(os.Stdout) // asked-for help is output, not an error
+		}
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(os.Stdout)
-			fs.Usage()
+			return o, err
 		}
-		return o, err
+		return o, errReported
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -186,11 +197,7 @@ func parseTargets(s string) ([]string, error) {
 	want := map[string]bool{}
 	for _, name := range strings.Split(s, ",") {
 		name = strings.TrimSpace(name)
-		known := false
-		for _, t := range targetNames {
-			known = known || t == name
-		}
-		if !known {
+		if !slices.Contains(targetNames, name) {
 			return nil, fmt.Errorf("--targets: unknown target %q (want all or some of %s)", name, strings.Join(targetNames, ","))
 		}
 		want[name] = true

@@ -41,11 +41,11 @@ func choosePinning(enabled bool, cpus int) (pinning, string) {
 
 // pinned returns a command running name under taskset -c cpus (taskset
 // execs it, so the pid is the program's own).
-func pinned(cpus, name string, args ...string) *exec.Cmd {
+func pinned(ctx context.Context, cpus, name string, args ...string) *exec.Cmd {
 	if cpus == "" {
-		return exec.Command(name, args...)
+		return exec.CommandContext(ctx, name, args...)
 	}
-	return exec.Command("taskset", append([]string{"-c", cpus, name}, args...)...)
+	return exec.CommandContext(ctx, "taskset", append([]string{"-c", cpus, name}, args...)...)
 }
 
 // process is a server plugbench started; its output is kept for errors.
