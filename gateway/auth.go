@@ -35,31 +35,46 @@ type user struct {
 	id      string
 }
 
-// authenticate verifies the user token of a request to /projects/{pid}/….
-// On failure it writes the error and returns false.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, projectID string) (user, bool) {
+// authError is why a user token was refused.
+type authError struct {
+	status        int
+	code, message string
+}
+
+// verifyUser checks a user token for a project.
+func (s *Server) verifyUser(projectID, token string) (user, *authError) {
 	p, ok := s.projects[projectID]
 	if !ok {
-		writeError(w, http.StatusNotFound, CodeProjectNotFound, "no project "+quoteID(projectID)+" on this gateway")
-		return user{}, false
+		return user{}, &authError{http.StatusNotFound, CodeProjectNotFound, "no project " + quoteID(projectID) + " on this gateway"}
 	}
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || strings.TrimSpace(token) == "" {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="plugboard"`)
-		writeError(w, http.StatusUnauthorized, CodeTokenMissing, "send the user token as Authorization: Bearer <token>")
-		return user{}, false
+	token = strings.TrimSpace(token)
+	if token == "" {
+		return user{}, &authError{http.StatusUnauthorized, CodeTokenMissing, "send the user token as Authorization: Bearer <token>"}
 	}
-	claims, err := p.Verifier.Verify(strings.TrimSpace(token))
+	claims, err := p.Verifier.Verify(token)
 	if err != nil {
 		code := CodeTokenInvalid
 		if errors.Is(err, usertoken.ErrExpired) {
 			code = CodeTokenExpired
 		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="plugboard", error="invalid_token"`)
-		writeError(w, http.StatusUnauthorized, code, "user token refused: "+err.Error())
+		return user{}, &authError{http.StatusUnauthorized, code, "user token refused: " + err.Error()}
+	}
+	return user{project: p, id: claims.Subject}, nil
+}
+
+// authenticate verifies the bearer user token of a request to
+// /projects/{pid}/…. On failure it writes the JSON error and returns false.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, projectID string) (user, bool) {
+	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	u, fail := s.verifyUser(projectID, token)
+	if fail != nil {
+		if fail.status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="plugboard", error="invalid_token"`)
+		}
+		writeError(w, fail.status, fail.code, fail.message)
 		return user{}, false
 	}
-	return user{project: p, id: claims.Subject}, true
+	return u, true
 }
 
 // quoteID quotes an id from a URL for a message, shortened and made printable.

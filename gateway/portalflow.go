@@ -18,6 +18,10 @@ import (
 const (
 	ticketConnectLink = "connect_link"
 	ticketOAuthState  = "oauth_state"
+	// ticketOAuthSession maps an SDK session (oauthMetaKeyId) to the
+	// credential its popup created.
+	ticketOAuthSession = "oauth_session"
+	sdkSessionLifetime = 10 * time.Minute
 )
 
 type connectLinkRequest struct {
@@ -186,12 +190,23 @@ func (s *Server) submitPortal(w http.ResponseWriter, r *http.Request) {
 		s.renderForm(w, fail.status, in, sess, refill(fields, payload, fail.fields), fail.message, fail.provider)
 		return
 	}
-	s.renderConnected(w, in, conn, sess.Opener)
+	s.renderConnected(w, r, in, conn, sess.Opener, sess.Session)
 }
 
-func (s *Server) renderConnected(w http.ResponseWriter, in *manifest.Integration, conn *store.Connection, opener string) {
+// renderConnected shows success. A flow started by the SDK (session set)
+// records the credential for the SDK's session-id polling and closes the
+// popup at once, which is what the SDK waits for.
+func (s *Server) renderConnected(w http.ResponseWriter, r *http.Request, in *manifest.Integration, conn *store.Connection, opener, session string) {
 	payload := map[string]any{"type": "plugboard:connected", "integrationId": in.SDKName(), "credentialId": conn.ID}
-	s.renderResult(w, http.StatusOK, s.portalView(in), true, in.Name+" is connected", "You can close this window and go back to the app.", nil, opener, payload)
+	page := portal.Page{Integration: s.portalView(in), Result: true, Success: true, Title: in.Name + " is connected",
+		Message: "You can close this window and go back to the app.", Opener: opener, Payload: payload}
+	if session != "" {
+		if err := s.store.PutTicket(r.Context(), ticketOAuthSession, session, []byte(conn.ID), time.Now().Add(sdkSessionLifetime)); err != nil {
+			s.log.Error("recording the SDK session failed", "error", err.Error())
+		}
+		page.Opener, page.Payload, page.AutoClose = "", nil, true
+	}
+	portal.Render(w, http.StatusOK, page, s.portalOptions())
 }
 
 // refill puts back what the user typed (never secrets) with field errors.
@@ -219,6 +234,7 @@ type oauthState struct {
 	Verifier      string            `json:"v"`
 	Binding       string            `json:"b"`
 	Opener        string            `json:"o,omitempty"`
+	Session       string            `json:"s,omitempty"` // SDK session key (see sdkoauth.go)
 }
 
 func (s *Server) redirectURI() string { return s.cfg.PublicURL + "/oauth/callback" }
@@ -231,7 +247,7 @@ func (s *Server) startOAuth(w http.ResponseWriter, r *http.Request, sess portalS
 	}
 	state := randomToken(32)
 	st := oauthState{ProjectID: sess.ProjectID, UserID: sess.UserID, IntegrationID: in.ID, CredentialID: sess.CredentialID,
-		Inputs: values, Verifier: randomToken(48), Binding: hashToken(s.browserBinding(w, r)), Opener: sess.Opener}
+		Inputs: values, Verifier: randomToken(48), Binding: hashToken(s.browserBinding(w, r)), Opener: sess.Opener, Session: sess.Session}
 	authURL, err := s.oauth.AuthCodeURL(in, values, s.redirectURI(), state, st.Verifier)
 	if err != nil {
 		s.log.Warn("cannot build the authorization URL", "integration", in.ID, "error", err.Error())
@@ -272,9 +288,14 @@ func (s *Server) oauthCallback(w http.ResponseWriter, r *http.Request) {
 	view := s.portalView(in)
 	fail := func(status int, title, msg string, provider *providerAnswer) {
 		payload := map[string]any{"type": "plugboard:error", "integrationId": in.SDKName(), "message": msg}
+		if st.Session != "" {
+			// The SDK's shape: it rejects connect() with errorResponse.
+			payload = map[string]any{"type": "oauth_error_callback", "error": title, "errorResponse": map[string]any{"message": msg},
+				"integrationId": integrationUUID(st.ProjectID, in.ID)}
+		}
 		s.renderResult(w, status, view, false, title, msg, provider, st.Opener, payload)
 	}
-	if !sameBrowser(r, st.Binding) {
+	if !s.sameBrowser(r, st) {
 		fail(http.StatusBadRequest, "Sign-in started in another browser", "For your safety, finish connecting in the browser where you started. Start again from the app.", nil)
 		return
 	}
@@ -313,7 +334,7 @@ func (s *Server) oauthCallback(w http.ResponseWriter, r *http.Request) {
 		fail(f.status, "Not connected", f.message, f.provider)
 		return
 	}
-	s.renderConnected(w, in, stored, st.Opener)
+	s.renderConnected(w, r, in, stored, st.Opener, st.Session)
 }
 
 func truncate(s string, n int) string {
@@ -373,5 +394,5 @@ func (s *Server) getCredential(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeCredentialMissing, "no credential "+quoteID(r.PathValue("id")))
 		return
 	}
-	writeJSON(w, http.StatusOK, viewOf(conn))
+	writeJSON(w, http.StatusOK, s.sdkCredentialOf(conn))
 }

@@ -605,9 +605,9 @@ func TestSDKCredentialsTestBeforeStoring(t *testing.T) {
 	if r.status != 201 || strings.Contains(r.body, "right-key") {
 		t.Fatalf("right key: %d %s", r.status, r.body)
 	}
-	var cred credentialView
+	var cred sdkCredential
 	_ = json.Unmarshal([]byte(r.body), &cred)
-	if cred.Status != "VALID" || cred.IntegrationID != "custom.fakekey" || len(cred.ID) != 36 {
+	if cred.Status != "VALID" || cred.IntegrationID != integrationUUID("dev", "fakekey") || len(cred.ID) != 36 || len(cred.Configurations) != 1 || cred.Configurations[0].ConnectCredentialID != cred.ID {
 		t.Errorf("credential %+v", cred)
 	}
 	if r := e.do("GET", "/projects/dev/sdk/proxy/custom/fakekey/me", tok, nil, nil); r.status != 200 {

@@ -52,7 +52,7 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request, pid, id, pat
 	if !ok {
 		return
 	}
-	in, ok := s.reloader.Catalog().Lookup(id)
+	in, ok := s.resolveIntegration(u.project.ID, id)
 	if !ok {
 		writeError(w, http.StatusNotFound, CodeIntegrationMissing, "no integration "+quoteID(id)+"; the proxy path is /projects/{project}/sdk/proxy/custom/{integration}/{api path}")
 		return

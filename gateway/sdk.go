@@ -3,10 +3,6 @@ package gateway
 import (
 	"encoding/json"
 	"net/http"
-	"strings"
-	"time"
-
-	"github.com/plugboardhq/plugboard/gateway/store"
 )
 
 // Error codes of the SDK credential endpoint.
@@ -21,29 +17,13 @@ const (
 	maxCredentialBodySize = 64 << 10
 )
 
+// createCredentialRequest is what the SDK's _oauthCallback sends; config and
+// installOptions are accepted and not used.
 type createCredentialRequest struct {
-	IntegrationID string         `json:"integrationId"`
-	Payload       map[string]any `json:"payload"`
-}
-
-// credentialView is a connection as the SDK sees it: never its secrets.
-type credentialView struct {
-	ID            string    `json:"id"`
-	IntegrationID string    `json:"integrationId"`
-	ProjectID     string    `json:"projectId"`
-	Status        string    `json:"status"`
-	IsDefault     bool      `json:"isDefault"`
-	DateCreated   time.Time `json:"dateCreated"`
-	DateUpdated   time.Time `json:"dateUpdated"`
-}
-
-func viewOf(c *store.Connection) credentialView {
-	status := "VALID"
-	if c.Status == store.StatusNeedsReconnect {
-		status = "INVALID"
-	}
-	return credentialView{ID: c.ID, IntegrationID: "custom." + c.IntegrationID, ProjectID: c.ProjectID, Status: status,
-		IsDefault: c.IsDefault, DateCreated: c.CreatedAt, DateUpdated: c.UpdatedAt}
+	IntegrationID  string         `json:"integrationId"`
+	Payload        map[string]any `json:"payload"`
+	Config         map[string]any `json:"config"`
+	InstallOptions map[string]any `json:"installOptions"`
 }
 
 // createCredential connects an api_key, basic or client credentials
@@ -61,17 +41,18 @@ func (s *Server) createCredential(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, CodeBadRequest, "body must be JSON {\"integrationId\": \"custom.<id>\", \"payload\": {…}}")
 		return
 	}
-	in, ok := lookup(s.reloader.Catalog(), strings.TrimPrefix(req.IntegrationID, "custom/"))
+	in, ok := s.resolveIntegration(u.project.ID, req.IntegrationID)
 	if !ok {
 		writeError(w, http.StatusNotFound, CodeIntegrationMissing, "no integration "+quoteID(req.IntegrationID))
 		return
 	}
+	delete(req.Payload, "skipPostOAuthInputs") // sent by the SDK's headless install flow
 	conn, fail := s.connectWithValues(r.Context(), in, u.project.ID, u.id, req.Payload, "")
 	if fail != nil {
 		writeFailure(w, fail)
 		return
 	}
-	writeJSON(w, http.StatusCreated, viewOf(conn))
+	writeJSON(w, http.StatusCreated, s.sdkCredentialOf(conn))
 }
 
 // writeFailure answers a failed connection attempt as JSON.

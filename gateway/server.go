@@ -141,6 +141,10 @@ func (s *Server) routes() http.Handler {
 			mux.HandleFunc("GET /connect/portal/{id}", s.showPortal)
 			mux.HandleFunc("POST /connect/portal/{id}", s.submitPortal)
 			mux.HandleFunc("GET /oauth/callback", s.oauthCallback)
+			mux.HandleFunc("GET /projects/{pid}/sdk/actions/oauth-nonce", s.sdkOAuthNonce)
+			mux.HandleFunc("GET /v2/projects/{pid}/sdk/actions/build-oauth", s.sdkBuildOAuth)
+			mux.HandleFunc("GET /projects/{pid}/sdk/actions/session-id/{key}", s.sdkSessionGet)
+			mux.HandleFunc("DELETE /projects/{pid}/sdk/actions/session-id/{key}", s.sdkSessionDelete)
 		}
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

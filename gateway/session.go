@@ -22,6 +22,7 @@ type portalSession struct {
 	IntegrationID string    `json:"i"`
 	CredentialID  string    `json:"c,omitempty"` // reconnect this one
 	Opener        string    `json:"o,omitempty"` // app origin to post the result to (already allowed)
+	Session       string    `json:"s,omitempty"` // SDK session key: the flow runs in the SDK's popup
 	CSRF          string    `json:"x"`
 	Expires       time.Time `json:"e"`
 }
@@ -91,10 +92,34 @@ func (s *Server) browserBinding(w http.ResponseWriter, r *http.Request) string {
 	return v
 }
 
-func sameBrowser(r *http.Request, bindingHash string) bool {
+// sameBrowser checks the OAuth state's browser binding: the random nonce
+// cookie of portal flows, or, for flows the SDK starts (its build-oauth call
+// comes from the app's page, which cannot see the gateway's cookies), the
+// user cookie its popup's first page set.
+func (s *Server) sameBrowser(r *http.Request, st oauthState) bool {
+	if user, ok := strings.CutPrefix(st.Binding, "user:"); ok {
+		c, err := r.Cookie(userBindingCookie)
+		if err != nil {
+			return false
+		}
+		b, err := s.keyring.Open(c.Value, userBindingAAD)
+		return err == nil && subtle.ConstantTimeCompare([]byte(hashToken(string(b))), []byte(user)) == 1
+	}
 	c, err := r.Cookie(bindingCookie)
 	if err != nil {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(hashToken(c.Value)), []byte(bindingHash)) == 1
+	return subtle.ConstantTimeCompare([]byte(hashToken(c.Value)), []byte(st.Binding)) == 1
+}
+
+const userBindingCookie = "pb_oauth_user"
+
+var userBindingAAD = []byte("plugboard oauth user binding")
+
+func userBindingValue(projectID, userID string) string { return projectID + "\x00" + userID }
+
+// bindUser marks this browser as the user's for SDK-started OAuth flows.
+func (s *Server) bindUser(w http.ResponseWriter, projectID, userID string) {
+	http.SetCookie(w, &http.Cookie{Name: userBindingCookie, Value: s.keyring.Seal([]byte(userBindingValue(projectID, userID)), userBindingAAD),
+		Path: "/oauth/", MaxAge: int(stateLifetime.Seconds()) * 3, HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode})
 }

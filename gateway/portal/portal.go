@@ -96,6 +96,9 @@ type Page struct {
 	// origin (already checked against the configured app origins).
 	Opener  string
 	Payload any
+	// AutoClose closes the window as soon as the page has loaded (a popup
+	// the SDK opened and is waiting to see closed).
+	AutoClose bool
 }
 
 // Options are deployment settings of the portal.

@@ -98,5 +98,18 @@ type Store interface {
 	Close() error
 }
 
+// Notifier is implemented by stores that can tell a process when another
+// one writes connections, so that what it cached goes stale no longer than
+// a notification takes: PostgreSQL announces every write to every replica;
+// SQLite, which serves one process, never calls fn.
+type Notifier interface {
+	// Listen calls fn after each write of a connection (Create, Update,
+	// SetDefault, Delete, WithLock's write) with the connection's project,
+	// user and integration; never with secrets. Empty ids mean that
+	// anything may have changed (notifications may have been missed): drop
+	// everything. Listen blocks until ctx ends.
+	Listen(ctx context.Context, fn func(projectID, userID, integrationID string)) error
+}
+
 // ErrConflict: the connection changed since it was read.
 var ErrConflict = errors.New("connection was changed concurrently")

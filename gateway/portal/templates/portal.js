@@ -8,6 +8,7 @@
   if (opener && payload && window.opener) {
     try { window.opener.postMessage(payload, opener); } catch (e) { /* opener gone */ }
   }
+  if (root && root.getAttribute("data-autoclose")) { window.close(); }
   var go = document.getElementById("continue");
   if (go) { window.location.replace(go.getAttribute("data-redirect")); }
   var close = document.getElementById("close");
