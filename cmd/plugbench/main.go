@@ -81,10 +81,8 @@ Flags:
 `
 
 func main() {
-	if len(os.Args) > 1 {
-		if roles[os.Args[1]] {
-			os.Exit(runRole(os.Args[1], os.Args[2:]))
-		}
+	if len(os.Args) > 1 && roles[os.Args[1]] {
+		os.Exit(runRole(os.Args[1], os.Args[2:]))
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -146,7 +144,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	}
 	var o options
 	var conns, targets string
-	fs.DurationVar(&o.duration, "duration", 5*time.Second, "length of one wrk run")
+	fs.DurationVar(&o.duration, "duration", 5*time.Second, "length of one wrk run (wrk takes whole seconds)")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "unrecorded load per target before the first round (0 skips)")
 	fs.IntVar(&o.rounds, "rounds", 3, "how many times the whole interleaved schedule runs; cells are medians over rounds")
 	fs.StringVar(&conns, "conns", "16,64,256", "comma-separated wrk connection counts")

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/plugboardhq/plugboard/gateway/metrics"
@@ -71,6 +72,7 @@ func (h *Handler) Init() {
 		Transport:      h.Transport,
 		ModifyResponse: h.modifyResponse,
 		ErrorHandler:   h.errorHandler,
+		BufferPool:     bufferPool{},
 		ErrorLog:       slog.NewLogLogger(h.Log.Handler(), slog.LevelDebug),
 	}
 }
@@ -305,8 +307,14 @@ func (h *Handler) modifyResponse(resp *http.Response) error {
 	c.status = resp.StatusCode
 	if !c.raw && wrappable(resp) {
 		resp.Body = newOutputWrapper(resp.Body)
-		resp.ContentLength = -1
-		resp.Header.Del("Content-Length")
+		// A known length stays known (no chunking, no flush per write).
+		if resp.ContentLength > 0 {
+			resp.ContentLength += int64(wrapOverhead)
+			resp.Header.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
+		} else {
+			resp.ContentLength = -1
+			resp.Header.Del("Content-Length")
+		}
 	}
 	return nil
 }
@@ -319,13 +327,17 @@ func (h *Handler) refreshAfter401(c *call) {
 
 // wrappable reports whether the body is JSON the gateway wraps as {"output": …}.
 func wrappable(resp *http.Response) bool {
-	if resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified || resp.Request.Method == http.MethodHead {
+	if resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified || resp.Request.Method == http.MethodHead || resp.ContentLength == 0 {
 		return false
 	}
 	if resp.Header.Get("Content-Encoding") != "" && !strings.EqualFold(resp.Header.Get("Content-Encoding"), "identity") {
 		return false
 	}
-	mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	ct := resp.Header.Get("Content-Type")
+	if ct == "application/json" || strings.HasPrefix(ct, "application/json;") {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
 	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }
 
@@ -393,3 +405,12 @@ func (h *Handler) observe(c *call, method string) {
 	}
 	h.Metrics.ProxyRequests.WithLabelValues(c.req.Integration.ID, method, strconv.Itoa(c.status)).Inc()
 }
+
+// bufferPool recycles ReverseProxy's copy buffers: without it every
+// proxied response allocates 32 KiB.
+type bufferPool struct{}
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
