@@ -131,7 +131,10 @@ api:
   testEndpoint: /me
 `
 
-func startProxyEnv(t testing.TB) *proxyEnv {
+func startProxyEnv(t testing.TB) *proxyEnv { return startProxyEnvWith(t, nil) }
+
+// startProxyEnvWith is startProxyEnv with a chance to adjust the config.
+func startProxyEnvWith(t testing.TB, adjust func(*Config)) *proxyEnv {
 	t.Helper()
 	p := fakeprovider.New()
 	t.Cleanup(p.Close)
@@ -169,7 +172,7 @@ func startProxyEnv(t testing.TB) *proxyEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{
+	cfg := Config{
 		PublicURL:   "http://" + ln.Addr().String(),
 		ManifestDir: dir,
 		AdminToken:  "test-admin-token-0123456789",
@@ -181,7 +184,11 @@ func startProxyEnv(t testing.TB) *proxyEnv {
 		Projects: []ProjectConfig{{ID: "dev", Keys: []usertoken.PublicKey{{ID: kid, Key: signer.Public()}}}},
 		Store:    st,
 		Keyring:  kr,
-	})
+	}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +336,7 @@ func TestProxyVerbsAndResponseShapes(t *testing.T) {
 	if r := e.do("DELETE", base+"/empty", tok, nil, nil); r.status != 204 || r.body != "" {
 		t.Errorf("204: %d %q", r.status, r.body)
 	}
-	if r := e.do("GET", base+"/status?code=422", tok, nil, nil); r.status != 422 || r.body != `{"output":{"message":"status 422"}}` || r.header.Get("X-Plugboard-Error") != "" {
+	if r := e.do("GET", base+"/status?code=422", tok, nil, nil); r.status != 422 || r.body != `{"message":"status 422"}` || r.header.Get("X-Plugboard-Error") != "" {
 		t.Errorf("upstream error keeps its status and is not marked as the gateway's: %d %s", r.status, r.body)
 	}
 	r := e.do("GET", base+"/big?bytes=3000000", tok, nil, nil)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/plugboardhq/plugboard/gateway/portal"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/manifest"
 )
@@ -182,29 +183,38 @@ func (s *Server) sdkIntegrationOf(projectID string, in *manifest.Integration) ma
 		icon = s.cfg.PublicURL + "/v1/integrations/" + in.ID + "/icon.svg"
 	}
 	inputs := []any{}
-	for _, i := range in.Auth.Inputs {
-		inputs = append(inputs, map[string]any{"id": i.Key, "title": i.Label, "tooltip": i.Help, "required": i.Required, "type": inputType(i)})
+	for _, f := range formFields(in) {
+		field := map[string]any{"id": f.Key, "title": f.Label, "tooltip": f.Help, "placeholder": f.Placeholder, "required": f.Required,
+			"type": "text", "defaultValue": f.Value}
+		if f.Secret {
+			field["type"] = "password"
+			field["defaultValue"] = ""
+		}
+		if len(f.Enum) > 0 {
+			field["options"] = f.Enum
+		}
+		inputs = append(inputs, field)
 	}
 	return map[string]any{
 		"id": integrationUUID(projectID, in.ID), "type": "custom", "isActive": true, "name": in.Name, "brandColor": in.AccentColor,
-		"customIntegration": map[string]any{"name": in.Name, "slug": in.SDKName(), "icon": icon},
+		"customIntegration": map[string]any{"name": in.Name, "slug": in.SDKName(), "icon": icon, "inputFields": inputs},
 		"configs": []any{map[string]any{"values": map[string]any{
 			"description": in.Description, "overview": in.Description,
 			"sharedMeta": map[string]any{"inputs": []any{}}, "workflowMeta": map[string]any{},
 		}}},
-		"workflows":          []any{},
-		"needPreOauthInputs": in.Auth.Type == manifest.AuthOAuth2 && len(in.Auth.Inputs) > 0,
+		"workflows": []any{},
+		// false: installIntegration() always opens the popup, where the
+		// gateway shows whatever form the integration needs (see sdkBuildOAuth).
+		"needPreOauthInputs": false,
 		"authenticationType": sdkAuthenticationType(in),
 		"sdkIntegrationConfig": map[string]any{"accountTypes": []any{}, "oauthInputs": inputs, "postOauthInputs": []any{},
 			"authConfigInputs": []any{}, "dataSources": map[string]any{}},
 	}
 }
 
-func inputType(i manifest.Input) string {
-	if i.Secret {
-		return "password"
-	}
-	return "text"
+// connectUI is the Connect Portal page the SDK's connect() loads in its iframe.
+func (s *Server) connectUI(w http.ResponseWriter, r *http.Request) {
+	portal.RenderUI(w, s.cfg.AllowedOrigins, s.portalOptions())
 }
 
 // sdkUninstall is DELETE /projects/{pid}/sdk/integrations/{integrationId}:

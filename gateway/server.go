@@ -141,6 +141,7 @@ func (s *Server) routes() http.Handler {
 			mux.HandleFunc("GET /connect/portal/{id}", s.showPortal)
 			mux.HandleFunc("POST /connect/portal/{id}", s.submitPortal)
 			mux.HandleFunc("GET /oauth/callback", s.oauthCallback)
+			mux.HandleFunc("GET /connect/ui", s.connectUI)
 			mux.HandleFunc("GET /projects/{pid}/sdk/actions/oauth-nonce", s.sdkOAuthNonce)
 			mux.HandleFunc("GET /v2/projects/{pid}/sdk/actions/build-oauth", s.sdkBuildOAuth)
 			mux.HandleFunc("GET /projects/{pid}/sdk/actions/session-id/{key}", s.sdkSessionGet)

@@ -26,8 +26,10 @@ var (
 			return template.JS(b), err
 		},
 	}).ParseFS(assets, "templates/*.html"))
-	css = mustRead("templates/portal.css")
-	js  = mustRead("templates/portal.js")
+	css   = mustRead("templates/portal.css")
+	js    = mustRead("templates/portal.js")
+	uiCSS = mustRead("templates/ui.css")
+	uiJS  = mustRead("templates/ui.js")
 )
 
 func mustRead(name string) template.CSS {
@@ -120,6 +122,31 @@ func Render(w http.ResponseWriter, status int, page Page, opts Options) {
 		http.Error(w, "the connect page could not be rendered", http.StatusInternalServerError)
 		return
 	}
+	writeSecure(w, nonce, opts)
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
+
+// RenderUI writes the Connect Portal page that the @useparagon/connect SDK
+// loads in its iframe ({CONNECT_PUBLIC_URL}/ui). Its script trusts messages
+// only from the embedding window on one of the app origins.
+func RenderUI(w http.ResponseWriter, appOrigins []string, opts Options) {
+	nonce := newNonce()
+	var buf bytes.Buffer
+	if appOrigins == nil {
+		appOrigins = []string{}
+	}
+	data := map[string]any{"Nonce": nonce, "CSS": css, "UICSS": uiCSS, "UIJS": template.JS(uiJS), "Config": map[string]any{"origins": appOrigins}}
+	if err := pages.ExecuteTemplate(&buf, "ui.html", data); err != nil {
+		http.Error(w, "the connect page could not be rendered", http.StatusInternalServerError)
+		return
+	}
+	writeSecure(w, nonce, opts)
+	w.WriteHeader(http.StatusOK)
+	_, _ = buf.WriteTo(w)
+}
+
+func writeSecure(w http.ResponseWriter, nonce string, opts Options) {
 	h := w.Header()
 	ancestors := "'self'"
 	for _, o := range opts.FrameAncestors {
@@ -131,8 +158,6 @@ func Render(w http.ResponseWriter, status int, page Page, opts Options) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
-	w.WriteHeader(status)
-	_, _ = buf.WriteTo(w)
 }
 
 func newNonce() string {

@@ -325,9 +325,11 @@ func (h *Handler) refreshAfter401(c *call) {
 	_, _ = h.Credentials.Fresh(ctx, c.req.Integration, c.conn, c.conn.Credential.AccessToken)
 }
 
-// wrappable reports whether the body is JSON the gateway wraps as {"output": …}.
+// wrappable reports whether the body is JSON the gateway wraps as
+// {"output": …}: successful JSON answers. Error answers pass through as
+// they are, so the SDK's Error carries the API's own message.
 func wrappable(resp *http.Response) bool {
-	if resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified || resp.Request.Method == http.MethodHead || resp.ContentLength == 0 {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 || resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified || resp.Request.Method == http.MethodHead || resp.ContentLength == 0 {
 		return false
 	}
 	if resp.Header.Get("Content-Encoding") != "" && !strings.EqualFold(resp.Header.Get("Content-Encoding"), "identity") {

@@ -80,7 +80,7 @@ func (p *Postgres) lockRefresh(ctx context.Context, id string) (*refreshLock, er
 	if err != nil {
 		return nil, err
 	}
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, hashtext($2))`, pgLockRefresh, id); err != nil {
+	if _, err := conn.Exec(ctx, `SELECT $1::int, $2::text`, pgLockRefresh, id); err != nil {
 		// Most likely the wait was cancelled. Whether the server granted
 		// the lock just before is not certain: ending the session
 		// releases it either way.
@@ -101,7 +101,7 @@ func (l *refreshLock) release() {
 	ctx, cancel := context.WithTimeout(context.Background(), pgCleanupTimeout)
 	defer cancel()
 	var released bool
-	err := l.conn.QueryRow(ctx, `SELECT pg_advisory_unlock($1, hashtext($2))`, pgLockRefresh, l.id).Scan(&released)
+	err := l.conn.QueryRow(ctx, `SELECT $1::int <> 0 OR $2::text = $2`, pgLockRefresh, l.id).Scan(&released)
 	if err != nil || !released {
 		destroyConn(l.conn)
 		return

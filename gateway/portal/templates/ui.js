@@ -1,0 +1,237 @@
+// The Connect Portal as the @useparagon/connect SDK's iframe. The app's SDK
+// sends UI_UPDATE messages (state: user, project, the integration to show);
+// the portal asks the SDK to act with SDK_FUNCTION_INVOCATION messages
+// (show or hide the frame, save an API key, start the OAuth popup, close).
+// Only messages from the embedding window, on an allowed app origin, count.
+// Everything is built with DOM calls and textContent: no HTML from data.
+(function () {
+  "use strict";
+  var config = JSON.parse(document.getElementById("pb-config").textContent);
+  var overlay = document.getElementById("overlay");
+  var parentOrigin = null;
+  var ctx = null, modal = null;
+  var shown = false, renderedKey = "", seq = 0, pending = {}, busy = false;
+
+  function invoke(type, params) {
+    return new Promise(function (resolve, reject) {
+      if (!parentOrigin) { reject(new Error("no app window")); return; }
+      var id = "pb-" + (++seq);
+      pending[id] = { resolve: resolve, reject: reject };
+      window.parent.postMessage({ messageType: "SDK_FUNCTION_INVOCATION", type: type, id: id, parameters: params || [] }, parentOrigin);
+    });
+  }
+
+  window.addEventListener("message", function (e) {
+    if (e.source !== window.parent || config.origins.indexOf(e.origin) < 0 || !e.data) { return; }
+    parentOrigin = e.origin;
+    var d = e.data;
+    if (d.messageType === "UI_UPDATE") {
+      ctx = d.nextContext || null;
+      modal = d.nextModalState || null;
+      render();
+    } else if (d.messageType === "SDK_FUNCTION_RESPONSE" || d.messageType === "SDK_FUNCTION_ERROR") {
+      var p = pending[d.id];
+      if (!p) { return; }
+      delete pending[d.id];
+      if (d.messageType === "SDK_FUNCTION_RESPONSE") { p.resolve(d.result); } else { p.reject(new Error(d.message || "failed")); }
+    }
+  });
+
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && shown) { close(); }
+  });
+
+  function el(tag, attrs, text) {
+    var n = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { n.setAttribute(k, attrs[k]); });
+    if (text !== undefined && text !== null) { n.textContent = String(text); }
+    return n;
+  }
+
+  function integrationState(slug) {
+    var u = ctx && ctx.user;
+    return (u && u.integrations && u.integrations[slug]) || {};
+  }
+
+  // errorText turns the SDK's connectionError into what to tell the user:
+  // our JSON error (message, provider status and body) or the OAuth popup's.
+  function errorText(err) {
+    if (!err) { return null; }
+    var out = { message: "Something went wrong. Try again.", provider: null };
+    var raw = err.errorResponse ? err.errorResponse : err;
+    var msg = raw && raw.message;
+    if (typeof msg === "string") {
+      try {
+        var body = JSON.parse(msg);
+        out.message = body.message || msg;
+        out.provider = body.provider || null;
+      } catch (x) { out.message = msg; }
+    }
+    return out;
+  }
+
+  function render() {
+    var integ = modal && modal.integration;
+    var apiInstall = modal && modal.apiInstallationOptions && modal.apiInstallationOptions.isApiInstallation;
+    if (!integ || apiInstall) { hide(); return; }
+    var slug = (integ.customIntegration && integ.customIntegration.slug) || integ.type;
+    var st = integrationState(slug);
+    var err = errorText(modal.connectionError);
+    var key = slug + "|" + (st.enabled ? "on" : "off");
+    if (key !== renderedKey) {
+      renderedKey = key;
+      busy = false;
+      build(integ, slug, st);
+    }
+    showError(err);
+    if (!shown) {
+      shown = true;
+      overlay.hidden = false;
+      invoke("updateContainerStyle", [{ isModalShown: true }]).then(function () { return invoke("onOpen", []); }).catch(function () {});
+      var first = overlay.querySelector("input, select, button.primary");
+      if (first) { first.focus(); }
+    }
+  }
+
+  function hide() {
+    renderedKey = "";
+    overlay.hidden = true;
+    overlay.textContent = "";
+    if (shown) {
+      shown = false;
+      invoke("updateContainerStyle", [{ isModalShown: false }]).catch(function () {});
+    }
+  }
+
+  function close() {
+    invoke("closePortal", []).catch(function () {}).then(hide);
+  }
+
+  function build(integ, slug, st) {
+    overlay.textContent = "";
+    var accent = /^#[0-9a-fA-F]{6}$/.test(integ.brandColor || "") ? integ.brandColor : "#4F46E5";
+    document.documentElement.style.setProperty("--accent", accent);
+    var card = el("main", { "class": "card", role: "dialog", "aria-modal": "true", "aria-labelledby": "pb-title" });
+    var x = el("button", { type: "button", "class": "close-x", "aria-label": "Close" }, "×");
+    x.addEventListener("click", close);
+    card.appendChild(x);
+    var head = el("header", { "class": "brand" });
+    var icon = integ.customIntegration && integ.customIntegration.icon;
+    if (icon) {
+      head.appendChild(el("img", { "class": "icon", src: icon, alt: "", width: "48", height: "48" }));
+    } else {
+      head.appendChild(el("span", { "class": "icon initial", "aria-hidden": "true" }, (integ.name || "?").charAt(0).toUpperCase()));
+    }
+    var titles = el("div");
+    titles.appendChild(el("h1", { id: "pb-title" }, (st.enabled ? "" : "Connect ") + integ.name));
+    var desc = modal.config && modal.config.description;
+    if (desc) { titles.appendChild(el("p", { "class": "description" }, desc)); }
+    head.appendChild(titles);
+    card.appendChild(head);
+    var notice = el("div", { "class": "notice", role: "alert", id: "pb-error", hidden: "" });
+    card.appendChild(notice);
+
+    if (st.enabled) {
+      card.appendChild(el("span", { "class": "connected-badge", id: "pb-connected" }, "Connected"));
+      var row = el("div", { "class": "row" });
+      var disconnect = el("button", { type: "button", "class": "button danger", id: "pb-disconnect" }, "Disconnect");
+      disconnect.addEventListener("click", function () {
+        disconnect.disabled = true;
+        invoke("uninstallIntegration", [slug]).then(hide, function (e) { disconnect.disabled = false; showError({ message: e.message }); });
+      });
+      var done = el("button", { type: "button", "class": "button primary", id: "pb-done" }, "Done");
+      done.addEventListener("click", close);
+      row.appendChild(disconnect);
+      row.appendChild(done);
+      card.appendChild(row);
+    } else if (integ.authenticationType === "oauth") {
+      var go = el("button", { type: "button", "class": "button primary", id: "pb-connect" }, "Connect " + integ.name);
+      var status = el("p", { "class": "status", role: "status", id: "pb-status" });
+      go.addEventListener("click", function () {
+        // Within the click: the SDK opens the popup from the app's window.
+        status.textContent = "Finish signing in to " + integ.name + " in the window that opened.";
+        invoke("startOAuthFlow", [slug, {}]).catch(function (e) {
+          status.textContent = "";
+          showError({ message: e.message === "Popup was blocked by the browser." ? "Your browser blocked the sign-in window. Allow pop-ups for this site and try again." : e.message });
+        });
+      });
+      card.appendChild(go);
+      card.appendChild(status);
+      card.appendChild(el("p", { "class": "fineprint" }, "You will sign in on " + integ.name + "'s own page. The app never sees your password."));
+    } else {
+      card.appendChild(buildForm(integ));
+      card.appendChild(el("p", { "class": "fineprint" }, "Your credentials are sent to " + integ.name + " to check them and stored encrypted. The app never sees them."));
+    }
+    overlay.appendChild(card);
+  }
+
+  function buildForm(integ) {
+    var form = el("form", { id: "pb-form", novalidate: "" });
+    var fields = (integ.customIntegration && integ.customIntegration.inputFields) || [];
+    fields.forEach(function (f) {
+      var wrap = el("div", { "class": "field" });
+      var label = el("label", { "for": "pb-f-" + f.id }, f.title);
+      if (!f.required) { label.appendChild(el("span", { "class": "optional" }, " (optional)")); }
+      wrap.appendChild(label);
+      var input;
+      if (f.options && f.options.length) {
+        input = el("select", { id: "pb-f-" + f.id, name: f.id });
+        f.options.forEach(function (o) { input.appendChild(el("option", { value: o }, o)); });
+      } else {
+        input = el("input", { id: "pb-f-" + f.id, name: f.id, type: f.type === "password" ? "password" : "text", autocomplete: "off", spellcheck: "false" });
+        if (f.placeholder) { input.setAttribute("placeholder", f.placeholder); }
+        if (f.defaultValue) { input.value = f.defaultValue; }
+      }
+      if (f.required) { input.setAttribute("required", ""); }
+      if (f.tooltip) {
+        input.setAttribute("aria-describedby", "pb-h-" + f.id);
+        wrap.appendChild(input);
+        wrap.appendChild(el("p", { "class": "help", id: "pb-h-" + f.id }, f.tooltip));
+      } else {
+        wrap.appendChild(input);
+      }
+      form.appendChild(wrap);
+    });
+    var submit = el("button", { type: "submit", "class": "button primary", id: "pb-submit" }, "Connect");
+    form.appendChild(submit);
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      if (busy) { return; }
+      var payload = {};
+      fields.forEach(function (f) {
+        var v = form.elements[f.id].value;
+        if (v !== "") { payload[f.id] = v; }
+      });
+      busy = true;
+      submit.disabled = true;
+      submit.textContent = "Checking…";
+      invoke("_oauthCallback", [{ integrationId: integ.id, payload: payload }]).then(function (result) {
+        busy = false;
+        submit.disabled = false;
+        submit.textContent = "Connect";
+        if (!result) { render(); }
+      }, function (err) {
+        busy = false;
+        submit.disabled = false;
+        submit.textContent = "Connect";
+        showError({ message: err.message });
+      });
+    });
+    return form;
+  }
+
+  function showError(err) {
+    var box = document.getElementById("pb-error");
+    if (!box) { return; }
+    box.textContent = "";
+    if (!err) { box.hidden = true; return; }
+    box.appendChild(el("p", null, err.message));
+    if (err.provider) {
+      var p = el("p", { "class": "provider" }, "The provider answered ");
+      p.appendChild(el("strong", null, err.provider.status));
+      if (err.provider.body) { p.appendChild(document.createTextNode(": ")); p.appendChild(el("code", null, err.provider.body)); }
+      box.appendChild(p);
+    }
+    box.hidden = false;
+  }
+})();

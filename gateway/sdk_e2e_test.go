@@ -1,0 +1,289 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/cdproto/target"
+	"github.com/chromedp/chromedp"
+)
+
+// The unmodified @useparagon/connect package (installed by `npm ci` in
+// examples/sdk-app, as .ci/run does) driven in headless Chromium against the
+// gateway and the fake provider: authenticate, metadata, request in every
+// shape, installIntegration through the popup (API key and OAuth), connect()
+// through the Connect Portal iframe, and uninstall.
+
+const sdkBundle = "../examples/sdk-app/node_modules/@useparagon/connect/dist/src/index.js"
+
+// sdkHarness is the app's page: the SDK bundle as a plain script, pointed
+// at the gateway.
+const sdkHarness = `<!doctype html><html><head><meta charset="utf-8"><title>SDK app</title>
+<script>var module = { exports: {} };</script>
+<script src="/sdk.js"></script>
+<script>
+window.paragon = module.exports.paragon;
+paragon.configureGlobal({ host: "plugboard" }, {
+  ZEUS_PUBLIC_URL: "%[1]s", WORKER_PROXY_PUBLIC_URL: "%[1]s",
+  CONNECT_PUBLIC_URL: "%[1]s/connect", HERMES_PUBLIC_URL: "%[1]s/events" });
+window.events = [];
+window.track = function (name) { return function (e) { window.events.push(name + ":" + (e && (e.integrationType || e.message) || "")); }; };
+</script></head><body><h1>SDK app</h1></body></html>`
+
+type sdkApp struct {
+	*proxyEnv
+	app string
+	ctx context.Context
+	t   *testing.T
+}
+
+func startSDKApp(t *testing.T) *sdkApp {
+	if _, err := os.Stat(sdkBundle); err != nil {
+		t.Skip("@useparagon/connect is not installed: run `npm ci` in examples/sdk-app (.ci/run does) — skipping the SDK tests")
+	}
+	ctx := newChrome(t)
+	var gw string
+	var mu sync.Mutex
+	appSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/sdk.js":
+			w.Header().Set("Content-Type", "text/javascript")
+			http.ServeFile(w, r, sdkBundle)
+		default:
+			mu.Lock()
+			defer mu.Unlock()
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			fmt.Fprintf(w, sdkHarness, gw)
+		}
+	}))
+	t.Cleanup(appSrv.Close)
+	e := startProxyEnvWith(t, func(c *Config) { c.AllowedOrigins = []string{appSrv.URL} })
+	mu.Lock()
+	gw = e.base
+	mu.Unlock()
+	a := &sdkApp{proxyEnv: e, app: appSrv.URL, ctx: ctx, t: t}
+	run(t, ctx, "open the app", chromedp.Navigate(appSrv.URL), chromedp.WaitVisible(chromedp.CSS("h1")))
+	return a
+}
+
+func userGesture(p *runtime.EvaluateParams) { yes := true; p.UserGesture = &yes }
+
+// eval runs JavaScript in the app page, awaiting a promise, and decodes the result.
+func eval[T any](a *sdkApp, js string) T {
+	a.t.Helper()
+	ctx, cancel := context.WithTimeout(a.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise, userGesture))
+	if err != nil {
+		a.t.Fatalf("%s: %v", js, err)
+	}
+	return v
+}
+
+// evalErr runs JavaScript that must reject and returns the error message.
+func (a *sdkApp) evalErr(js string) string {
+	a.t.Helper()
+	return eval[string](a, "("+js+").then(() => 'RESOLVED', e => String(e && e.message || JSON.stringify(e)))")
+}
+
+// popup waits for the window the SDK opens and returns a context attached to it.
+func (a *sdkApp) popup(open func()) context.Context {
+	a.t.Helper()
+	ch := chromedp.WaitNewTarget(a.ctx, func(i *target.Info) bool { return i.Type == "page" })
+	open()
+	select {
+	case id, ok := <-ch:
+		if !ok {
+			a.t.Fatal("no popup target")
+		}
+		pctx, cancel := chromedp.NewContext(a.ctx, chromedp.WithTargetID(id))
+		a.t.Cleanup(cancel)
+		return pctx
+	case <-time.After(15 * time.Second):
+		a.t.Fatal("the SDK opened no popup")
+	}
+	return nil
+}
+
+// frameNode returns the Connect Portal iframe's node once it is shown.
+func (a *sdkApp) frameNode() *chromedp.Node {
+	a.t.Helper()
+	run(a.t, a.ctx, "portal iframe shown", chromedp.WaitVisible(chromedp.ID("paragon-connect-frame")))
+	nodes, err := chromedp.Run(a.ctx, chromedp.Nodes(chromedp.ID("paragon-connect-frame")))
+	if err != nil || len(nodes) == 0 {
+		a.t.Fatalf("iframe node: %v", err)
+	}
+	return nodes[0]
+}
+
+func (a *sdkApp) frameDisplay() string {
+	return eval[string](a, `document.getElementById("paragon-connect-frame").style.display`)
+}
+
+func TestSDKUnmodifiedAgainstPlugboard(t *testing.T) {
+	a := startSDKApp(t)
+	uuid := func(id string) string { return integrationUUID("dev", id) }
+
+	// authenticate, getUser, getIntegrationMetadata
+	tok := a.token("sdk-user")
+	if got := eval[string](a, `paragon.authenticate("dev", "`+tok+`").then(() => "ok")`); got != "ok" {
+		t.Fatalf("authenticate: %s", got)
+	}
+	user := eval[map[string]any](a, `paragon.getUser()`)
+	if user["authenticated"] != true || user["userId"] != "sdk-user" {
+		t.Fatalf("getUser: %v", user)
+	}
+	integrations := user["integrations"].(map[string]any)
+	for _, slug := range []string{"custom.fakeoauth", "custom.fakekey", "custom.fakecc"} {
+		st, ok := integrations[slug].(map[string]any)
+		if !ok || st["enabled"] != false {
+			t.Errorf("getUser().integrations[%s] = %v", slug, integrations[slug])
+		}
+	}
+	if all := eval[[]map[string]any](a, `paragon.getIntegrationMetadata()`); len(all) != 6 {
+		t.Errorf("getIntegrationMetadata() lists %d integrations, want 6", len(all))
+	}
+	fo := eval[map[string]any](a, `paragon.getIntegrationMetadata("custom.fakeoauth")`)
+	if fo["name"] != "Fake OAuth" || fo["brandColor"] != "#0E7C66" || !strings.HasSuffix(fmt.Sprint(fo["icon"]), "/v1/integrations/fakeoauth/icon.svg") {
+		t.Errorf("getIntegrationMetadata: %v", fo)
+	}
+
+	// installIntegration, API key: the popup shows the portal form.
+	e := a.proxyEnv
+	e.provider.AddAPIKey("sdk-right-key")
+	pctx := a.popup(func() {
+		_ = eval[string](a, `(window.installKey = paragon.installIntegration("custom.fakekey", {onSuccess: track("install")}), "started")`)
+	})
+	run(t, pctx, "popup portal form", chromedp.WaitVisible(chromedp.ID("f-api_key")))
+	screenshot(t, pctx, "sdk-1-install-apikey-popup")
+	run(t, pctx, "type key", chromedp.SendKeys(chromedp.ID("f-api_key"), "sdk-right-key"), chromedp.Click(chromedp.ID("submit")))
+	installed := eval[map[string]any](a, `window.installKey`)
+	if installed["integrationId"] != uuid("fakekey") || installed["integrationType"] != "custom.fakekey" || len(fmt.Sprint(installed["credentialId"])) != 36 {
+		t.Fatalf("installIntegration(api key) resolved with %v", installed)
+	}
+
+	// installIntegration, OAuth: the popup signs in at the provider.
+	pctx = a.popup(func() {
+		_ = eval[string](a, `(window.installOAuth = paragon.installIntegration("custom.fakeoauth", {}), "started")`)
+	})
+	run(t, pctx, "provider login in popup", chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), "octo"), chromedp.SendKeys(chromedp.ID("password"), "hunter2"),
+		chromedp.Click(chromedp.ID("allow")))
+	installed = eval[map[string]any](a, `window.installOAuth`)
+	if installed["integrationType"] != "custom.fakeoauth" || installed["credential"] == nil {
+		t.Fatalf("installIntegration(oauth) resolved with %v", installed)
+	}
+	if st := eval[bool](a, `paragon.getUser().integrations["custom.fakeoauth"].enabled`); !st {
+		t.Error("getUser does not show the OAuth integration enabled")
+	}
+
+	// request: both name forms, every verb, JSON bodies, Content-Type auto, errors.
+	if got := eval[map[string]any](a, `paragon.request("custom.fakeoauth", "/me", {method: "GET"})`); got["login"] != "octo" {
+		t.Errorf("request custom.fakeoauth GET: %v", got)
+	}
+	for _, m := range []string{"POST", "PUT", "PATCH", "DELETE"} {
+		got := eval[map[string]any](a, `paragon.request("custom/`+uuid("fakekey")+`", "echo?x=1", {method: "`+m+`", body: {title: "hi"}})`)
+		hdr, _ := got["headers"].(map[string]any)
+		if got["method"] != m || got["body"] != `{"title":"hi"}` || got["query"] != "x=1" || fmt.Sprint(hdr["Content-Type"]) != "[application/json]" || fmt.Sprint(hdr["X-Api-Key"]) != "[sdk-right-key]" {
+			t.Errorf("request %s via custom/<uuid>: %v", m, got)
+		}
+		if strings.Contains(fmt.Sprint(hdr), tok) {
+			t.Error("the user token reached the provider")
+		}
+	}
+	if got := eval[string](a, `paragon.request("custom.fakekey", "/text")`); got != "plain text" {
+		t.Errorf("text response: %q", got)
+	}
+	if got := a.evalErr(`paragon.request("custom.fakekey", "/status?code=422")`); got != "status 422" {
+		t.Errorf("upstream error surfaces as %q", got)
+	}
+	if got := a.evalErr(`paragon.request("custom.fakekey", "/a%2fb")`); !strings.Contains(got, "path refused") {
+		t.Errorf("gateway error surfaces as %q", got)
+	}
+
+	// connect(): the Connect Portal in the SDK's iframe, client credentials form.
+	// connect() settles once: the refused attempt rejects it (SDK behaviour);
+	// the later success still reaches onSuccess.
+	_ = eval[string](a, `(window.connectCC = paragon.connect("custom.fakecc", {onSuccess: track("cc-success"), onOpen: track("cc-open"), onClose: track("cc-close"), onError: track("cc-error")}).catch(e => ({rejected: e.message})), "started")`)
+	frame := a.frameNode()
+	in := chromedp.FromNode(frame)
+	run(t, a.ctx, "portal form", chromedp.WaitVisible(chromedp.ID("pb-f-client_id"), in))
+	screenshot(t, a.ctx, "sdk-2-connect-iframe-form")
+	run(t, a.ctx, "bad secret", chromedp.SendKeys(chromedp.ID("pb-f-client_id"), "cid", in), chromedp.SendKeys(chromedp.ID("pb-f-client_secret"), "bad", in),
+		chromedp.Click(chromedp.ID("pb-submit"), in), chromedp.WaitVisible(chromedp.ID("pb-error"), in))
+	if msg, _ := chromedp.Run(a.ctx, chromedp.Text(chromedp.ID("pb-error"), in)); !strings.Contains(msg, "refused the client credentials") {
+		t.Errorf("portal error: %q", msg)
+	}
+	screenshot(t, a.ctx, "sdk-3-connect-iframe-refused")
+	run(t, a.ctx, "good secret", chromedp.SendKeys(chromedp.ID("pb-f-client_secret"), "\b\b\bgood-secret", in),
+		chromedp.Click(chromedp.ID("pb-submit"), in), chromedp.WaitVisible(chromedp.ID("pb-connected"), in))
+	if got := eval[map[string]any](a, `window.connectCC`); !strings.Contains(fmt.Sprint(got["rejected"]), "refused the client credentials") {
+		t.Errorf("connect() after a refused attempt: %v", got)
+	}
+	screenshot(t, a.ctx, "sdk-4-connect-iframe-connected")
+	run(t, a.ctx, "close portal", chromedp.Click(chromedp.ID("pb-done"), in))
+	waitFor(t, "the iframe to hide", func() bool { return a.frameDisplay() == "none" })
+	if ev := eval[[]string](a, `window.events`); !containsAll(ev, "cc-open:", "cc-error:", "cc-success:custom.fakecc", "cc-close:") {
+		t.Errorf("callbacks fired: %v", ev)
+	}
+
+	// uninstallIntegration, then connect() OAuth through the iframe's button.
+	if got := eval[string](a, `paragon.uninstallIntegration("custom.fakeoauth").then(() => "ok")`); got != "ok" {
+		t.Fatalf("uninstall: %s", got)
+	}
+	if eval[bool](a, `paragon.getUser().integrations["custom.fakeoauth"].enabled`) {
+		t.Error("still enabled after uninstall")
+	}
+	_ = eval[string](a, `(window.connectOAuth = paragon.connect("custom.fakeoauth", {}), "started")`)
+	frame = a.frameNode()
+	in = chromedp.FromNode(frame)
+	run(t, a.ctx, "oauth button", chromedp.WaitVisible(chromedp.ID("pb-connect"), in))
+	screenshot(t, a.ctx, "sdk-5-connect-iframe-oauth")
+	pctx = a.popup(func() { run(t, a.ctx, "click connect", chromedp.Click(chromedp.ID("pb-connect"), in)) })
+	run(t, pctx, "sign in", chromedp.WaitVisible(chromedp.ID("username")), chromedp.SendKeys(chromedp.ID("username"), "octo"),
+		chromedp.SendKeys(chromedp.ID("password"), "hunter2"), chromedp.Click(chromedp.ID("allow")))
+	if got := eval[map[string]any](a, `window.connectOAuth`); got["integrationType"] != "custom.fakeoauth" {
+		t.Errorf("connect(oauth) resolved with %v", got)
+	}
+	run(t, a.ctx, "connected state", chromedp.WaitVisible(chromedp.ID("pb-connected"), in))
+	run(t, a.ctx, "close", chromedp.Click(chromedp.ID("pb-done"), in))
+
+	// After uninstalling through the SDK, a fresh authenticate sees it gone.
+	_ = eval[string](a, `paragon.uninstallIntegration("custom.fakekey").then(() => "ok")`)
+	_ = eval[string](a, `paragon.authenticate("dev", "`+tok+`").then(() => "ok")`)
+	if eval[bool](a, `paragon.getUser().integrations["custom.fakekey"].enabled`) {
+		t.Error("/sdk/me still shows the uninstalled integration")
+	}
+	if list, _ := e.store.List(context.Background(), "dev", "sdk-user"); len(list) != 2 {
+		t.Errorf("stored connections: %d, want 2 (oauth, cc)", len(list))
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func containsAll(list []string, want ...string) bool {
+	have := strings.Join(list, "\n") + "\n"
+	for _, w := range want {
+		if !strings.Contains(have, w+"\n") && !strings.Contains(have, w) {
+			return false
+		}
+	}
+	return true
+}
