@@ -266,7 +266,7 @@ func applyEnv(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
 		}
 		name := envName(f.Name)
 		if v, ok := lookup(name); ok {
-			if e := f.Value.Set(v); e != nil {
+			if e := fs.Set(f.Name, v); e != nil {
 				err = fmt.Errorf("%s=%q: %v", name, v, e)
 			}
 		}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestServeConfigFile: settings come from plugboard.yaml unless the
+// environment or a flag says otherwise; a bad file is a usage error with a
+// located problem.
+func TestServeConfigFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	copyShipped(t, filepath.Join(dir, "integrations.d"), "stripe")
+	writeFile(t, filepath.Join(dir, "plugboard.yaml"), "# yaml-language-server: $schema=schemas/config.schema.json\nlog:\n  format: json\n  level: debug\nmanifests: integrations.d\n")
+	// From the file: JSON logs.
+	g := startGateway(t, dir, serveEnv())
+	if !strings.Contains(g.stderr.String(), `"msg":"listening"`) {
+		t.Errorf("the config file's log format was not used:\n%s", g.stderr)
+	}
+	// The environment wins over the file.
+	g2 := startGateway(t, dir, serveEnv("PLUGBOARD_LOG_FORMAT=text"))
+	if !strings.Contains(g2.stderr.String(), "msg=listening") {
+		t.Errorf("PLUGBOARD_LOG_FORMAT did not win over the file:\n%s", g2.stderr)
+	}
+	bad := t.TempDir()
+	writeFile(t, filepath.Join(bad, "plugboard.yaml"), "listen: 127.0.0.1:0\nlogg:\n  format: json\n")
+	r := runServeCmd(t, bad, serveEnv(), "serve")
+	if r.code != 2 || !strings.Contains(r.stderr, "plugboard.yaml:2:1: logg: unknown field \"logg\" (did you mean \"log\"?)") {
+		t.Errorf("bad config file: %s", r)
+	}
+	if r := runServeCmd(t, bad, serveEnv(), "serve", "--config", "missing.yaml"); r.code != 2 || !strings.Contains(r.stderr, "missing.yaml") {
+		t.Errorf("missing explicit config file: %s", r)
+	}
+}
+
+// TestKeysRotate: a credential stored under one encryption key is
+// re-encrypted by `plugboard keys rotate` and then works with the new key
+// alone.
+func TestKeysRotate(t *testing.T) {
+	t.Parallel()
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Api-Key") != "k-123" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ok":true}`))
+	}))
+	defer api.Close()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "integrations.d", "acme.yaml"), "id: acme\nname: Acme\ndescription: d\nauth:\n  type: api_key\n  inputs: [{key: api_key, label: Key, secret: true}]\napi:\n  baseUrl: "+api.URL+"\n  authorization: {type: header, name: X-Api-Key, value: \"{{inputs.api_key}}\"}\n  testEndpoint: /me\n")
+	keyRE := regexp.MustCompile(`(?m)^[A-Za-z0-9_-]+:[A-Za-z0-9+/=_-]{40,}$`)
+	gen := func() string {
+		r := runServeCmd(t, dir, serveEnv(), "keys", "generate", "--out", t.TempDir())
+		return keyRE.FindString(r.stdout)
+	}
+	oldKey, newKey := gen(), gen()
+	g := startGateway(t, dir, serveEnv("PLUGBOARD_ENCRYPTION_KEYS="+oldKey), "--mode", "dev")
+	tok := strings.TrimSpace(runServeCmd(t, dir, serveEnv(), "token", "--user", "u1").stdout)
+	post := func(g *gatewayProcess) int {
+		req, _ := http.NewRequest("POST", g.base+"/projects/dev/sdk/credentials", bytes.NewReader([]byte(`{"integrationId":"acme","payload":{"api_key":"k-123"}}`)))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(g); code != 201 {
+		t.Fatalf("connect: %d", code)
+	}
+	g.signal(os.Interrupt)
+	g.wait(10e9)
+	r := runServeCmd(t, dir, serveEnv("PLUGBOARD_ENCRYPTION_KEYS="+newKey+","+oldKey), "keys", "rotate")
+	if r.code != 0 || !strings.Contains(r.stdout, "re-encrypted 1 credential(s)") {
+		t.Fatalf("rotate: %s", r)
+	}
+	g2 := startGateway(t, dir, serveEnv("PLUGBOARD_ENCRYPTION_KEYS="+newKey), "--mode", "dev")
+	if resp := g2.do("GET", "/projects/dev/sdk/proxy/custom/acme/me", tok); resp.status != 200 || resp.body != `{"output":{"ok":true}}` {
+		t.Fatalf("after rotation, with the new key only: %d %s", resp.status, resp.body)
+	}
+}
