@@ -252,6 +252,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
+	s.listenForChanges(watchCtx)
 	if err := s.reloader.Start(watchCtx); err != nil {
 		s.log.Error("cannot watch the manifest folder; reload with SIGHUP or POST /admin/v1/reload", "error", err)
 	}
@@ -275,4 +276,27 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.log.Info("stopped")
 	return nil
+}
+
+// listenForChanges keeps the connection cache in step with other replicas:
+// when the store tells of a change (another replica's refresh, connect or
+// disconnect), the cached connection is dropped, so the next request reads
+// the new one.
+func (s *Server) listenForChanges(ctx context.Context) {
+	n, ok := s.store.(store.Notifier)
+	if !ok {
+		return
+	}
+	go func() {
+		err := n.Listen(ctx, func(projectID, userID, integrationID string) {
+			if projectID == "" && userID == "" && integrationID == "" {
+				s.creds.ForgetAll()
+				return
+			}
+			s.creds.Forget(projectID, userID, integrationID)
+		})
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("listening for connection changes stopped; cached connections expire after 30s", "error", err.Error())
+		}
+	}()
 }

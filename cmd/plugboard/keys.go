@@ -117,7 +117,7 @@ func writeSigningKeys(dir, alg string) error {
 func runKeysRotate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("keys rotate", "[--store PATH] [--data DIR]", keysHelp, stderr)
 	data := fs.String("data", ".plugboard", "data folder (dev mode keeps its encryption keys there)")
-	storePath := fs.String("store", "", "SQLite database file (default <data>/plugboard.db)")
+	storePath := fs.String("store", "", "credential store: a SQLite file (default <data>/plugboard.db) or a postgres:// URL")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
@@ -182,9 +182,13 @@ func loadKeyring(data string, dev bool) (*store.Keyring, string, error) {
 	return kr, path, nil
 }
 
+// openStore opens the credential store: PostgreSQL for a postgres:// URL
+// (several replicas), SQLite for a file path (optionally sqlite:path).
 func openStore(ctx context.Context, path string, kr *store.Keyring) (store.Store, error) {
-	path = strings.TrimPrefix(path, "sqlite:")
-	return store.OpenSQLite(ctx, path, kr)
+	if strings.HasPrefix(path, "postgres://") || strings.HasPrefix(path, "postgresql://") {
+		return store.OpenPostgres(ctx, path, kr)
+	}
+	return store.OpenSQLite(ctx, strings.TrimPrefix(path, "sqlite:"), kr)
 }
 
 const tokenHelp = `

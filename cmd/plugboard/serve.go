@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -75,7 +76,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.mode, "mode", "auto", "dev, production, or auto (dev on a loopback --listen address)")
 	fs.DurationVar(&o.grace, "shutdown-grace", 20*time.Second, "on SIGTERM/SIGINT, how long in-flight requests may take to finish")
 	fs.DurationVar(&o.poll, "poll-interval", 10*time.Second, "periodic rescan of the manifest folder, a safety net for missed file events (0 disables)")
-	fs.StringVar(&o.storePath, "store", "", "credential store: a SQLite file path (default <data>/plugboard.db)")
+	fs.StringVar(&o.storePath, "store", "", "credential store: a SQLite file path (default <data>/plugboard.db), or a postgres:// URL shared by several replicas")
 	fs.StringVar(&o.project, "project", "dev", "id of the project served (the {projectId} in /projects/{projectId}/…)")
 	fs.StringVar(&o.projectKeys, "project-keys", "", "comma-separated PEM files of the public keys that verify the project's user tokens (dev: generated <data>/signing-key.pub.pem)")
 	fs.Int64Var(&o.maxBody, "max-body-bytes", 10<<20, "largest request body the proxy forwards, in bytes")
@@ -141,10 +142,10 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	st, err := openStore(ctx, o.storePath, kr)
 	if err != nil {
-		return fmt.Errorf("credential store %s: %w", o.storePath, err)
+		return fmt.Errorf("credential store %s: %w", redactDSN(o.storePath), err)
 	}
 	defer st.Close()
-	log.Debug("credential store open", "path", o.storePath, "encryption_keys_from", keySource)
+	log.Debug("credential store open", "store", redactDSN(o.storePath), "encryption_keys_from", keySource)
 	if fi, err := os.Stat(o.manifests); err != nil || !fi.IsDir() {
 		return fmt.Errorf("manifest folder %q not found: set --manifests or PLUGBOARD_MANIFESTS", o.manifests)
 	}
@@ -350,4 +351,16 @@ Plugboard (version %s) is running in dev mode (not for production: see plugboard
 Edit a manifest and watch the log; check one with: plugboard validate %s
 
 `, version, base, n, man, o.data, base, o.project, base, o.project, filepath.Join(data, adminTokenFile), base, base, data, o.manifests)
+}
+
+// redactDSN hides the password of a postgres:// URL for messages.
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "redacted")
+	}
+	return u.String()
 }

@@ -95,6 +95,14 @@ func (c *Credentials) Forget(projectID, userID, integrationID string) {
 	c.mu.Unlock()
 }
 
+// ForgetAll drops every cached connection (after notifications may have
+// been missed).
+func (c *Credentials) ForgetAll() {
+	c.mu.Lock()
+	c.cache = nil
+	c.mu.Unlock()
+}
+
 // needsRefresh reports whether a token is expired or about to.
 func needsRefresh(in *manifest.Integration, conn *store.Connection, now time.Time) bool {
 	if conn.ExpiresAt.IsZero() {

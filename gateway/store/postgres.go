@@ -25,7 +25,12 @@ import (
 //
 // The connection string is pgx's (a postgres:// URL or key=value pairs),
 // including the pool settings pool_max_conns (default: the greater of 4 and
-// the number of CPUs) and pool_max_conn_lifetime. Tables live in the first
+// the number of CPUs) and pool_max_conn_lifetime. WithLock holds a
+// connection while fn waits on a token endpoint: those connections come
+// from a second pool of the same size, so that slow token endpoints never
+// leave the proxy's reads waiting for a connection. A replica therefore
+// opens up to twice pool_max_conns connections (the second pool's only
+// when refreshes run), plus one per Listen. Tables live in the first
 // schema of search_path (search_path=plugboard in the connection string
 // puts them in their own schema). WithLock and Listen hold session state
 // (an advisory lock, a LISTEN), so the gateway must reach PostgreSQL
@@ -33,7 +38,10 @@ import (
 // one such as PgBouncer in transaction mode.
 type Postgres struct {
 	pool *pgxpool.Pool
-	kr   *Keyring
+	// lockPool's connections hold WithLock's locks, one per connection
+	// being refreshed.
+	lockPool *pgxpool.Pool
+	kr       *Keyring
 	// name describes the database (host, database, schema) for errors; it
 	// never holds a password.
 	name string
@@ -96,6 +104,10 @@ func OpenPostgres(ctx context.Context, dsn string, kr *Keyring) (*Postgres, erro
 		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: pgCancelGrace}
 	}
 
+	lockCfg := cfg.Copy()
+	lockCfg.MinConns, lockCfg.MinIdleConns = 0, 0
+	lockCfg.MaxConnIdleTime = time.Minute // refreshes come in bursts; do not keep their connections for long
+
 	name := describePostgres(cfg.ConnConfig)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -109,13 +121,18 @@ func OpenPostgres(ctx context.Context, dsn string, kr *Keyring) (*Postgres, erro
 		pool.Close()
 		return nil, err
 	}
-	return &Postgres{pool: pool, kr: kr, name: name, listen: listen, closed: make(chan struct{})}, nil
+	lockPool, err := pgxpool.NewWithConfig(ctx, lockCfg) // connects on first use
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("store: open PostgreSQL database %s: %w", name, err)
+	}
+	return &Postgres{pool: pool, lockPool: lockPool, kr: kr, name: name, listen: listen, closed: make(chan struct{})}, nil
 }
 
 // listenConfig is cfg for Listen's connections, which sit idle for hours
 // waiting for notifications: TCP keepalives probe them, so that a
 // connection silently cut (a NAT or firewall forgetting it, a failover)
-// is noticed within about a minute and Listen reconnects, instead of
+// is noticed within 75 seconds and Listen reconnects, instead of
 // waiting forever for notifications that no longer come.
 func listenConfig(cfg *pgx.ConnConfig) *pgx.ConnConfig {
 	listen := cfg.Copy()
@@ -140,12 +157,13 @@ func describePostgres(cfg *pgx.ConnConfig) string {
 	return name
 }
 
-// Close closes the pool, waiting for connections in use to come back
+// Close closes the pools, waiting for connections in use to come back
 // (a WithLock in progress finishes first), and ends Listen. Later calls
 // do nothing.
 func (p *Postgres) Close() error {
 	p.closeOnce.Do(func() {
 		close(p.closed)
+		p.lockPool.Close()
 		p.pool.Close()
 	})
 	return nil

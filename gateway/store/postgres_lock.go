@@ -14,18 +14,19 @@ import (
 // SQLite.WithLock for what fn gets and what is written.
 //
 // The lock is a session-level advisory lock, pg_advisory_lock(class,
-// hashtext(id)), held by a pooled connection set aside for the call, rather
-// than a row lock (SELECT … FOR UPDATE): a row lock needs a transaction
-// open while fn waits on a token endpoint, and would block every other
-// writer of the row (Update, SetDefault, Rotate) meanwhile; the advisory lock
-// blocks only other WithLock callers. It goes with the session: if this
-// process dies or its connection breaks, the server ends the session and
-// releases the lock, and the dead holder's write, which would have gone
-// through that connection, cannot happen.
+// hashtext(id)), rather than a row lock (SELECT … FOR UPDATE): a row lock
+// needs a transaction open while fn waits on a token endpoint, and would
+// block every other writer of the row (Update, SetDefault, Rotate)
+// meanwhile; the advisory lock blocks only other WithLock callers. It goes
+// with the session: if this process dies or its connection breaks, the
+// server ends the session and releases the lock, and the dead holder's
+// write, which would have gone through that connection, cannot happen.
 //
-// Callers in this process first queue for id in memory, so that waiters
-// do not each hold a pooled connection. The connection is re-read once the
-// lock is held, and fn's result is written on the same connection with
+// The session is a connection of a pool of its own (see Postgres), so that
+// refreshes waiting on slow token endpoints never hold the connections that
+// reads need. Callers in this process first queue for id in memory, so that
+// waiters do not each hold a connection. The connection is re-read once the
+// lock is held, and fn's result is written through the same session with
 // Update's version check (which catches a writer that did not take the
 // lock). A waiter whose ctx ends gives up at once: the server is asked to
 // cancel its wait.
@@ -74,13 +75,14 @@ type refreshLock struct {
 	id   string
 }
 
-// lockRefresh takes a pooled connection and waits on it for id's lock.
+// lockRefresh takes a connection of the lock pool and waits on it for id's
+// lock.
 func (p *Postgres) lockRefresh(ctx context.Context, id string) (*refreshLock, error) {
-	conn, err := p.pool.Acquire(ctx)
+	conn, err := p.lockPool.Acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := conn.Exec(ctx, `SELECT $1::int, $2::text`, pgLockRefresh, id); err != nil {
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, hashtext($2))`, pgLockRefresh, id); err != nil {
 		// Most likely the wait was cancelled. Whether the server granted
 		// the lock just before is not certain: ending the session
 		// releases it either way.
@@ -101,7 +103,7 @@ func (l *refreshLock) release() {
 	ctx, cancel := context.WithTimeout(context.Background(), pgCleanupTimeout)
 	defer cancel()
 	var released bool
-	err := l.conn.QueryRow(ctx, `SELECT $1::int <> 0 OR $2::text = $2`, pgLockRefresh, l.id).Scan(&released)
+	err := l.conn.QueryRow(ctx, `SELECT pg_advisory_unlock($1, hashtext($2))`, pgLockRefresh, l.id).Scan(&released)
 	if err != nil || !released {
 		destroyConn(l.conn)
 		return

@@ -85,6 +85,8 @@ func TestPostgresWithLockExcludesOtherReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	holding, release := make(chan struct{}), make(chan struct{})
+	releaseOnce := sync.OnceFunc(func() { close(release) })
+	defer releaseOnce() // also on failure: the stores' Close waits for the holder
 	done := make(chan error, 1)
 	go func() {
 		_, err := a.WithLock(t.Context(), c.ID, func(cur *store.Connection) (*store.Connection, error) {
@@ -109,7 +111,7 @@ func TestPostgresWithLockExcludesOtherReplica(t *testing.T) {
 	if waited := time.Since(start); waited > 3*time.Second {
 		t.Errorf("the waiter gave up %v after it was told to at 200ms", waited)
 	}
-	close(release)
+	releaseOnce()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +136,8 @@ func TestPostgresWithLockHolderLosesConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	holding, release := make(chan struct{}), make(chan struct{})
+	releaseOnce := sync.OnceFunc(func() { close(release) })
+	defer releaseOnce() // also on failure: the stores' Close waits for the holder
 	done := make(chan error, 1)
 	go func() {
 		_, err := a.WithLock(t.Context(), c.ID, func(cur *store.Connection) (*store.Connection, error) {
@@ -154,7 +158,7 @@ func TestPostgresWithLockHolderLosesConnection(t *testing.T) {
 	if _, err := b.WithLock(ctx, c.ID, func(*store.Connection) (*store.Connection, error) { return nil, nil }); err != nil {
 		t.Fatalf("WithLock after the holder's session ended: %v", err)
 	}
-	close(release)
+	releaseOnce()
 	if err := <-done; err == nil {
 		t.Error("the holder that lost its session wrote fn's result anyway")
 	}
@@ -299,5 +303,42 @@ func assertNoRefreshLocks(t *testing.T, dsn string) {
 	}
 	if n != 0 {
 		t.Errorf("%d refresh locks held or awaited after every WithLock returned", n)
+	}
+}
+
+// TestPostgresWithLockDoesNotStarveReads: holders waiting on slow token
+// endpoints hold connections of WithLock's own pool, never the ones reads
+// need, even when every connection of the read pool would be taken.
+func TestPostgresWithLockDoesNotStarveReads(t *testing.T) {
+	dsn := store.WithDSNParam(t, store.PostgresTestDSN(t), "pool_max_conns", "1")
+	s := openPostgres(t, dsn, storetest.Keyring(t, storetest.Key(t, "k1")))
+	c := testConnection("p1", "u1", "github", "tok")
+	if err := s.Create(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	holding, release := make(chan struct{}), make(chan struct{})
+	releaseOnce := sync.OnceFunc(func() { close(release) })
+	defer releaseOnce()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.WithLock(t.Context(), c.ID, func(*store.Connection) (*store.Connection, error) {
+			close(holding)
+			<-release // a token endpoint that takes its time
+			return nil, nil
+		})
+		done <- err
+	}()
+	<-holding
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if _, err := s.Default(ctx, "p1", "u1", "github"); err != nil {
+		t.Errorf("Default while a refresh holds its lock (pool_max_conns=1): %v", err)
+	}
+	if err := s.Update(ctx, c); err != nil {
+		t.Errorf("Update while a refresh holds its lock (pool_max_conns=1): %v", err)
+	}
+	releaseOnce()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -51,7 +51,9 @@ func (p *Postgres) Rotate(ctx context.Context) (int, error) {
 // rotateConnections rewrites up to rotateBatch stale rows with id > after,
 // in id order, and returns how many it rewrote and the last id it read
 // ("" when there were none: the walk is over). Walking by id makes one
-// pass over the table, whatever fails or races.
+// pass over the table, whatever fails or races. A batch may come back
+// short, when rows it waited for were rotated by another replica
+// meanwhile: the walk goes on until a batch is empty.
 func (p *Postgres) rotateConnections(ctx context.Context, prefix, after string) (n int, last string, err error) {
 	err = p.inTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT id, project_id, user_id, integration_id, credential

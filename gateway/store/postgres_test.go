@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -281,5 +282,40 @@ func TestOpenPostgresRejects(t *testing.T) {
 				t.Errorf("error %q contains the password", err)
 			}
 		})
+	}
+}
+
+// TestPostgresRotateTickets: Rotate also re-seals unexpired tickets (more
+// than one batch of them), so that the old key can go while connect flows
+// are in flight; expired ones are left alone.
+func TestPostgresRotateTickets(t *testing.T) {
+	dsn := store.PostgresTestDSN(t)
+	ctx := t.Context()
+	oldKey, newKey := storetest.Key(t, "old"), storetest.Key(t, "new")
+	s := openPostgres(t, dsn, storetest.Keyring(t, oldKey))
+	const live = 250
+	for i := range live {
+		if err := s.PutTicket(ctx, "state", fmt.Sprintf("live-%03d", i), []byte(fmt.Sprintf("in flight %d", i)), time.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Expired tickets are swept by the next PutTicket: add this one last.
+	if err := s.PutTicket(ctx, "state", "expired", []byte("gone"), time.Now().Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+
+	s = openPostgres(t, dsn, storetest.Keyring(t, newKey, oldKey))
+	if n, err := s.Rotate(ctx); err != nil || n != live {
+		t.Fatalf("Rotate = %d, %v; want the %d unexpired tickets", n, err, live)
+	}
+	_ = s.Close()
+
+	s = openPostgres(t, dsn, storetest.Keyring(t, newKey))
+	for i := range live {
+		v, err := s.TakeTicket(ctx, "state", fmt.Sprintf("live-%03d", i))
+		if want := fmt.Sprintf("in flight %d", i); err != nil || string(v) != want {
+			t.Fatalf("TakeTicket after rotation and removal of the old key = %q, %v; want %q", v, err, want)
+		}
 	}
 }

@@ -38,11 +38,12 @@ func PostgresTestDSN(t testing.TB) string {
 	schema := testSchemaName(t.Name())
 	adminExec(t, base, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize())
 	t.Cleanup(func() { adminExec(t, base, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE") })
-	return WithSearchPath(t, base, schema)
+	return WithDSNParam(t, base, "search_path", schema)
 }
 
-// WithSearchPath returns dsn with search_path set to schema.
-func WithSearchPath(t testing.TB, dsn, schema string) string {
+// WithDSNParam returns dsn (a URL or key=value pairs) with a parameter
+// added; value must not need quoting.
+func WithDSNParam(t testing.TB, dsn, key, value string) string {
 	t.Helper()
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		u, err := url.Parse(dsn)
@@ -50,11 +51,11 @@ func WithSearchPath(t testing.TB, dsn, schema string) string {
 			t.Fatalf("%s is not a valid URL", postgresTestEnv)
 		}
 		q := u.Query()
-		q.Set("search_path", schema)
+		q.Set(key, value)
 		u.RawQuery = q.Encode()
 		return u.String()
 	}
-	return dsn + " search_path=" + schema
+	return dsn + " " + key + "=" + value
 }
 
 // adminExec runs one statement on a connection of its own; it also works
