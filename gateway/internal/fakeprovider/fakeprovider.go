@@ -130,12 +130,22 @@ func oauthError(w http.ResponseWriter, status int, code, desc string) {
 
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	p.TokenCalls.Add(1)
-	if p.TokenDelay > 0 {
-		time.Sleep(p.TokenDelay)
-	}
+	// Read the form first: only then does net/http notice a client that
+	// hangs up during the delay.
 	if err := r.ParseForm(); err != nil {
 		oauthError(w, 400, "invalid_request", "bad form")
 		return
+	}
+	if p.TokenDelay > 0 {
+		select {
+		case <-time.After(p.TokenDelay):
+		case <-r.Context().Done():
+		}
+		// A client that hung up before the grant was processed gets nothing
+		// and changes nothing (its refresh token is not rotated).
+		if r.Context().Err() != nil {
+			return
+		}
 	}
 	id, secret, ok := r.BasicAuth()
 	if !ok {
