@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // browser is a cookie-keeping HTTP client that follows redirects like a
@@ -158,5 +159,23 @@ func TestConnectLinkIsSingleUse(t *testing.T) {
 	// Without a session the portal refuses.
 	if status, _, _ := newBrowser(t).get(e.base + "/connect/portal/fakekey"); status != 401 {
 		t.Errorf("portal without session: %d", status)
+	}
+}
+
+func TestDisconnectRevokesAtTheProvider(t *testing.T) {
+	e := startProxyEnv(t)
+	conn := e.connectOAuth("vera", time.Hour)
+	if r := e.do("DELETE", "/projects/dev/sdk/credentials/"+conn.ID, e.token("someone-else"), nil, nil); r.status != 404 || e.provider.RevokeCalls.Load() != 0 {
+		t.Fatalf("another user's delete: %d", r.status)
+	}
+	r := e.do("DELETE", "/projects/dev/sdk/credentials/"+conn.ID, e.token("vera"), nil, nil)
+	if r.status != 204 {
+		t.Fatalf("disconnect: %d %s", r.status, r.body)
+	}
+	if e.provider.RevokeCalls.Load() != 1 || e.provider.RefreshTokenLive(conn.Credential.RefreshToken) {
+		t.Error("the refresh token was not revoked at the provider")
+	}
+	if r := e.do("GET", "/projects/dev/sdk/proxy/custom/fakeoauth/me", e.token("vera"), nil, nil); r.status != 404 {
+		t.Errorf("proxy after disconnect: %d %s", r.status, r.body)
 	}
 }

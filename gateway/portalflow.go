@@ -358,25 +358,30 @@ func (s *Server) allowedOrigin(origin string) bool {
 	return false
 }
 
-// deleteCredential disconnects: it revokes the token at the provider when
-// the manifest declares a revocation URL, then deletes the connection.
-func (s *Server) deleteCredential(w http.ResponseWriter, r *http.Request) {
+// userCredential returns the credential {id} of the request's user, or
+// writes why not.
+func (s *Server) userCredential(w http.ResponseWriter, r *http.Request) (*store.Connection, bool) {
 	u, ok := s.authenticate(w, r, r.PathValue("pid"))
 	if !ok {
-		return
+		return nil, false
 	}
 	conn, err := s.store.Get(r.Context(), u.project.ID, u.id, r.PathValue("id"))
 	if err != nil {
 		writeError(w, http.StatusNotFound, CodeCredentialMissing, "no credential "+quoteID(r.PathValue("id")))
+		return nil, false
+	}
+	return conn, true
+}
+
+// deleteCredential disconnects: it revokes the token at the provider when
+// the manifest declares a revocation URL, then deletes the connection.
+func (s *Server) deleteCredential(w http.ResponseWriter, r *http.Request) {
+	conn, ok := s.userCredential(w, r)
+	if !ok {
 		return
 	}
-	if in, ok := s.reloader.Catalog().Lookup(conn.IntegrationID); ok {
-		err = s.disconnect(r.Context(), in, conn)
-	} else {
-		err = s.store.Delete(r.Context(), u.project.ID, u.id, conn.ID)
-		s.creds.Forget(conn.ProjectID, conn.UserID, conn.IntegrationID)
-	}
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	in, _ := s.reloader.Catalog().Lookup(conn.IntegrationID)
+	if err := s.disconnect(r.Context(), in, conn); err != nil && !errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusServiceUnavailable, CodeStoreUnavailable, "could not delete the credential; try again")
 		return
 	}
@@ -385,14 +390,7 @@ func (s *Server) deleteCredential(w http.ResponseWriter, r *http.Request) {
 
 // getCredential returns one of the user's credentials, without secrets.
 func (s *Server) getCredential(w http.ResponseWriter, r *http.Request) {
-	u, ok := s.authenticate(w, r, r.PathValue("pid"))
-	if !ok {
-		return
+	if conn, ok := s.userCredential(w, r); ok {
+		writeJSON(w, http.StatusOK, s.sdkCredentialOf(conn))
 	}
-	conn, err := s.store.Get(r.Context(), u.project.ID, u.id, r.PathValue("id"))
-	if err != nil {
-		writeError(w, http.StatusNotFound, CodeCredentialMissing, "no credential "+quoteID(r.PathValue("id")))
-		return
-	}
-	writeJSON(w, http.StatusOK, s.sdkCredentialOf(conn))
 }

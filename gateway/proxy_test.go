@@ -45,6 +45,7 @@ auth:
   oauth2:
     authorizationUrl: {{P}}/oauth/authorize
     tokenUrl: {{P}}/oauth/token
+    revocationUrl: {{P}}/oauth/revoke
     clientId: ${FAKE_CLIENT_ID}
     clientSecret: ${FAKE_CLIENT_SECRET}
     scopes: [read]

@@ -245,10 +245,13 @@ func (s *Server) sdkUninstall(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{})
 }
 
-// disconnect revokes (if declared) and deletes one connection.
+// disconnect revokes (if the manifest declares it; in may be nil when the
+// integration is no longer loaded) and deletes one connection.
 func (s *Server) disconnect(ctx context.Context, in *manifest.Integration, c *store.Connection) error {
-	if err := s.oauth.Revoke(ctx, in, c.Credential); err != nil {
-		s.log.Info("revocation at the provider failed; deleting anyway", "integration", in.ID, "error", err.Error())
+	if in != nil {
+		if err := s.oauth.Revoke(ctx, in, c.Credential); err != nil {
+			s.log.Info("revocation at the provider failed; deleting anyway", "integration", in.ID, "error", err.Error())
+		}
 	}
 	err := s.store.Delete(ctx, c.ProjectID, c.UserID, c.ID)
 	s.creds.Forget(c.ProjectID, c.UserID, c.IntegrationID)
