@@ -32,10 +32,13 @@ type Config struct {
 	ManifestDir   string        // folder of manifests, watched for changes
 	AdminToken    string        // bearer token for /admin/v1; empty disables the admin API
 	ShutdownGrace time.Duration // how long in-flight requests may take to finish on shutdown
-	PollInterval  time.Duration // periodic rescan as a safety net for missed file events
-	Manifest      manifest.Options
-	Log           *slog.Logger
-	Version       string
+	// DrainDelay keeps serving after SIGTERM with /readyz at 503, so load
+	// balancers take the replica out before the listener closes.
+	DrainDelay   time.Duration
+	PollInterval time.Duration // periodic rescan as a safety net for missed file events
+	Manifest     manifest.Options
+	Log          *slog.Logger
+	Version      string
 
 	Projects []ProjectConfig
 	// AllowedOrigins are the app origins that may embed the portal, receive
@@ -264,6 +267,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.draining.Store(true)
+	if s.cfg.DrainDelay > 0 {
+		s.log.Info("draining: /readyz answers 503, still serving", "delay", s.cfg.DrainDelay.String())
+		time.Sleep(s.cfg.DrainDelay)
+	}
 	s.log.Info("shutting down", "grace", s.cfg.ShutdownGrace.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 	defer cancel()

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestServeConfigFile: settings come from plugboard.yaml unless the
@@ -86,5 +87,28 @@ func TestKeysRotate(t *testing.T) {
 	g2 := startGateway(t, dir, serveEnv("PLUGBOARD_ENCRYPTION_KEYS="+newKey), "--mode", "dev")
 	if resp := g2.do("GET", "/projects/dev/sdk/proxy/custom/acme/me", tok); resp.status != 200 || resp.body != `{"output":{"ok":true}}` {
 		t.Fatalf("after rotation, with the new key only: %d %s", resp.status, resp.body)
+	}
+}
+
+// TestServeDrainDelay: after SIGTERM the gateway keeps serving for the
+// drain delay with /readyz at 503, then exits 0.
+func TestServeDrainDelay(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	copyShipped(t, filepath.Join(dir, "integrations.d"), "stripe")
+	g := startGateway(t, dir, serveEnv(), "--drain-delay", "1s")
+	g.signal(os.Interrupt)
+	deadline := time.Now().Add(900 * time.Millisecond)
+	sawDraining := false
+	for time.Now().Before(deadline) && !sawDraining {
+		if r := g.do("GET", "/readyz", ""); r.status == http.StatusServiceUnavailable {
+			sawDraining = g.do("GET", "/healthz", "").status == http.StatusOK
+		}
+	}
+	if !sawDraining {
+		t.Error("no draining window: /readyz never 503 while still serving")
+	}
+	if code := g.wait(10 * time.Second); code != 0 {
+		t.Errorf("exit code %d", code)
 	}
 }

@@ -59,7 +59,7 @@ Routes:
 type serveOptions struct {
 	listen, publicURL, manifests, data, logFormat, logLevel, adminToken, mode string
 	storePath, project, projectKeys, config, allowedOrigins                   string
-	grace, poll                                                               time.Duration
+	grace, poll, drain                                                        time.Duration
 	maxBody                                                                   int64
 }
 
@@ -75,6 +75,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.adminToken, "admin-token", "", "bearer token for /admin/v1 (at least 16 characters; generated in dev mode)")
 	fs.StringVar(&o.mode, "mode", "auto", "dev, production, or auto (dev on a loopback --listen address)")
 	fs.DurationVar(&o.grace, "shutdown-grace", 20*time.Second, "on SIGTERM/SIGINT, how long in-flight requests may take to finish")
+	fs.DurationVar(&o.drain, "drain-delay", 0, "on SIGTERM/SIGINT, keep serving this long with /readyz at 503 before closing the listener, so load balancers stop sending traffic first")
 	fs.DurationVar(&o.poll, "poll-interval", 10*time.Second, "periodic rescan of the manifest folder, a safety net for missed file events (0 disables)")
 	fs.StringVar(&o.storePath, "store", "", "credential store: a SQLite file path (default <data>/plugboard.db), or a postgres:// URL shared by several replicas")
 	fs.StringVar(&o.project, "project", "dev", "id of the project served (the {projectId} in /projects/{projectId}/…)")
@@ -164,6 +165,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		ManifestDir:    o.manifests,
 		AdminToken:     o.adminToken,
 		ShutdownGrace:  o.grace,
+		DrainDelay:     o.drain,
 		PollInterval:   o.poll,
 		Manifest:       manifest.Options{ResolveSecrets: true, AllowUnresolvedSecrets: dev},
 		Log:            log,
