@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -23,12 +25,13 @@ type sample struct {
 	RPS          float64 `json:"rps"`
 	P50ms        float64 `json:"p50Ms"`
 	P99ms        float64 `json:"p99Ms"`
-	CPUus        float64 `json:"cpuMicrosPerRequest"` // of the target process
+	CPUus        float64 `json:"cpuMicrosPerRequest"` // of the target process (summed over its replicas)
 	StatusErrors int64   `json:"statusErrors"`
 	SocketErrors int64   `json:"socketErrors"`
 }
 
-// rssSample is a target's resident memory after a round (0: after warm-up).
+// rssSample is a target's resident memory after a round (0: after warm-up),
+// summed over its replicas.
 type rssSample struct {
 	Target string `json:"target"`
 	Round  int    `json:"round"`
@@ -43,6 +46,7 @@ type machine struct {
 	Go        string    `json:"go"`
 	Wrk       string    `json:"wrk"`
 	Nginx     string    `json:"nginx,omitempty"`
+	Postgres  string    `json:"postgres,omitempty"`
 	Pinning   string    `json:"pinning"`
 	Duration  string    `json:"duration"`
 	Rounds    int       `json:"rounds"`
@@ -56,8 +60,9 @@ type machine struct {
 }
 
 type targetInfo struct {
-	Name  string `json:"name"`
-	Label string `json:"label"`
+	Name     string `json:"name"`
+	Label    string `json:"label"`
+	Replicas int    `json:"replicas"` // processes, each loaded by its own wrk
 }
 
 // methods are measured in this order.
@@ -70,6 +75,10 @@ func runBench(ctx context.Context, o options, progress io.Writer) (*report, erro
 		return nil, fmt.Errorf("wrk not found on PATH: install it (apt-get install -y wrk)")
 	}
 	pin, pinNote := choosePinning(o.pin, runtime.NumCPU())
+	if n := maxReplicas(o.targets); n > 1 && pin.target != "" {
+		pinNote += fmt.Sprintf("; the %d replicas of a multi-replica target all run on CPU %s too (each GOMAXPROCS=1), like the single-process targets, so every figure is for the same single CPU (per-CPU fair), and their %d wrk share CPU %s",
+			n, pin.target, n, pin.load)
+	}
 	rep := &report{Machine: describeMachine(o, pinNote)}
 	r, err := setUp(ctx, o, pin, progress)
 	defer r.close()
@@ -77,8 +86,9 @@ func runBench(ctx context.Context, o options, progress io.Writer) (*report, erro
 		return nil, err
 	}
 	rep.Skipped = r.skipped
+	rep.Machine.Postgres = r.pgInfo
 	for _, t := range r.targets {
-		rep.Targets = append(rep.Targets, targetInfo{t.name, t.label})
+		rep.Targets = append(rep.Targets, targetInfo{t.name, t.label, len(t.eps)})
 	}
 	b := bench{rig: r, o: o, tick: rep.Machine.ClockTick, scripts: map[string]string{}}
 	if b.scriptDir, err = os.MkdirTemp(r.dir, "wrk"); err != nil {
@@ -131,7 +141,8 @@ type bench struct {
 	scripts   map[string]string // target+method → Lua script path
 }
 
-// measure runs wrk once and reads the target's CPU time around it.
+// measure runs wrk once per endpoint of the target, concurrently, and
+// reads the target's CPU time around it.
 func (b *bench) measure(ctx context.Context, t *target, method string, conns int, d time.Duration) (sample, error) {
 	key := t.name + " " + method
 	script, ok := b.scripts[key]
@@ -142,17 +153,30 @@ func (b *bench) measure(ctx context.Context, t *target, method string, conns int
 		}
 		b.scripts[key] = script
 	}
-	before, err := cpuTicks(t.proc.pid())
+	before, err := t.cpuTicks()
 	if err != nil {
-		return sample{}, fmt.Errorf("%s: %w (did it exit? %s)", t.name, err, t.proc.output())
+		return sample{}, err
 	}
-	res, err := runWrk(ctx, b.rig.pin.load, b.o.threads, conns, d, script, t.url)
-	if err != nil {
+	n := len(t.eps)
+	split := splitConns(conns, n)
+	threads := max(1, b.o.threads/n)
+	results, errs := make([]wrkResult, n), make([]error, n)
+	var wg sync.WaitGroup
+	for i, ep := range t.eps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = runWrk(ctx, b.rig.pin.load, threads, split[i], d, script, ep.url)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return sample{}, fmt.Errorf("%s %s %d conns: %w", t.name, method, conns, err)
 	}
-	after, err := cpuTicks(t.proc.pid())
+	res := mergeWrk(results)
+	after, err := t.cpuTicks()
 	if err != nil {
-		return sample{}, fmt.Errorf("%s: %w (did it exit? %s)", t.name, err, t.proc.output())
+		return sample{}, err
 	}
 	s := sample{Target: t.name, Method: method, Conns: conns, Requests: res.Requests,
 		P50ms: res.P50us / 1000, P99ms: res.P99us / 1000, StatusErrors: res.StatusErrors, SocketErrors: res.SocketErrors}
@@ -165,13 +189,52 @@ func (b *bench) measure(ctx context.Context, t *target, method string, conns int
 	return s, nil
 }
 
+// cpuTicks returns the CPU time of all the target's processes.
+func (t *target) cpuTicks() (int64, error) {
+	var sum int64
+	for _, ep := range t.eps {
+		n, err := cpuTicks(ep.proc.pid())
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w (did it exit? %s)", ep.proc.name, err, ep.proc.output())
+		}
+		sum += n
+	}
+	return sum, nil
+}
+
+// splitConns divides conns between n wrk as evenly as possible (the first
+// ones get one more).
+func splitConns(conns, n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = conns / n
+		if i < conns%n {
+			out[i]++
+		}
+	}
+	return out
+}
+
+// maxReplicas is the most processes any of the targets runs.
+func maxReplicas(targets []string) int {
+	n := 1
+	for _, name := range targets {
+		n = max(n, pgReplicas[name])
+	}
+	return n
+}
+
 func (b *bench) recordRSS(rep *report, round int) error {
 	for _, t := range b.rig.targets {
-		kib, err := rssKiB(t.proc.pid())
-		if err != nil {
-			return fmt.Errorf("%s: %w", t.name, err)
+		var sum int64
+		for _, ep := range t.eps {
+			kib, err := rssKiB(ep.proc.pid())
+			if err != nil {
+				return fmt.Errorf("%s: %w", ep.proc.name, err)
+			}
+			sum += kib
 		}
-		rep.RSS = append(rep.RSS, rssSample{Target: t.name, Round: round, KiB: kib})
+		rep.RSS = append(rep.RSS, rssSample{Target: t.name, Round: round, KiB: sum})
 	}
 	return nil
 }

@@ -7,6 +7,7 @@
 //	go run ./cmd/plugbench [--duration 5s] [--rounds 3] [--conns 16,64,256]
 //	                       [--threads 2] [--targets all] [--warmup 1s]
 //	                       [--json FILE] [--plugboard BIN] [--pin=true]
+//	                       [--postgres postgres://USER:PASSWORD@HOST:PORT/DB]
 //
 // Targets, each a separate process on 127.0.0.1 so that its CPU time can be
 // read from /proc:
@@ -25,6 +26,37 @@
 //	            POST /projects/dev/sdk/credentials; loaded at
 //	            /projects/dev/sdk/proxy/custom/bench/{path} with the user token
 //
+// and, when --postgres gives a PostgreSQL server, Plugboard sharing its
+// state through it (`plugboard serve --mode dev` with the store in
+// PLUGBOARD_STORE, the same data folder, hence the same generated
+// encryption key and user-token key, as every replica must have):
+//
+//	plugboard-pg1  one replica on PostgreSQL
+//	plugboard-pg3  three replicas on PostgreSQL, each loaded by its own wrk
+//
+// plugbench creates a fresh schema (plugbench_<random>) in the database the
+// URL names, puts it in the replicas' search_path, and drops it at the end;
+// a search_path in the URL is replaced. The PostgreSQL replicas of both
+// targets share that schema: the credential is created once, through the
+// first replica started, and every replica proxies with it. "all" includes
+// these targets only with --postgres. PostgreSQL's own CPU is not counted
+// (the proxy reads a credential from the store at most every 30 s; it is
+// cached in between).
+//
+// A target of several replicas is measured with one wrk per replica, run
+// concurrently: the connections are split evenly between them (64 is
+// 22+21+21), each wrk gets --threads÷3 threads (at least one), and the
+// results merge as follows: req/s is the sum of the three, p50 the mean of
+// the three p50s weighted by their requests (percentiles of the union
+// cannot be recovered from wrk's), p99 the worst of the three, CPU per
+// request the three processes' CPU time over all requests, and memory the
+// sum of their VmRSS. The table header says so. Beware of req/s on a busy
+// machine: when other processes compete for the pinned CPU, the kernel
+// shares it per process, so three replicas get more of it than one process
+// does; CPU per request is not affected. When both Plugboard on
+// SQLite and a PostgreSQL target are measured, a second comparison puts the
+// PostgreSQL targets next to Plugboard on SQLite.
+//
 // Every target is measured at every connection count with GET and with POST
 // (a small JSON body). Runs are interleaved: for each (method, connections)
 // configuration the targets take turns (the order rotates every round), and
@@ -41,7 +73,11 @@
 // on CPU 0; wrk and the backend upstream the proxies forward to share the
 // other CPUs. Go targets therefore run with GOMAXPROCS=1 and nginx with one
 // worker: every target gets the same single core, which makes their numbers
-// comparable, not absolute.
+// comparable, not absolute. The three replicas of plugboard-pg3 all run on
+// CPU 0 too (each with GOMAXPROCS=1), so that they get the same single core
+// as one replica: the comparison is per CPU, fair, and says what running
+// several replicas costs, not what more cores would bring. Their three wrk
+// share the load CPUs.
 //
 // plugbench also re-executes itself for the Go targets:
 //
@@ -73,9 +109,18 @@ Load-test the Plugboard proxy against an upstream served directly, a bare
 httputil.ReverseProxy, the same with per-request RS256 verification, and
 nginx; print a markdown table of requests/s, p50, p99, CPU per request and
 memory. Needs wrk on PATH (apt-get install -y wrk); nginx is optional.
+
 Run it from inside the plugboard module (it builds ./cmd/plugboard) or pass
 --plugboard. See the package documentation (go doc ./cmd/plugbench) for the
 method.
+
+With --postgres, also measure Plugboard sharing its state through
+PostgreSQL: plugboard-pg1 (one replica) and plugboard-pg3 (three replicas,
+all pinned to the target CPU like the single-process targets, each loaded by
+its own wrk with a third of the connections; req/s summed, p50
+request-weighted, p99 the worst replica's, CPU summed over the replicas).
+plugbench creates a fresh schema for them and drops it afterwards; the
+credential is created once, through one replica, and used by all.
 
 Flags:
 `
@@ -130,10 +175,19 @@ type options struct {
 	jsonPath  string
 	plugboard string // prebuilt binary; empty builds ./cmd/plugboard
 	pin       bool
+	postgres  string // PostgreSQL URL for the plugboard-pg targets; empty: none
 }
 
-// targetNames are the targets in table order.
+// targetNames are the targets in table order that need nothing but this
+// machine.
 var targetNames = []string{"upstream", "bareproxy", "jwtproxy", "nginx", "plugboard"}
+
+// pgTargetNames are Plugboard on PostgreSQL (--postgres), after targetNames
+// in table order.
+var pgTargetNames = []string{"plugboard-pg1", "plugboard-pg3"}
+
+// pgReplicas is how many replicas each PostgreSQL target runs.
+var pgReplicas = map[string]int{"plugboard-pg1": 1, "plugboard-pg3": 3}
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("plugbench", flag.ContinueOnError)
@@ -149,10 +203,13 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.rounds, "rounds", 3, "how many times the whole interleaved schedule runs; cells are medians over rounds")
 	fs.StringVar(&conns, "conns", "16,64,256", "comma-separated wrk connection counts")
 	fs.IntVar(&o.threads, "threads", 2, "wrk threads")
-	fs.StringVar(&targets, "targets", "all", "comma-separated targets, or all: "+strings.Join(targetNames, ","))
+	fs.StringVar(&targets, "targets", "all", "comma-separated targets, or all: "+strings.Join(targetNames, ",")+
+		" (and with --postgres "+strings.Join(pgTargetNames, ",")+")")
 	fs.StringVar(&o.jsonPath, "json", "", "also write every sample and the summary as JSON to this file")
 	fs.StringVar(&o.plugboard, "plugboard", "", "plugboard binary to run (default: go build ./cmd/plugboard into a temporary folder)")
 	fs.BoolVar(&o.pin, "pin", true, "pin the target to CPU 0 and wrk and the backend upstream to the other CPUs (needs taskset and 2+ CPUs)")
+	fs.StringVar(&o.postgres, "postgres", "", "PostgreSQL URL (postgres://user:password@host:port/db): enables the targets "+
+		strings.Join(pgTargetNames, " and ")+", Plugboard with 1 and 3 replicas sharing a fresh schema created there (and dropped afterwards)")
 	for _, a := range args {
 		if a == "-h" || a == "-help" || a == "--help" {
 			fs.SetOutput(os.Stdout) // asked-for help is output, not an error
@@ -180,28 +237,44 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		}
 		o.conns = append(o.conns, n)
 	}
+	if o.postgres != "" && !strings.HasPrefix(o.postgres, "postgres://") && !strings.HasPrefix(o.postgres, "postgresql://") {
+		return o, errors.New("--postgres: want a postgres:// URL")
+	}
 	var err error
-	if o.targets, err = parseTargets(targets); err != nil {
+	if o.targets, err = parseTargets(targets, o.postgres != ""); err != nil {
 		return o, err
+	}
+	for _, name := range o.targets {
+		if n := pgReplicas[name]; n > 1 && slices.Min(o.conns) < n {
+			return o, fmt.Errorf("--conns: %s splits the connections between %d replicas; want at least %d", name, n, n)
+		}
 	}
 	return o, nil
 }
 
-// parseTargets returns the selected targets in table order.
-func parseTargets(s string) ([]string, error) {
+// parseTargets returns the selected targets in table order; the PostgreSQL
+// targets need postgres.
+func parseTargets(s string, postgres bool) ([]string, error) {
+	known := slices.Concat(targetNames, pgTargetNames)
 	if strings.TrimSpace(s) == "all" {
+		if postgres {
+			return known, nil
+		}
 		return targetNames, nil
 	}
 	want := map[string]bool{}
 	for _, name := range strings.Split(s, ",") {
 		name = strings.TrimSpace(name)
-		if !slices.Contains(targetNames, name) {
-			return nil, fmt.Errorf("--targets: unknown target %q (want all or some of %s)", name, strings.Join(targetNames, ","))
+		if !slices.Contains(known, name) {
+			return nil, fmt.Errorf("--targets: unknown target %q (want all or some of %s)", name, strings.Join(known, ","))
+		}
+		if pgReplicas[name] > 0 && !postgres {
+			return nil, fmt.Errorf("--targets: %s needs --postgres postgres://…", name)
 		}
 		want[name] = true
 	}
 	var out []string
-	for _, t := range targetNames {
+	for _, t := range known {
 		if want[t] {
 			out = append(out, t)
 		}

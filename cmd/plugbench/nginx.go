@@ -84,5 +84,5 @@ func (r *rig) startNginx(ctx context.Context) (*target, error) {
 	if err := p.waitHTTP(ctx, "http://"+hostPort(port)+"/", 0); err != nil {
 		return nil, err
 	}
-	return &target{name: "nginx", label: "nginx", url: fmt.Sprintf("http://%s%s", hostPort(port), apiPath), auth: "Bearer " + r.token, proc: p}, nil
+	return newTarget("nginx", "nginx", fmt.Sprintf("http://%s%s", hostPort(port), apiPath), "Bearer "+r.token, p), nil
 }

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,10 +25,12 @@ func TestMain(m *testing.M) {
 }
 
 // TestHarnessSmoke runs the whole harness briefly: every target must serve
-// requests without an error, and the table must have a row for each.
+// requests without an error, and the table must have a row for each. With
+// PLUGBOARD_TEST_POSTGRES (a DSN; .ci/postgres.sh start), the PostgreSQL
+// targets are measured too.
 func TestHarnessSmoke(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds plugboard and loads six servers for about 15s; skipped with -short")
+		t.Skip("builds plugboard and loads six servers (ten with PostgreSQL) for about 15s; skipped with -short")
 	}
 	if _, err := exec.LookPath("wrk"); err != nil {
 		t.Skip("wrk is not on PATH; install it (apt-get install -y wrk) to run the load harness test")
@@ -33,13 +38,19 @@ func TestHarnessSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	o := options{duration: time.Second, rounds: 1, conns: []int{16}, threads: 2, targets: targetNames, pin: true}
+	dsn := os.Getenv("PLUGBOARD_TEST_POSTGRES")
+	if dsn != "" {
+		o.postgres, o.targets = dsn, slices.Concat(targetNames, pgTargetNames)
+	} else {
+		t.Log("PLUGBOARD_TEST_POSTGRES not set: the PostgreSQL targets are not measured")
+	}
 	rep, err := runBench(ctx, o, testLog{t})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := targetNames
+	want := slices.Clone(o.targets)
 	if _, ok := nginxPath(); !ok {
-		want = []string{"upstream", "bareproxy", "jwtproxy", "plugboard"}
+		want = slices.DeleteFunc(want, func(name string) bool { return name == "nginx" })
 	}
 	var md bytes.Buffer
 	rep.writeMarkdown(&md)
@@ -63,8 +74,18 @@ func TestHarnessSmoke(t *testing.T) {
 	if len(rep.Comparison) != 2 || !strings.Contains(table, "Plugboard vs bare ReverseProxy") {
 		t.Errorf("want a Plugboard vs bare proxy comparison for GET and POST, got %+v", rep.Comparison)
 	}
-	if len(want) < len(targetNames) && !strings.Contains(table, "nginx: not installed") {
+	if len(want) < len(o.targets) && !strings.Contains(table, "nginx: not installed") {
 		t.Errorf("the table should say nginx was skipped:\n%s", table)
+	}
+	if dsn != "" {
+		if len(rep.PGComparison) != 4 || !strings.Contains(table, "Plugboard on PostgreSQL vs Plugboard") {
+			t.Errorf("want PostgreSQL vs SQLite comparisons for both targets, GET and POST, got %+v", rep.PGComparison)
+		}
+		for _, note := range []string{"- Stores: ", "- Plugboard ×3, PostgreSQL: 3 processes", "16 → 6+5+5"} {
+			if !strings.Contains(table, note) {
+				t.Errorf("the header should say %q:\n%s", note, table)
+			}
+		}
 	}
 	t.Logf("\n%s", table)
 }
@@ -81,6 +102,55 @@ func TestParseWrk(t *testing.T) {
 	}
 	if _, err := parseWrk("Running 1s test\n"); err == nil {
 		t.Error("parseWrk without a summary line should fail")
+	}
+}
+
+func TestMergeWrk(t *testing.T) {
+	one := wrkResult{Requests: 100, Seconds: 2, P50us: 300, P99us: 900, StatusErrors: 1}
+	if got := mergeWrk([]wrkResult{one}); got != one {
+		t.Errorf("mergeWrk of one run = %+v, want it unchanged", got)
+	}
+	got := mergeWrk([]wrkResult{
+		{Requests: 1000, Seconds: 1, P50us: 100, P99us: 500, StatusErrors: 1},
+		{Requests: 3000, Seconds: 1.5, P50us: 200, P99us: 2000, SocketErrors: 2},
+		{Requests: 2000, Seconds: 2, P50us: 400, P99us: 800},
+	})
+	// req/s: 1000 + 2000 + 1000; p50: (1000×100 + 3000×200 + 2000×400) ÷ 6000.
+	if rps := float64(got.Requests) / got.Seconds; got.Requests != 6000 || math.Abs(rps-4000) > 1e-9 {
+		t.Errorf("merged %d requests at %.3f req/s, want 6000 at 4000", got.Requests, rps)
+	}
+	if math.Abs(got.P50us-250) > 1e-9 || got.P99us != 2000 || got.StatusErrors != 1 || got.SocketErrors != 2 {
+		t.Errorf("merged %+v, want p50 250 (request-weighted), p99 2000 (the worst), 1 status and 2 socket errors", got)
+	}
+}
+
+func TestSplitConns(t *testing.T) {
+	for _, tc := range []struct {
+		conns, n int
+		want     []int
+	}{{64, 3, []int{22, 21, 21}}, {16, 3, []int{6, 5, 5}}, {256, 3, []int{86, 85, 85}}, {3, 3, []int{1, 1, 1}}, {64, 1, []int{64}}} {
+		if got := splitConns(tc.conns, tc.n); !slices.Equal(got, tc.want) {
+			t.Errorf("splitConns(%d, %d) = %v, want %v", tc.conns, tc.n, got, tc.want)
+		}
+	}
+}
+
+func TestParseTargetsPostgres(t *testing.T) {
+	if got, _ := parseTargets("all", false); !slices.Equal(got, targetNames) {
+		t.Errorf("all without --postgres = %v, want %v", got, targetNames)
+	}
+	if got, _ := parseTargets("all", true); !slices.Equal(got, slices.Concat(targetNames, pgTargetNames)) {
+		t.Errorf("all with --postgres = %v", got)
+	}
+	if _, err := parseTargets("plugboard-pg3", false); err == nil || !strings.Contains(err.Error(), "--postgres") {
+		t.Errorf("plugboard-pg3 without --postgres: err %v, want one naming --postgres", err)
+	}
+	got, err := parseTargets("plugboard-pg3,bareproxy,plugboard-pg1,plugboard", true)
+	if want := []string{"bareproxy", "plugboard", "plugboard-pg1", "plugboard-pg3"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("parseTargets = %v, %v; want %v in table order", got, err, want)
+	}
+	if _, err := parseOptions([]string{"--postgres", "postgres://x@h/db", "--conns", "2", "--targets", "plugboard-pg3"}, io.Discard); err == nil {
+		t.Error("--conns 2 with three replicas should be refused")
 	}
 }
 

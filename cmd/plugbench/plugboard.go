@@ -38,58 +38,105 @@ api:
   testEndpoint: %s
 `
 
-// startPlugboard builds (unless given) and starts `plugboard serve` in dev
-// mode, mints the user token with `plugboard token`, and connects the bench
-// integration through the SDK credentials endpoint.
-func (r *rig) startPlugboard(ctx context.Context, bin string) (*target, error) {
+// isPlugboard reports whether a target runs `plugboard serve`.
+func isPlugboard(name string) bool { return name == "plugboard" || pgReplicas[name] > 0 }
+
+// preparePlugboard builds plugboard (unless given), writes the bench
+// manifest and mints the user token with `plugboard token`: what every
+// Plugboard process shares.
+func (r *rig) preparePlugboard(ctx context.Context, bin string) error {
 	if bin == "" {
 		bin = filepath.Join(r.dir, "plugboard")
 		fmt.Fprintln(r.progress, "building ./cmd/plugboard …")
 		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/plugboardhq/plugboard/cmd/plugboard")
 		if out, err := build.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("go build (run plugbench inside the plugboard module, or pass --plugboard): %v\n%s", err, out)
+			return fmt.Errorf("go build (run plugbench inside the plugboard module, or pass --plugboard): %v\n%s", err, out)
 		}
 	}
-	data, manifests := filepath.Join(r.dir, "data"), filepath.Join(r.dir, "manifests")
-	if err := os.MkdirAll(manifests, 0o700); err != nil {
-		return nil, err
+	r.plugboardBin, r.manifests = bin, filepath.Join(r.dir, "manifests")
+	if err := os.MkdirAll(r.manifests, 0o700); err != nil {
+		return err
 	}
 	m := fmt.Sprintf(benchManifest, r.backend, apiPath)
-	if err := os.WriteFile(filepath.Join(manifests, "bench.yaml"), []byte(m), 0o600); err != nil {
-		return nil, err
-	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	base := "http://" + hostPort(port)
-	p, err := start("plugboard", pinned(ctx, r.pin.target, bin, "serve", "--mode", "dev", "--listen", hostPort(port),
-		"--data", data, "--manifests", manifests, "--log-level", "warn", "--shutdown-grace", "2s"))
-	if err != nil {
-		return nil, err
-	}
-	r.procs = append(r.procs, p)
-	if err := p.waitHTTP(ctx, base+"/readyz", http.StatusOK); err != nil {
-		return nil, err
+	if err := os.WriteFile(filepath.Join(r.manifests, "bench.yaml"), []byte(m), 0o600); err != nil {
+		return err
 	}
 	out, err := exec.CommandContext(ctx, bin, "token", "--user", benchUser, "--project", benchProject,
-		"--data", data, "--ttl", "12h").Output()
+		"--data", r.dataDir(), "--ttl", "12h").Output()
 	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
-		return nil, fmt.Errorf("plugboard token: %v: %s", err, bytes.TrimSpace(ee.Stderr))
+		return fmt.Errorf("plugboard token: %v: %s", err, bytes.TrimSpace(ee.Stderr))
 	} else if err != nil {
-		return nil, fmt.Errorf("plugboard token: %w", err)
+		return fmt.Errorf("plugboard token: %w", err)
 	}
 	r.token = strings.TrimSpace(string(out))
+	return nil
+}
+
+// dataDir is the data folder of every Plugboard process: the user-token key
+// pair written by writeSigningKeys, and the admin token and encryption key
+// the first `plugboard serve --mode dev` generates, which the later ones
+// read (PostgreSQL replicas must share the encryption key).
+func (r *rig) dataDir() string { return filepath.Join(r.dir, "data") }
+
+// startPlugboard starts `plugboard serve` in dev mode on its SQLite store
+// and connects the bench integration through the SDK credentials endpoint.
+func (r *rig) startPlugboard(ctx context.Context) (*target, error) {
+	ep, base, err := r.startServe(ctx, "plugboard")
+	if err != nil {
+		return nil, err
+	}
 	if err := r.connect(ctx, base); err != nil {
 		return nil, err
 	}
-	return &target{
-		name:  "plugboard",
-		label: "Plugboard",
-		url:   fmt.Sprintf("%s/projects/%s/sdk/proxy/custom/%s%s", base, benchProject, benchIntegration, apiPath),
-		auth:  "Bearer " + r.token,
-		proc:  p,
-	}, nil
+	return newTarget("plugboard", "Plugboard", ep.url, "Bearer "+r.token, ep.proc), nil
+}
+
+// startPlugboardPG starts n replicas of `plugboard serve` in dev mode on the
+// PostgreSQL schema, one after the other (the first migrates the schema),
+// and creates the credential through the first replica of the first such
+// target: every replica of every PostgreSQL target proxies with it.
+func (r *rig) startPlugboardPG(ctx context.Context, name, label string, n int) (*target, error) {
+	t := &target{name: name, label: label, auth: "Bearer " + r.token}
+	for i := range n {
+		procName := name
+		if n > 1 {
+			procName = fmt.Sprintf("%s replica %d", name, i+1)
+		}
+		ep, base, err := r.startServe(ctx, procName, "PLUGBOARD_STORE="+r.pgDSN)
+		if err != nil {
+			return nil, err
+		}
+		if !r.pgConnected {
+			if err := r.connect(ctx, base); err != nil {
+				return nil, fmt.Errorf("%s: %w", procName, err)
+			}
+			r.pgConnected = true
+		}
+		t.eps = append(t.eps, ep)
+	}
+	return t, nil
+}
+
+// startServe starts one `plugboard serve --mode dev` on the target CPU
+// (env adds to its environment) and waits until it is ready; base is its
+// root URL.
+func (r *rig) startServe(ctx context.Context, name string, env ...string) (ep endpoint, base string, err error) {
+	port, err := freePort()
+	if err != nil {
+		return ep, "", err
+	}
+	base = "http://" + hostPort(port)
+	p, err := start(name, pinned(ctx, r.pin.target, r.plugboardBin, "serve", "--mode", "dev", "--listen", hostPort(port),
+		"--data", r.dataDir(), "--manifests", r.manifests, "--log-level", "warn", "--shutdown-grace", "2s"), env...)
+	if err != nil {
+		return ep, "", err
+	}
+	r.procs = append(r.procs, p)
+	if err := p.waitHTTP(ctx, base+"/readyz", http.StatusOK); err != nil {
+		return ep, "", err
+	}
+	url := fmt.Sprintf("%s/projects/%s/sdk/proxy/custom/%s%s", base, benchProject, benchIntegration, apiPath)
+	return endpoint{url: url, proc: p}, base, nil
 }
 
 // connect stores the user's credential for the bench integration.

@@ -20,6 +20,8 @@ type report struct {
 	RSS        []rssSample  `json:"rss"`
 	Cells      []cell       `json:"cells"`
 	Comparison []comparison `json:"plugboardVsBareProxy,omitempty"`
+	// PGComparison puts each PostgreSQL target next to Plugboard on SQLite.
+	PGComparison []comparison `json:"postgresVsSQLite,omitempty"`
 }
 
 // cell is one (target, method, connections) over all rounds: medians, the
@@ -38,13 +40,14 @@ type cell struct {
 	Errors   int64   `json:"errors"` // status ≥ 400 and socket errors
 }
 
-// comparison is Plugboard against the bare proxy at one configuration,
-// each figure the median of the per-round values (the two ran moments
-// apart in each round).
+// comparison is Plugboard against the bare proxy (or, with Target, that
+// target against Plugboard on SQLite) at one configuration, each figure the
+// median of the per-round values (the two ran moments apart in each round).
 type comparison struct {
+	Target     string  `json:"target,omitempty"`
 	Method     string  `json:"method"`
 	Conns      int     `json:"conns"`
-	Throughput float64 `json:"throughputRatio"` // Plugboard req/s ÷ bare proxy req/s
+	Throughput float64 `json:"throughputRatio"` // Plugboard req/s ÷ bare proxy req/s (Target req/s ÷ Plugboard's)
 	P99AddedMs float64 `json:"p99AddedMs"`
 	CPUAddedUs float64 `json:"cpuMicrosAddedPerRequest"`
 }
@@ -60,7 +63,7 @@ func (rep *report) samplesOf(target, method string, conns int) []sample {
 }
 
 func (rep *report) summarize() {
-	rep.Cells, rep.Comparison = nil, nil
+	rep.Cells, rep.Comparison, rep.PGComparison = nil, nil, nil
 	for _, method := range methods {
 		for _, conns := range rep.Machine.Conns {
 			for _, t := range rep.Targets {
@@ -82,16 +85,27 @@ func (rep *report) summarize() {
 				}
 				rep.Cells = append(rep.Cells, c)
 			}
-			if c, ok := rep.compare(method, conns); ok {
+			if c, ok := rep.compare("plugboard", "bareproxy", method, conns); ok {
 				rep.Comparison = append(rep.Comparison, c)
+			}
+		}
+	}
+	for _, name := range pgTargetNames {
+		for _, method := range methods {
+			for _, conns := range rep.Machine.Conns {
+				if c, ok := rep.compare(name, "plugboard", method, conns); ok {
+					c.Target = name
+					rep.PGComparison = append(rep.PGComparison, c)
+				}
 			}
 		}
 	}
 }
 
-// compare pairs Plugboard's and the bare proxy's samples round by round.
-func (rep *report) compare(method string, conns int) (comparison, bool) {
-	pb, bare := rep.samplesOf("plugboard", method, conns), rep.samplesOf("bareproxy", method, conns)
+// compare pairs the samples of a target and of the one it is weighed
+// against (base) round by round.
+func (rep *report) compare(target, base, method string, conns int) (comparison, bool) {
+	pb, bare := rep.samplesOf(target, method, conns), rep.samplesOf(base, method, conns)
 	var ratio, p99, cpu []float64
 	for _, p := range pb {
 		for _, b := range bare {
@@ -151,6 +165,7 @@ func (rep *report) writeMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "- Load: wrk, %d threads, %s per run, connections %s; GET answers a %d-byte JSON body, POST sends a %d-byte JSON body that is echoed\n",
 		m.Threads, m.Duration, joinInts(m.Conns), len(getBody), len(postBody))
 	fmt.Fprintf(w, "- Method: %d round(s); in each, targets take turns at every configuration (order rotating per round); a cell is the median over rounds, spread is (max − min) ÷ median of req/s; CPU is utime+stime of the target process per request\n", m.Rounds)
+	rep.writeReplicaNotes(w)
 	if m.LoadBefore != "" {
 		fmt.Fprintf(w, "- Load average (1, 5, 15 min) before: %s, after: %s (other processes on the machine add noise to req/s and latency; CPU per request is the steadiest figure)\n", m.LoadBefore, m.LoadAfter)
 	}
@@ -177,7 +192,38 @@ func (rep *report) writeMarkdown(w io.Writer) {
 		}
 		rep.writeGoals(w)
 	}
+	if len(rep.PGComparison) > 0 {
+		fmt.Fprintf(w, "\n#### Plugboard on PostgreSQL vs %s (SQLite, one replica)\n\n", rep.label("plugboard"))
+		fmt.Fprintln(w, "Each figure is the median over rounds of the target against Plugboard on SQLite in the same round; all on the same pinned CPU.")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "| target | method | conns | throughput | p99 added ms | CPU µs/req added |")
+		fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|")
+		for _, c := range rep.PGComparison {
+			fmt.Fprintf(w, "| %s | %s | %d | %.2f× | %+.2f | %+.1f |\n", rep.label(c.Target), c.Method, c.Conns, c.Throughput, c.P99AddedMs, c.CPUAddedUs)
+		}
+	}
 	rep.writeRSS(w)
+}
+
+// writeReplicaNotes says, in the header, what the PostgreSQL targets are
+// and how the figures of a target of several replicas are merged.
+func (rep *report) writeReplicaNotes(w io.Writer) {
+	m := rep.Machine
+	if m.Postgres != "" {
+		fmt.Fprintf(w, "- Stores: %s is one replica on SQLite; the PostgreSQL targets run `plugboard serve --mode dev` on %s, with one credential created through one replica and used by all; PostgreSQL's own CPU is not counted (a replica reads the credential from the store at most every 30 s)\n",
+			rep.label("plugboard"), m.Postgres)
+	}
+	for _, t := range rep.Targets {
+		if t.Replicas < 2 {
+			continue
+		}
+		var splits []string
+		for _, c := range m.Conns {
+			splits = append(splits, fmt.Sprintf("%d → %s", c, joinSep(splitConns(c, t.Replicas), "+")))
+		}
+		fmt.Fprintf(w, "- %s: %d processes, each loaded by its own wrk at the same time, the connections split between them (%s), %d wrk thread(s) each; req/s is the sum of the %d runs, p50 the mean of their p50s weighted by requests, p99 the worst of their p99s, CPU µs/req the %d processes' CPU time over all their requests, memory the sum of their VmRSS (when other processes compete for the pinned CPU, the kernel shares it per process, which favours the req/s of %d processes; CPU µs/req is not affected)\n",
+			t.Label, t.Replicas, strings.Join(splits, ", "), max(1, m.Threads/t.Replicas), t.Replicas, t.Replicas, t.Replicas)
+	}
 }
 
 // writeGoals checks the product's targets: at 64 connections at least 0.9×
@@ -228,7 +274,11 @@ func (rep *report) writeRSS(w io.Writer) {
 	if len(rep.RSS) == 0 {
 		return
 	}
-	fmt.Fprintln(w, "\n#### Resident memory (VmRSS, MiB)")
+	fmt.Fprint(w, "\n#### Resident memory (VmRSS, MiB)")
+	if slices.ContainsFunc(rep.Targets, func(t targetInfo) bool { return t.Replicas > 1 }) {
+		fmt.Fprint(w, "; a target of several replicas: their sum")
+	}
+	fmt.Fprintln(w)
 	fmt.Fprint(w, "\n| target | before round 1 |")
 	for r := 1; r <= rep.Machine.Rounds; r++ {
 		fmt.Fprintf(w, " round %d |", r)
@@ -249,12 +299,14 @@ func (rep *report) writeRSS(w io.Writer) {
 
 func mib(kib int64) float64 { return float64(kib) / 1024 }
 
-func joinInts(xs []int) string {
+func joinInts(xs []int) string { return joinSep(xs, "/") }
+
+func joinSep(xs []int, sep string) string {
 	s := make([]string, len(xs))
 	for i, x := range xs {
 		s[i] = fmt.Sprint(x)
 	}
-	return strings.Join(s, "/")
+	return strings.Join(s, sep)
 }
 
 // writeJSONFile writes the whole report, samples included.

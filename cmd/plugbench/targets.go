@@ -19,13 +19,24 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// target is one server under load.
+// target is one server under load, or several replicas of one.
 type target struct {
 	name  string // as in --targets
 	label string // in the table
-	url   string // what wrk loads
 	auth  string // the Authorization header wrk sends
-	proc  *process
+	// eps has one endpoint per process: several for a target of replicas,
+	// each loaded by its own wrk at the same time.
+	eps []endpoint
+}
+
+// endpoint is one process of a target and the URL wrk loads on it.
+type endpoint struct {
+	url  string
+	proc *process
+}
+
+func newTarget(name, label, url, auth string, proc *process) *target {
+	return &target{name: name, label: label, auth: auth, eps: []endpoint{{url, proc}}}
 }
 
 // The project and user of the benchmark's user token.
@@ -49,6 +60,15 @@ type rig struct {
 	procs    []*process
 	skipped  []string // notes on targets not measured
 	progress io.Writer
+
+	// Plugboard: the binary and manifest folder every replica shares.
+	plugboardBin, manifests string
+	// PostgreSQL: the replicas' store URL (a fresh schema in search_path),
+	// what the report says of the server, whether the credential has been
+	// created there, and the cleanup dropping the schema.
+	pgDSN, pgInfo string
+	pgConnected   bool
+	pgDrop        func()
 }
 
 // setUp starts the backend upstream and the selected targets, and checks
@@ -76,16 +96,22 @@ func setUp(ctx context.Context, o options, pin pinning, progress io.Writer) (*ri
 	}
 
 	byName := map[string]*target{}
-	// Plugboard first: the user token comes from `plugboard token`.
-	if slices.Contains(o.targets, "plugboard") {
-		t, err := r.startPlugboard(ctx, o.plugboard)
-		if err != nil {
+	// With Plugboard, the user token comes from `plugboard token`.
+	if slices.ContainsFunc(o.targets, isPlugboard) {
+		if err := r.preparePlugboard(ctx, o.plugboard); err != nil {
 			return r, fmt.Errorf("plugboard: %w", err)
 		}
-		byName["plugboard"] = t
 	} else if r.token, err = r.mintToken(); err != nil {
 		return r, err
 	}
+	if slices.ContainsFunc(o.targets, func(name string) bool { return pgReplicas[name] > 0 }) {
+		if err := r.createSchema(ctx, o.postgres); err != nil {
+			return r, fmt.Errorf("--postgres: %w", err)
+		}
+	}
+	// In table order, so that Plugboard on SQLite, when selected, starts
+	// first and generates the dev keys in the data folder that the
+	// PostgreSQL replicas then read.
 	for _, name := range o.targets {
 		var t *target
 		switch name {
@@ -102,7 +128,11 @@ func setUp(ctx context.Context, o options, pin pinning, progress io.Writer) (*ri
 		case "nginx":
 			t, err = r.startNginx(ctx)
 		case "plugboard":
-			continue
+			t, err = r.startPlugboard(ctx)
+		case "plugboard-pg1":
+			t, err = r.startPlugboardPG(ctx, name, "Plugboard, PostgreSQL", pgReplicas[name])
+		case "plugboard-pg3":
+			t, err = r.startPlugboardPG(ctx, name, "Plugboard ×3, PostgreSQL", pgReplicas[name])
 		}
 		if err != nil {
 			return r, fmt.Errorf("%s: %w", name, err)
@@ -122,10 +152,14 @@ func setUp(ctx context.Context, o options, pin pinning, progress io.Writer) (*ri
 	return r, nil
 }
 
-// close stops every process and removes the temporary folder.
+// close stops every process, drops the PostgreSQL schema and removes the
+// temporary folder.
 func (r *rig) close() {
 	for i := len(r.procs) - 1; i >= 0; i-- {
 		r.procs[i].stop()
+	}
+	if r.pgDrop != nil {
+		r.pgDrop()
 	}
 	if r.dir != "" {
 		os.RemoveAll(r.dir)
@@ -153,7 +187,7 @@ func (r *rig) startGoTarget(ctx context.Context, name, label, role string, args 
 	if err != nil {
 		return nil, err
 	}
-	return &target{name: name, label: label, url: fmt.Sprintf("http://%s%s", hostPort(port), apiPath), auth: "Bearer " + r.token, proc: p}, nil
+	return newTarget(name, label, fmt.Sprintf("http://%s%s", hostPort(port), apiPath), "Bearer "+r.token, p), nil
 }
 
 // writeSigningKeys creates the RSA key pair of user tokens, where
@@ -194,9 +228,19 @@ func (r *rig) mintToken() (string, error) {
 	}).SignedString(r.privKey)
 }
 
-// preflight sends one GET and one POST and checks status and body, so that
-// a target that answers fast but wrong is caught before it is measured.
+// preflight sends one GET and one POST to every endpoint of a target and
+// checks status and body, so that a target that answers fast but wrong is
+// caught before it is measured.
 func preflight(ctx context.Context, t *target) error {
+	for _, ep := range t.eps {
+		if err := preflightURL(ctx, t, ep.url); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func preflightURL(ctx context.Context, t *target, url string) error {
 	client := &http.Client{Timeout: 10 * time.Second}
 	for _, method := range []string{http.MethodGet, http.MethodPost} {
 		var body io.Reader
@@ -204,7 +248,7 @@ func preflight(ctx context.Context, t *target) error {
 		if method == http.MethodPost {
 			body, want = strings.NewReader(postBody), postBody
 		}
-		req, err := http.NewRequestWithContext(ctx, method, t.url, body)
+		req, err := http.NewRequestWithContext(ctx, method, url, body)
 		if err != nil {
 			return err
 		}
@@ -214,12 +258,12 @@ func preflight(ctx context.Context, t *target) error {
 		}
 		resp, err := client.Do(req)
 		if err != nil {
-			return fmt.Errorf("%s: %s %s: %w", t.name, method, t.url, err)
+			return fmt.Errorf("%s: %s %s: %w", t.name, method, url, err)
 		}
 		got, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		resp.Body.Close()
 		if resp.StatusCode/100 != 2 || !strings.Contains(string(got), want) {
-			return fmt.Errorf("%s: %s %s answered %d %q; want 2xx with %s", t.name, method, t.url, resp.StatusCode, got, want)
+			return fmt.Errorf("%s: %s %s answered %d %q; want 2xx with %s", t.name, method, url, resp.StatusCode, got, want)
 		}
 	}
 	return nil

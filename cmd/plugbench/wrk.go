@@ -98,6 +98,37 @@ func parseWrk(out string) (wrkResult, error) {
 	return wrkResult{}, fmt.Errorf("wrk printed no summary line")
 }
 
+// mergeWrk combines wrk runs made at the same time against the replicas of
+// one target: requests and errors add up; req/s is the sum of the runs'
+// req/s (Seconds is set so that Requests ÷ Seconds gives it); p50 is the
+// runs' p50s averaged with their requests as weights (a percentile of the
+// union cannot be recovered from the runs' percentiles), and p99 the worst
+// run's. One run comes back unchanged.
+func mergeWrk(rs []wrkResult) wrkResult {
+	if len(rs) == 1 {
+		return rs[0]
+	}
+	var m wrkResult
+	var rps, p50 float64
+	for _, r := range rs {
+		m.Requests += r.Requests
+		m.StatusErrors += r.StatusErrors
+		m.SocketErrors += r.SocketErrors
+		m.P99us = max(m.P99us, r.P99us)
+		p50 += float64(r.Requests) * r.P50us
+		if r.Seconds > 0 {
+			rps += float64(r.Requests) / r.Seconds
+		}
+	}
+	if m.Requests > 0 {
+		m.P50us = p50 / float64(m.Requests)
+	}
+	if rps > 0 {
+		m.Seconds = float64(m.Requests) / rps
+	}
+	return m
+}
+
 // wrkVersion returns e.g. "wrk 4.1.0 [epoll]" (wrk -v exits 1).
 func wrkVersion() string {
 	out, _ := exec.Command("wrk", "-v").CombinedOutput()
