@@ -113,6 +113,33 @@ func (a *sdkApp) popup(open func()) context.Context {
 	return nil
 }
 
+// signIn fills the fake provider's login form in the popup and allows.
+// The popup reaches the provider through two navigations (the nonce page,
+// then the SDK's redirect); under load a navigation can land while the test
+// acts on the page, so the step is retried on a fresh page.
+func (a *sdkApp) signIn(pctx context.Context) {
+	a.t.Helper()
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		err = chromedp.Do(pctx, chromedp.WaitVisible(chromedp.ID("username")),
+			chromedp.Evaluate[chromedp.Void](`document.getElementById("username").value = "octo";
+				document.getElementById("password").value = "hunter2";
+				document.getElementById("allow").click();`))
+		if err == nil || !strings.Contains(err.Error(), "navigated or closed") {
+			break
+		}
+		// Our own click may have navigated away (or the popup closed):
+		// only a popup still on the login page is tried again.
+		if loc, lerr := chromedp.Run(pctx, chromedp.Location()); lerr != nil || !strings.Contains(loc, "/oauth/authorize") {
+			err = nil
+			break
+		}
+	}
+	if err != nil {
+		a.t.Fatalf("signing in at the provider in the popup: %v", err)
+	}
+}
+
 // frameNode returns the Connect Portal iframe's node once it is shown.
 func (a *sdkApp) frameNode() *chromedp.Node {
 	a.t.Helper()
@@ -174,9 +201,7 @@ func TestSDKUnmodifiedAgainstPlugboard(t *testing.T) {
 	pctx = a.popup(func() {
 		_ = eval[string](a, `(window.installOAuth = paragon.installIntegration("custom.fakeoauth", {}), "started")`)
 	})
-	run(t, pctx, "provider login in popup", chromedp.WaitVisible(chromedp.ID("username")),
-		chromedp.SendKeys(chromedp.ID("username"), "octo"), chromedp.SendKeys(chromedp.ID("password"), "hunter2"),
-		chromedp.Click(chromedp.ID("allow")))
+	a.signIn(pctx)
 	installed = eval[map[string]any](a, `window.installOAuth`)
 	if installed["integrationType"] != "custom.fakeoauth" || installed["credential"] == nil {
 		t.Fatalf("installIntegration(oauth) resolved with %v", installed)
@@ -248,8 +273,7 @@ func TestSDKUnmodifiedAgainstPlugboard(t *testing.T) {
 	run(t, a.ctx, "oauth button", chromedp.WaitVisible(chromedp.ID("pb-connect"), in))
 	screenshot(t, a.ctx, "sdk-5-connect-iframe-oauth")
 	pctx = a.popup(func() { run(t, a.ctx, "click connect", chromedp.Click(chromedp.ID("pb-connect"), in)) })
-	run(t, pctx, "sign in", chromedp.WaitVisible(chromedp.ID("username")), chromedp.SendKeys(chromedp.ID("username"), "octo"),
-		chromedp.SendKeys(chromedp.ID("password"), "hunter2"), chromedp.Click(chromedp.ID("allow")))
+	a.signIn(pctx)
 	if got := eval[map[string]any](a, `window.connectOAuth`); got["integrationType"] != "custom.fakeoauth" {
 		t.Errorf("connect(oauth) resolved with %v", got)
 	}

@@ -128,6 +128,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		projects = []gateway.ProjectConfig{{ID: o.project, Keys: keys}}
+		if !dev && !setByUser(fs, "project") {
+			log.Warn("serving the default project id \"dev\" in production; set --project (PLUGBOARD_PROJECT) to your app's project id")
+		}
 	}
 	if !dev && os.Getenv("PLUGBOARD_ENCRYPTION_KEYS") == "" {
 		return errors.New("production mode needs PLUGBOARD_ENCRYPTION_KEYS (credentials are encrypted at rest): create a key with `plugboard keys generate`")
