@@ -27,8 +27,6 @@ type providerAnswer struct {
 	Body   string `json:"body"`
 }
 
-func (f *connectFailure) Error() string { return f.message }
-
 // connectWithValues connects an api_key, basic or client credentials
 // integration from what the user typed: check the values, exchange client
 // credentials, then test and store (see finishConnect).

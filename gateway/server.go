@@ -117,9 +117,6 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Reloader returns the server's reloader (for SIGHUP and tests).
 func (s *Server) Reloader() *reload.Reloader { return s.reloader }
 
-// Metrics returns the server's metrics.
-func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
-
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)

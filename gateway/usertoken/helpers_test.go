@@ -63,9 +63,8 @@ func newClock(t time.Time) *clock {
 	c.set(t)
 	return c
 }
-func (c *clock) set(t time.Time)     { c.ns.Store(t.UnixNano()) }
-func (c *clock) add(d time.Duration) { c.ns.Add(int64(d)) }
-func (c *clock) now() time.Time      { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *clock) set(t time.Time) { c.ns.Store(t.UnixNano()) }
+func (c *clock) now() time.Time  { return time.Unix(0, c.ns.Load()).UTC() }
 func kid(t testing.TB, k crypto.Signer) string {
 	t.Helper()
 	id, err := KeyID(k.Public())

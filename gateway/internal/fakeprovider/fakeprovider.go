@@ -49,13 +49,12 @@ type Provider struct {
 
 	RevokeCalls atomic.Int64
 
-	mu       sync.Mutex
-	codes    map[string]*authCode
-	access   map[string]time.Time // access token -> expiry (zero: none)
-	refresh  map[string]bool      // live refresh tokens
-	revoked  map[string]bool      // rotated-out refresh tokens
-	apiKeys  map[string]bool      // accepted API keys (X-Api-Key or bearer)
-	lastSeen http.Header
+	mu      sync.Mutex
+	codes   map[string]*authCode
+	access  map[string]time.Time // access token -> expiry (zero: none)
+	refresh map[string]bool      // live refresh tokens
+	revoked map[string]bool      // rotated-out refresh tokens
+	apiKeys map[string]bool      // accepted API keys (X-Api-Key or bearer)
 }
 
 // New starts a fake provider on 127.0.0.1.
@@ -113,13 +112,6 @@ func (p *Provider) RefreshTokenLive(rt string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.refresh[rt]
-}
-
-// LastHeaders returns the headers of the last API request.
-func (p *Provider) LastHeaders() http.Header {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.lastSeen.Clone()
 }
 
 func oauthError(w http.ResponseWriter, status int, code, desc string) {
@@ -214,7 +206,6 @@ func (p *Provider) issue(w http.ResponseWriter, refresh string) {
 func (p *Provider) authorized(r *http.Request) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.lastSeen = r.Header.Clone()
 	if key := r.Header.Get("X-Api-Key"); key != "" {
 		return p.apiKeys[key]
 	}
