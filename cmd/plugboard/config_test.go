@@ -112,3 +112,28 @@ func TestServeDrainDelay(t *testing.T) {
 		t.Errorf("exit code %d", code)
 	}
 }
+
+// TestServeSecretsFromFiles: NAME_FILE variables read values from files,
+// as container secrets are mounted.
+func TestServeSecretsFromFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	copyShipped(t, filepath.Join(dir, "integrations.d"), "stripe")
+	env := productionEnv(t, dir)
+	secrets := t.TempDir()
+	for i, kv := range env {
+		if name, v, _ := strings.Cut(kv, "="); name == "PLUGBOARD_ENCRYPTION_KEYS" {
+			writeFile(t, filepath.Join(secrets, "keys"), v+"\n")
+			env[i] = "PLUGBOARD_ENCRYPTION_KEYS_FILE=" + filepath.Join(secrets, "keys")
+		}
+	}
+	writeFile(t, filepath.Join(secrets, "admin"), "file-admin-token-0123456789\n")
+	env = append(env, "PLUGBOARD_ADMIN_TOKEN_FILE="+filepath.Join(secrets, "admin"))
+	g := startGateway(t, dir, env, "--mode", "production")
+	if r := g.do("GET", "/admin/v1/integrations", "file-admin-token-0123456789"); r.status != 200 {
+		t.Fatalf("admin token from a file: %d %s", r.status, r.body)
+	}
+	if r := runServeCmd(t, dir, serveEnv("PLUGBOARD_ADMIN_TOKEN_FILE=/nonexistent/admin"), "serve", "--mode", "production"); r.code != 2 || !strings.Contains(r.stderr, "PLUGBOARD_ADMIN_TOKEN_FILE") {
+		t.Errorf("missing secret file: %s", r)
+	}
+}

@@ -150,7 +150,11 @@ func runKeysRotate(args []string, stdout, stderr io.Writer) error {
 // loadKeyring reads PLUGBOARD_ENCRYPTION_KEYS, or in dev mode the data
 // folder's generated key (created on first use).
 func loadKeyring(data string, dev bool) (*store.Keyring, string, error) {
-	if v := os.Getenv("PLUGBOARD_ENCRYPTION_KEYS"); v != "" {
+	v, ok, err := envValue(os.LookupEnv, "PLUGBOARD_ENCRYPTION_KEYS")
+	if err != nil {
+		return nil, "", err
+	}
+	if ok && v != "" {
 		kr, err := store.ParseKeyring(v)
 		if err != nil {
 			return nil, "", fmt.Errorf("PLUGBOARD_ENCRYPTION_KEYS: %w", err)

@@ -30,8 +30,11 @@ encrypted, and proxy apps' calls to integrations' APIs with the user's
 credential injected.
 
 Every flag can also be set with an environment variable: --public-url is
-PLUGBOARD_PUBLIC_URL, and so on. A flag on the command line wins over the
-environment, which wins over the built-in default.
+PLUGBOARD_PUBLIC_URL, and so on; NAME_FILE (e.g. PLUGBOARD_ADMIN_TOKEN_FILE,
+PLUGBOARD_ENCRYPTION_KEYS_FILE, PLUGBOARD_STORE_FILE) reads the value from a
+file instead, as mounted secrets are. A flag on the command line wins over
+the environment, which wins over the config file, which wins over the
+built-in default.
 
 Modes: "dev" needs no configuration: it generates an admin token, a user-token
 signing key pair and an encryption key into the data folder, serves one
@@ -132,7 +135,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 			log.Warn("serving the default project id \"dev\" in production; set --project (PLUGBOARD_PROJECT) to your app's project id")
 		}
 	}
-	if !dev && os.Getenv("PLUGBOARD_ENCRYPTION_KEYS") == "" {
+	if _, ok, _ := envValue(os.LookupEnv, "PLUGBOARD_ENCRYPTION_KEYS"); !dev && !ok {
 		return errors.New("production mode needs PLUGBOARD_ENCRYPTION_KEYS (credentials are encrypted at rest): create a key with `plugboard keys generate`")
 	}
 	kr, keySource, err := loadKeyring(o.data, dev)
@@ -271,13 +274,35 @@ func applyEnv(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
 			return
 		}
 		name := envName(f.Name)
-		if v, ok := lookup(name); ok {
+		v, ok, e := envValue(lookup, name)
+		if e != nil {
+			err = e
+			return
+		}
+		if ok {
 			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s=%q: %v", name, v, e)
+				err = fmt.Errorf("%s: %v", name, e)
 			}
 		}
 	})
 	return err
+}
+
+// envValue reads NAME, or else the file NAME_FILE names (trailing newlines
+// removed), the convention for secrets mounted as files in containers.
+func envValue(lookup func(string) (string, bool), name string) (string, bool, error) {
+	if v, ok := lookup(name); ok {
+		return v, true, nil
+	}
+	path, ok := lookup(name + "_FILE")
+	if !ok {
+		return "", false, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", false, fmt.Errorf("%s_FILE: %v", name, err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), true, nil
 }
 
 func envName(flagName string) string {
