@@ -32,6 +32,9 @@ type Config struct {
 	ManifestDir   string        // folder of manifests, watched for changes
 	AdminToken    string        // bearer token for /admin/v1; empty disables the admin API
 	ShutdownGrace time.Duration // how long in-flight requests may take to finish on shutdown
+	// SeparateAdmin serves /metrics and /admin/v1 only on the admin
+	// listener given to Serve, not on the public one.
+	SeparateAdmin bool
 	// DrainDelay keeps serving after SIGTERM with /readyz at 503, so load
 	// balancers take the replica out before the listener closes.
 	DrainDelay   time.Duration
@@ -55,12 +58,13 @@ type Config struct {
 
 // Server is the gateway.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	metrics  *metrics.Metrics
-	reloader *reload.Reloader
-	handler  http.Handler
-	draining atomic.Bool
+	cfg          Config
+	log          *slog.Logger
+	metrics      *metrics.Metrics
+	reloader     *reload.Reloader
+	handler      http.Handler
+	adminHandler http.Handler // /metrics, /admin/v1, health: for a separate admin listener
+	draining     atomic.Bool
 
 	projects map[string]*Project
 	store    store.Store
@@ -118,12 +122,28 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Reloader() *reload.Reloader { return s.reloader }
 
 func (s *Server) routes() http.Handler {
+	// Operators' routes: on the public listener, or only on the admin
+	// listener when there is one (Serve's admin argument).
+	ops := func(mux *http.ServeMux) {
+		mux.Handle("GET /metrics", s.metrics.Handler())
+		mux.Handle("GET /admin/v1/integrations", s.admin(s.adminIntegrations))
+		mux.Handle("POST /admin/v1/reload", s.admin(s.adminReload))
+	}
+	adminMux := http.NewServeMux()
+	adminMux.HandleFunc("GET /healthz", s.healthz)
+	adminMux.HandleFunc("GET /readyz", s.readyz)
+	ops(adminMux)
+	adminMux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, CodeNotFound, "no route for "+r.Method+" "+r.URL.Path+" on the admin listener")
+	})
+	s.adminHandler = s.instrument(adminMux)
+
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", s.metrics.Handler())
-	mux.Handle("GET /admin/v1/integrations", s.admin(s.adminIntegrations))
-	mux.Handle("POST /admin/v1/reload", s.admin(s.adminReload))
+	if !s.cfg.SeparateAdmin {
+		ops(mux)
+	}
 	mux.HandleFunc("GET /v1/integrations", s.publicIntegrations)
 	mux.HandleFunc("GET /v1/integrations/{id}", s.publicIntegration)
 	mux.HandleFunc("GET /v1/integrations/{id}/icon.svg", s.icon)
@@ -242,13 +262,21 @@ func (s *Server) admin(h http.HandlerFunc) http.Handler {
 // Serve serves on ln until ctx is cancelled, watching the manifest folder
 // meanwhile, then shuts down gracefully: /readyz turns 503, the listener
 // closes, and in-flight requests get up to ShutdownGrace to finish.
-func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+func (s *Server) Serve(ctx context.Context, ln net.Listener, admin ...net.Listener) error {
+	newServer := func(h http.Handler) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		}
+	}
+	servers := []*http.Server{newServer(s.handler)}
+	listeners := []net.Listener{ln}
+	for _, a := range admin {
+		servers = append(servers, newServer(s.adminHandler))
+		listeners = append(listeners, a)
 	}
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
@@ -256,10 +284,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := s.reloader.Start(watchCtx); err != nil {
 		s.log.Error("cannot watch the manifest folder; reload with SIGHUP or POST /admin/v1/reload", "error", err)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, len(servers))
+	for i := range servers {
+		go func(srv *http.Server, l net.Listener) { errc <- srv.Serve(l) }(servers[i], listeners[i])
+	}
 	select {
 	case err := <-errc:
+		for _, srv := range servers {
+			_ = srv.Close()
+		}
 		return err
 	case <-ctx.Done():
 	}
@@ -271,12 +304,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("shutting down", "grace", s.cfg.ShutdownGrace.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		s.log.Warn("grace period over; closing remaining connections", "error", err)
-		_ = srv.Close()
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			s.log.Warn("grace period over; closing remaining connections", "error", err)
+			_ = srv.Close()
+		}
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	for range servers {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	s.log.Info("stopped")
 	return nil

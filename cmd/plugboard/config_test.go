@@ -137,3 +137,44 @@ func TestServeSecretsFromFiles(t *testing.T) {
 		t.Errorf("missing secret file: %s", r)
 	}
 }
+
+// TestServeAdminListener: with --admin-listen, /metrics and the admin API
+// answer only there; the public listener refuses them.
+func TestServeAdminListener(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	copyShipped(t, filepath.Join(dir, "integrations.d"), "stripe")
+	g := startGateway(t, dir, serveEnv("PLUGBOARD_ADMIN_TOKEN=admin-listener-token-0123"), "--admin-listen", "127.0.0.1:0", "--log-format", "json")
+	m := regexp.MustCompile(`"msg":"admin listener[^"]*","addr":"([^"]+)"`).FindStringSubmatch(g.stderr.String())
+	if m == nil {
+		t.Fatalf("no admin listener logged:\n%s", g.stderr)
+	}
+	admin := "http://" + m[1]
+	if r := g.do("GET", "/metrics", ""); r.status != 404 {
+		t.Errorf("public /metrics: %d", r.status)
+	}
+	if r := g.do("GET", "/admin/v1/integrations", "admin-listener-token-0123"); r.status != 404 {
+		t.Errorf("public admin API: %d", r.status)
+	}
+	if r := g.do("GET", "/v1/integrations", ""); r.status != 200 {
+		t.Errorf("public metadata: %d", r.status)
+	}
+	get := func(path, token string) int {
+		req, _ := http.NewRequest("GET", admin+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if get("/metrics", "") != 200 || get("/admin/v1/integrations", "admin-listener-token-0123") != 200 || get("/readyz", "") != 200 {
+		t.Error("the admin listener does not serve /metrics, the admin API and /readyz")
+	}
+	if get("/v1/integrations", "") != 404 {
+		t.Error("the admin listener serves public routes")
+	}
+}

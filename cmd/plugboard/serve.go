@@ -53,6 +53,7 @@ Routes:
   GET  /v1/integrations/{id}/icon.svg the sanitised icon
   GET  /admin/v1/integrations         every manifest file, status, problems (admin token)
   POST /admin/v1/reload               rescan now (admin token)
+                                      (/metrics and /admin/v1 move to --admin-listen when set)
   POST /projects/{p}/sdk/credentials  connect an api_key/basic/client-credentials
                                       integration (user token; tested first)
   ANY  /projects/{p}/sdk/proxy/custom/{integration}/{path}
@@ -61,7 +62,7 @@ Routes:
 
 type serveOptions struct {
 	listen, publicURL, manifests, data, logFormat, logLevel, adminToken, mode string
-	storePath, project, projectKeys, config, allowedOrigins                   string
+	storePath, project, projectKeys, config, allowedOrigins, adminListen      string
 	grace, poll, drain                                                        time.Duration
 	maxBody                                                                   int64
 }
@@ -70,6 +71,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", "[flags]", serveHelp, stderr)
 	var o serveOptions
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to listen on, host:port")
+	fs.StringVar(&o.adminListen, "admin-listen", "", "separate address for /metrics and /admin/v1 (then not served on --listen), e.g. 0.0.0.0:9090 inside a cluster")
 	fs.StringVar(&o.publicURL, "public-url", "", "external base URL of the gateway, used in links and OAuth redirect URIs (default http://<listen>)")
 	fs.StringVar(&o.manifests, "manifests", "integrations.d", "folder of integration manifests, watched for changes")
 	fs.StringVar(&o.data, "data", ".plugboard", "folder for the embedded store and generated dev keys")
@@ -172,6 +174,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		AdminToken:     o.adminToken,
 		ShutdownGrace:  o.grace,
 		DrainDelay:     o.drain,
+		SeparateAdmin:  o.adminListen != "",
 		PollInterval:   o.poll,
 		Manifest:       manifest.Options{ResolveSecrets: true, AllowUnresolvedSecrets: dev},
 		Log:            log,
@@ -189,6 +192,16 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if dev {
 		printDevBanner(stderr, o, ln.Addr().String(), srv.Reloader().Catalog().Len())
 	}
+	var admin []net.Listener
+	if o.adminListen != "" {
+		aln, err := net.Listen("tcp", o.adminListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--admin-listen: %w", err)
+		}
+		admin = append(admin, aln)
+		log.Info("admin listener: /metrics and /admin/v1 are served here only", "addr", aln.Addr().String())
+	}
 	log.Info("listening", "addr", ln.Addr().String(), "mode", modeName(dev), "manifests", o.manifests, "version", version)
 
 	hup := make(chan os.Signal, 1)
@@ -199,7 +212,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 			srv.Reloader().Reload("SIGHUP")
 		}
 	}()
-	return srv.Serve(ctx, ln)
+	return srv.Serve(ctx, ln, admin...)
 }
 
 // defaultPublicURL is http://<listen> with the port the listener got, so
