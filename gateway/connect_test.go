@@ -179,3 +179,14 @@ func TestDisconnectRevokesAtTheProvider(t *testing.T) {
 		t.Errorf("proxy after disconnect: %d %s", r.status, r.body)
 	}
 }
+
+func TestWrongMethodIs405WithAllow(t *testing.T) {
+	e := startProxyEnv(t)
+	r := e.do("POST", "/healthz", "", nil, nil)
+	if r.status != 405 || r.header.Get("Allow") == "" || r.header.Get("X-Plugboard-Error") != "method_not_allowed" {
+		t.Errorf("POST /healthz: %d allow=%q %s", r.status, r.header.Get("Allow"), r.body)
+	}
+	if r := e.do("GET", "/no/such/route", "", nil, nil); r.status != 404 || r.header.Get("X-Plugboard-Error") != "not_found" {
+		t.Errorf("unknown route: %d %s", r.status, r.body)
+	}
+}

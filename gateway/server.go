@@ -168,9 +168,6 @@ func (s *Server) routes() http.Handler {
 			mux.HandleFunc("DELETE /projects/{pid}/sdk/actions/session-id/{key}", s.sdkSessionDelete)
 		}
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, CodeNotFound, "no route for "+r.Method+" "+r.URL.Path)
-	})
 	return s.instrument(s.cors(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Proxy paths are routed before the mux, which would clean them:
 		// the proxy checks the API path exactly as it was sent.
@@ -179,8 +176,49 @@ func (s *Server) routes() http.Handler {
 			s.serveProxy(w, r, pid, id, path)
 			return
 		}
-		mux.ServeHTTP(w, r)
+		serveMux(mux, w, r)
 	})))
+}
+
+// serveMux serves r with mux, turning the mux's own plain-text 404 and 405
+// answers into the gateway's JSON errors (a 405 keeps its Allow header).
+func serveMux(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
+	h, pattern := mux.Handler(r)
+	if pattern != "" {
+		mux.ServeHTTP(w, r)
+		return
+	}
+	rec := &headerRecorder{header: http.Header{}}
+	h.ServeHTTP(rec, r)
+	switch {
+	case rec.status == http.StatusMethodNotAllowed:
+		w.Header().Set("Allow", rec.header.Get("Allow"))
+		writeError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+rec.header.Get("Allow"))
+	case rec.status >= 300 && rec.status < 400:
+		w.Header().Set("Location", rec.header.Get("Location"))
+		w.WriteHeader(rec.status)
+	default:
+		writeError(w, http.StatusNotFound, CodeNotFound, "no route for "+r.Method+" "+r.URL.Path)
+	}
+}
+
+// headerRecorder keeps the status and headers a handler writes, not its body.
+type headerRecorder struct {
+	header http.Header
+	status int
+}
+
+func (h *headerRecorder) Header() http.Header { return h.header }
+func (h *headerRecorder) Write(b []byte) (int, error) {
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	return len(b), nil
+}
+func (h *headerRecorder) WriteHeader(code int) {
+	if h.status == 0 {
+		h.status = code
+	}
 }
 
 // instrument records metrics per route pattern and logs each request at
