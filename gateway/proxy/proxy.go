@@ -106,7 +106,6 @@ type call struct {
 	start      time.Time
 	sent       time.Time
 	timer      *time.Timer
-	cancel     context.CancelCauseFunc
 	status     int
 }
 
@@ -166,7 +165,6 @@ func usesTokens(in *manifest.Integration) bool {
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request, c *call) {
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
-	c.cancel = cancel
 	c.timer = time.AfterFunc(c.req.Integration.API.Timeout, func() { cancel(errUpstreamTimeout) })
 	defer c.timer.Stop()
 	h.rp.ServeHTTP(w, r.WithContext(context.WithValue(ctx, callKey{}, c)))
