@@ -9,9 +9,10 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// createSchema makes a fresh schema in the database dsn names, for the
-// PostgreSQL replicas only (other tests' data is never touched), sets
-// r.pgDSN to dsn with that schema as search_path, and r.pgDrop to drop it.
+// createSchema gives the PostgreSQL replicas a place of their own (other
+// tests' data and sessions are never touched): a fresh database when the
+// user may create one, else a fresh schema in the database dsn names. It
+// sets r.pgDSN to reach it and r.pgDrop to remove it.
 func (r *rig) createSchema(ctx context.Context, dsn string) error {
 	u, err := url.Parse(dsn)
 	if err != nil {
@@ -28,28 +29,38 @@ func (r *rig) createSchema(ctx context.Context, dsn string) error {
 	if err := conn.QueryRow(ctx, "SHOW server_version").Scan(&version); err != nil {
 		return err
 	}
-	schema := "plugbench_" + randomHex(6)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		return fmt.Errorf("CREATE SCHEMA %s: %w", schema, err)
-	}
-	r.pgDrop = func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, dsn)
-		if err == nil {
-			_, err = c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(ctx)
+	name := "plugbench_" + randomHex(6)
+	drop := func(stmt string) {
+		r.pgDrop = func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			c, err := pgx.Connect(ctx, dsn)
+			if err == nil {
+				_, err = c.Exec(ctx, stmt)
+				c.Close(ctx)
+			}
+			if err != nil {
+				fmt.Fprintf(r.progress, "plugbench: %s: %v\n", stmt, err)
+			}
 		}
-		if err != nil {
-			fmt.Fprintf(r.progress, "plugbench: dropping the PostgreSQL schema %s: %v\n", schema, err)
-		}
 	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err == nil {
+		drop("DROP DATABASE " + name + " WITH (FORCE)")
+		u.Path = "/" + name
+		r.pgDSN = u.String()
+		r.pgInfo = fmt.Sprintf("PostgreSQL %s at %s, fresh database %s (dropped afterwards)", version, u.Host, name)
+		return nil
+	}
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
+		return fmt.Errorf("CREATE SCHEMA %s: %w", name, err)
+	}
+	drop("DROP SCHEMA " + name + " CASCADE")
 	q := u.Query()
-	q.Set("search_path", schema)
+	q.Set("search_path", name)
 	u.RawQuery = q.Encode()
 	r.pgDSN = u.String()
 	r.pgInfo = fmt.Sprintf("PostgreSQL %s at %s, database %s, fresh schema %s (dropped afterwards)",
-		version, u.Host, u.Path[min(1, len(u.Path)):], schema)
+		version, u.Host, u.Path[min(1, len(u.Path)):], name)
 	return nil
 }
 

@@ -118,7 +118,7 @@ func newCluster(t *testing.T) *cluster {
 	t.Helper()
 	c := &cluster{t: t, dir: t.TempDir(), provider: fakeprovider.New()}
 	t.Cleanup(c.provider.Close)
-	c.dsn = freshSchema(t, os.Getenv("PLUGBOARD_TEST_POSTGRES"))
+	c.dsn = freshDatabase(t, os.Getenv("PLUGBOARD_TEST_POSTGRES"))
 	entry, err := store.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
@@ -168,25 +168,28 @@ func newCluster(t *testing.T) *cluster {
 	return c
 }
 
-// freshSchema returns dsn with a search_path of a new, empty schema.
-func freshSchema(t *testing.T, dsn string) string {
+// freshDatabase returns a DSN for a new, empty database on the server dsn
+// names. A database of its own (not a schema) keeps these processes'
+// sessions and locks apart from other packages' PostgreSQL tests running at
+// the same time, which inspect and terminate sessions of their database.
+func freshDatabase(t *testing.T, dsn string) string {
 	t.Helper()
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	schema := "replicas_" + hex.EncodeToString(b)
+	name := "replicas_" + hex.EncodeToString(b)
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatalf("connecting to PLUGBOARD_TEST_POSTGRES: %v", err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		c, err := pgx.Connect(context.Background(), dsn)
 		if err == nil {
-			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			_, _ = c.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)")
 			c.Close(context.Background())
 		}
 	})
@@ -194,9 +197,7 @@ func freshSchema(t *testing.T, dsn string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
+	u.Path = "/" + name
 	return u.String()
 }
 
