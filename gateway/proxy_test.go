@@ -635,3 +635,19 @@ func TestSDKCredentialsTestBeforeStoring(t *testing.T) {
 		t.Errorf("oauth2 via credentials endpoint: %d %s", r.status, r.body)
 	}
 }
+
+func TestProxyURLHeaderStaysOnTheHost(t *testing.T) {
+	e := startProxyEnv(t)
+	e.connectKey("uma", "fakekey", "key-uma")
+	tok := e.token("uma")
+	r := e.do("GET", "/projects/dev/sdk/proxy/custom/fakekey", tok, nil, map[string]string{"X-Paragon-Proxy-Url": e.provider.URL + "/api/echo/x?y=1"})
+	if got := echoed(t, r); got.Path != "/api/echo/x" || got.Query != "y=1" || got.Headers.Get("X-Paragon-Proxy-Url") != "" {
+		t.Errorf("upstream saw %s?%s headers %v", got.Path, got.Query, got.Headers)
+	}
+	for _, bad := range []string{"https://evil.example.com/api/me", "http://user:pw@" + strings.TrimPrefix(e.provider.URL, "http://") + "/api/me", "/api/me", e.provider.URL + "/api/%2e%2e/x"} {
+		r := e.do("GET", "/projects/dev/sdk/proxy/custom/fakekey", tok, nil, map[string]string{"X-Paragon-Proxy-Url": bad})
+		if r.status != 400 || !strings.Contains(r.body, "path_refused") {
+			t.Errorf("%s: %d %s", bad, r.status, r.body)
+		}
+	}
+}

@@ -31,6 +31,10 @@ const (
 	replayBodyBytes = 64 << 10
 )
 
+// ProxyURLHeader names the full upstream URL instead of the path, as in the
+// hosted product's API. It must stay on the integration's scheme and host.
+const ProxyURLHeader = "X-Paragon-Proxy-Url"
+
 // RawResponseHeader asks for the upstream body as is, not wrapped in
 // {"output": …} (binary downloads), as in the hosted product's API.
 const RawResponseHeader = "X-Paragon-Use-Raw-Response"
@@ -100,7 +104,8 @@ type call struct {
 	query      string      // caller's raw query
 	header     http.Header // static headers and the credential, to set upstream
 	raw        bool
-	body       []byte // kept for a replay, when small enough
+	absolute   *url.URL // from ProxyURLHeader: the path is from the host's root
+	body       []byte   // kept for a replay, when small enough
 	replayable bool
 	retried    bool
 	start      time.Time
@@ -120,7 +125,16 @@ var (
 func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, req Request) {
 	c := &call{req: req, start: time.Now(), raw: r.Header.Get(RawResponseHeader) != ""}
 	defer func() { h.observe(c, r.Method) }()
-	path, err := checkPath(req.Path)
+	rawPath, query := req.Path, r.URL.RawQuery
+	if pu := r.Header.Get(ProxyURLHeader); pu != "" {
+		u, err := url.Parse(pu)
+		if err != nil || !u.IsAbs() || u.Opaque != "" || u.User != nil || u.Fragment != "" || strings.Contains(pu, "#") {
+			h.fail(w, c, http.StatusBadRequest, "path_refused", ProxyURLHeader+" must be an absolute URL on the API's host")
+			return
+		}
+		c.absolute, rawPath, query = u, u.EscapedPath(), u.RawQuery
+	}
+	path, err := checkPath(rawPath)
 	if err != nil {
 		h.fail(w, c, http.StatusBadRequest, "path_refused", err.Error())
 		return
@@ -137,7 +151,12 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, req Request) {
 		h.credentialError(w, c, err)
 		return
 	}
-	if err := h.prepare(c, conn, path, r.URL.RawQuery); err != nil {
+	if err := h.prepare(c, conn, path, query); err != nil {
+		var pe *PathError
+		if errors.As(err, &pe) {
+			h.fail(w, c, http.StatusBadRequest, "path_refused", err.Error())
+			return
+		}
 		h.fail(w, c, http.StatusConflict, "connection_incomplete", err.Error())
 		return
 	}
@@ -184,6 +203,12 @@ func (h *Handler) prepare(c *call, conn *store.Connection, path, query string) e
 	baseURL, err := url.Parse(base)
 	if err != nil {
 		return errors.New("base URL does not parse once rendered")
+	}
+	if a := c.absolute; a != nil {
+		if !strings.EqualFold(a.Scheme, baseURL.Scheme) || !strings.EqualFold(a.Host, baseURL.Host) {
+			return &PathError{Reason: ProxyURLHeader + " must stay on " + baseURL.Scheme + "://" + baseURL.Host}
+		}
+		baseURL.Path, baseURL.RawPath, baseURL.RawQuery = "", "", ""
 	}
 	target, err := join(baseURL, path, query)
 	if err != nil {
