@@ -190,3 +190,14 @@ func TestWrongMethodIs405WithAllow(t *testing.T) {
 		t.Errorf("unknown route: %d %s", r.status, r.body)
 	}
 }
+
+// An absolute testEndpoint is requested from the host's root, not under
+// the base path (/api/v9 here, where the fake has nothing).
+func TestAbsoluteTestEndpoint(t *testing.T) {
+	e := startProxyEnv(t)
+	e.provider.AddAPIKey("abs-key")
+	r := e.do("POST", "/projects/dev/sdk/credentials", e.token("walt"), strings.NewReader(`{"integrationId":"fakeabs","payload":{"api_key":"abs-key"}}`), nil)
+	if r.status != 201 {
+		t.Fatalf("connect with an absolute test endpoint: %d %s", r.status, r.body)
+	}
+}

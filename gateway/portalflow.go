@@ -43,7 +43,7 @@ func (s *Server) createConnectLink(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, CodeBadRequest, `body must be JSON {"integrationId": "custom.<id>"}`)
 		return
 	}
-	in, ok := lookup(s.reloader.Catalog(), req.IntegrationID)
+	in, ok := s.resolveIntegration(u.project.ID, req.IntegrationID)
 	if !ok {
 		writeError(w, http.StatusNotFound, CodeIntegrationMissing, "no integration "+quoteID(req.IntegrationID))
 		return

@@ -99,6 +99,22 @@ auth:
 api:
   baseUrl: {{P}}/api
   testEndpoint: /me
+-- fakeabs.yaml
+id: fakeabs
+name: Fake Absolute Test
+description: Test endpoint as an absolute URL outside the base path.
+auth:
+  type: api_key
+  inputs:
+    - key: api_key
+      label: API key
+api:
+  baseUrl: {{P}}/api/v9
+  authorization:
+    type: header
+    name: X-Api-Key
+    value: "{{inputs.api_key}}"
+  testEndpoint: {{P}}/api/me
 -- fakeslow.yaml
 id: fakeslow
 name: Fake Slow

@@ -175,8 +175,8 @@ func TestSDKUnmodifiedAgainstPlugboard(t *testing.T) {
 			t.Errorf("getUser().integrations[%s] = %v", slug, integrations[slug])
 		}
 	}
-	if all := eval[[]map[string]any](a, `paragon.getIntegrationMetadata()`); len(all) != 6 {
-		t.Errorf("getIntegrationMetadata() lists %d integrations, want 6", len(all))
+	if all := eval[[]map[string]any](a, `paragon.getIntegrationMetadata()`); len(all) != 7 {
+		t.Errorf("getIntegrationMetadata() lists %d integrations, want 7", len(all))
 	}
 	fo := eval[map[string]any](a, `paragon.getIntegrationMetadata("custom.fakeoauth")`)
 	if fo["name"] != "Fake OAuth" || fo["brandColor"] != "#0E7C66" || !strings.HasSuffix(fmt.Sprint(fo["icon"]), "/v1/integrations/fakeoauth/icon.svg") {

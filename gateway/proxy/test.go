@@ -40,22 +40,18 @@ func (h *Handler) Test(ctx context.Context, in *manifest.Integration, conn *stor
 	}
 	path, query := rendered, ""
 	if !in.API.TestIsPath {
-		// An absolute test URL on the API's host: its path is sent as is,
-		// relative to the host rather than to the base path.
+		// An absolute test URL on the API's host: its path is from the
+		// host's root, as with the proxy's X-Paragon-Proxy-Url.
 		u, err := url.Parse(rendered)
 		if err != nil {
 			return nil, err
 		}
-		path, query = u.EscapedPath(), u.RawQuery
+		c.absolute, path, query = u, u.EscapedPath(), u.RawQuery
 	} else if i := strings.IndexByte(rendered, '?'); i >= 0 {
 		path, query = rendered[:i], rendered[i+1:]
 	}
 	if err := h.prepare(c, conn, path, query); err != nil {
 		return nil, err
-	}
-	if !in.API.TestIsPath {
-		u, _ := url.Parse(rendered)
-		c.target.Path, c.target.RawPath = u.Path, u.RawPath
 	}
 	ctx, cancel := context.WithTimeout(ctx, in.API.Timeout)
 	defer cancel()
