@@ -147,3 +147,18 @@ func TestBaseQueryIsKept(t *testing.T) {
 		t.Errorf("got %s, want %s", got, want)
 	}
 }
+
+func TestUnderPath(t *testing.T) {
+	for _, c := range []struct {
+		path, base string
+		want       bool
+	}{
+		{"/v2/users", "/v2", true}, {"/v2", "/v2", true}, {"/v2/", "/v2/", true}, {"/v2/users", "/v2/", true},
+		{"/admin/x", "/v2", false}, {"/v2evil", "/v2", false}, {"/v2evil/x", "/v2/", false}, {"/", "/v2", false},
+		{"", "/v2", false}, {"/V2/users", "/v2", false}, {"/anything", "", true}, {"/anything", "/", true},
+	} {
+		if got := underPath(c.path, c.base); got != c.want {
+			t.Errorf("underPath(%q, %q) = %v", c.path, c.base, got)
+		}
+	}
+}
