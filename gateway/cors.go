@@ -8,7 +8,10 @@ import (
 // cors lets the configured app origins call the management API and the
 // proxy from browsers (the SDK does, with a bearer token and no cookies).
 // Other origins get no CORS headers, so browsers keep their responses from
-// the page. Preflights are answered here for every route.
+// the page. Preflights are answered here for every route. These are the only
+// CORS headers a proxied answer carries: the proxy drops the upstream's
+// Access-Control-* headers and merges its Vary into one line with ours
+// (gateway/proxy/headers.go).
 func (s *Server) cors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")

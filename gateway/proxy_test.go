@@ -411,7 +411,9 @@ func TestProxyGatewayErrors(t *testing.T) {
 }
 
 // TestProxyRefusesHostilePathsOverTheWire sends the path corpus as raw
-// request lines, so no client library cleans them first.
+// request lines, so no client library cleans them first. Every row is
+// refused by the gateway, except those marked "+" (which may reach the
+// provider's /api/ tree).
 func TestProxyRefusesHostilePathsOverTheWire(t *testing.T) {
 	e := startProxyEnv(t)
 	e.connectKey("erin", "fakekey", "key-erin")
@@ -421,29 +423,33 @@ func TestProxyRefusesHostilePathsOverTheWire(t *testing.T) {
 		t.Fatal(err)
 	}
 	sent := 0
-	for _, p := range strings.Split(string(f), "\n") {
+	for _, line := range strings.Split(string(f), "\n") {
+		p, mayPass := strings.CutPrefix(line, "+")
 		if p == "" || strings.HasPrefix(p, "#") || strings.ContainsAny(p, " \t?#") || !strings.HasPrefix(p, "/") {
 			continue // not expressible in a request line
 		}
 		sent++
-		status, body := rawRequest(t, e.base, "GET /projects/dev/sdk/proxy/custom/fakekey"+p, tok)
-		if status == 200 {
+		status, hdr, body := rawRequest(t, e.base, "GET /projects/dev/sdk/proxy/custom/fakekey"+p, tok)
+		if mayPass && status == 200 {
 			// Accepted: it must have reached the provider's /api/ tree (its 404 is wrapped).
 			if !strings.HasPrefix(body, `{"output":`) {
 				t.Errorf("%q: 200 but not from upstream: %s", p, body)
 			}
 			continue
 		}
-		if status != 400 && status != 404 {
-			t.Errorf("%q: status %d %s", p, status, body)
+		if status == 400 && body == "400 Bad Request" {
+			continue // refused by net/http itself (an invalid escape in the request line)
+		}
+		if code := hdr.Get("X-Plugboard-Error"); (status != 400 || code != "path_refused") && (!mayPass || status != 404) {
+			t.Errorf("%q: status %d %s %s, want 400 path_refused", p, status, code, body)
 		}
 	}
-	if sent < 40 {
+	if sent < 500 {
 		t.Fatalf("only %d payloads sent", sent)
 	}
 }
 
-func rawRequest(t *testing.T, base, line, token string) (int, string) {
+func rawRequest(t *testing.T, base, line, token string) (int, http.Header, string) {
 	t.Helper()
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
@@ -457,7 +463,7 @@ func rawRequest(t *testing.T, base, line, token string) (int, string) {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, resp.Header, string(b)
 }
 
 func TestProxyRefreshStormMakesOneTokenCall(t *testing.T) {
@@ -660,7 +666,12 @@ func TestProxyURLHeaderStaysOnTheHost(t *testing.T) {
 	if got := echoed(t, r); got.Path != "/api/echo/x" || got.Query != "y=1" || got.Headers.Get("X-Paragon-Proxy-Url") != "" {
 		t.Errorf("upstream saw %s?%s headers %v", got.Path, got.Query, got.Headers)
 	}
-	for _, bad := range []string{"https://evil.example.com/api/me", "http://user:pw@" + strings.TrimPrefix(e.provider.URL, "http://") + "/api/me", "/api/me", e.provider.URL + "/api/%2e%2e/x"} {
+	// Under the base URL's path (/api), at a segment boundary, and through
+	// the same path checks as a proxied path.
+	for _, bad := range []string{"https://evil.example.com/api/me", "http://user:pw@" + strings.TrimPrefix(e.provider.URL, "http://") + "/api/me", "/api/me",
+		e.provider.URL + "/api/%2e%2e/x", e.provider.URL + "/admin/me", e.provider.URL + "/", e.provider.URL, e.provider.URL + "/apievil/me", e.provider.URL + "/ap",
+		e.provider.URL + "/API/me", e.provider.URL + "/api/%252e%252e/x", e.provider.URL + "/api/%EF%BC%8E%EF%BC%8E/x", e.provider.URL + "/api/..%3f/x",
+		e.provider.URL + "/api/../admin", e.provider.URL + "/%61pi/me"} {
 		r := e.do("GET", "/projects/dev/sdk/proxy/custom/fakekey", tok, nil, map[string]string{"X-Paragon-Proxy-Url": bad})
 		if r.status != 400 || !strings.Contains(r.body, "path_refused") {
 			t.Errorf("%s: %d %s", bad, r.status, r.body)

@@ -45,7 +45,10 @@ type sdkApp struct {
 	t   *testing.T
 }
 
-func startSDKApp(t *testing.T) *sdkApp {
+func startSDKApp(t *testing.T) *sdkApp { return startSDKAppWith(t, nil) }
+
+// startSDKAppWith is startSDKApp with a chance to adjust the gateway's config.
+func startSDKAppWith(t *testing.T, adjust func(*Config)) *sdkApp {
 	if _, err := os.Stat(sdkBundle); err != nil {
 		t.Skip("@useparagon/connect is not installed: run `npm ci` in examples/sdk-app (.ci/run does) — skipping the SDK tests")
 	}
@@ -65,7 +68,12 @@ func startSDKApp(t *testing.T) *sdkApp {
 		}
 	}))
 	t.Cleanup(appSrv.Close)
-	e := startProxyEnvWith(t, func(c *Config) { c.AllowedOrigins = []string{appSrv.URL} })
+	e := startProxyEnvWith(t, func(c *Config) {
+		c.AllowedOrigins = []string{appSrv.URL}
+		if adjust != nil {
+			adjust(c)
+		}
+	})
 	mu.Lock()
 	gw = e.base
 	mu.Unlock()
@@ -288,6 +296,37 @@ func TestSDKUnmodifiedAgainstPlugboard(t *testing.T) {
 	}
 	if list, _ := e.store.List(context.Background(), "dev", "sdk-user"); len(list) != 2 {
 		t.Errorf("stored connections: %d, want 2 (oauth, cc)", len(list))
+	}
+}
+
+// TestSDKRequestAgainstAnAPIThatSendsCORSHeaders: many APIs answer with
+// their own CORS headers (GitHub's send Access-Control-Allow-Origin: *).
+// The gateway alone decides CORS for its routes, so paragon.request() from
+// the app's page still gets the answer.
+func TestSDKRequestAgainstAnAPIThatSendsCORSHeaders(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Access-Control-Allow-Credentials", "true")
+		h.Set("Access-Control-Expose-Headers", "ETag, Link, X-RateLimit-Remaining")
+		h.Set("Access-Control-Allow-Methods", "GET, POST")
+		h.Add("Vary", "Accept-Encoding, Origin")
+		h.Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"ok":true,"method":%q}`, r.Method)
+	}))
+	t.Cleanup(up.Close)
+	a := startSDKAppWith(t, withManifests(t, up.URL, map[string]string{"corsy.yaml": fmt.Sprintf(keyManifest, "corsy", "CORS API")}))
+	a.connectKey("cors-user", "corsy", "key-cors")
+	if got := eval[string](a, `paragon.authenticate("dev", "`+a.token("cors-user")+`").then(() => "ok")`); got != "ok" {
+		t.Fatalf("authenticate: %s", got)
+	}
+	for _, m := range []string{"GET", "POST"} {
+		got := eval[map[string]any](a, `paragon.request("custom.corsy", "/repos", {method: "`+m+`", body: `+map[bool]string{true: "undefined", false: "{a: 1}"}[m == "GET"]+`})
+			.then(r => ({result: r}), e => ({error: String(e && e.message || e)}))`)
+		res, _ := got["result"].(map[string]any)
+		if res["ok"] != true || res["method"] != m {
+			t.Errorf("paragon.request %s against an API that sends CORS headers: %v", m, got)
+		}
 	}
 }
 

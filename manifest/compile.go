@@ -499,7 +499,7 @@ var secretHeaderRE = regexp.MustCompile(`(?i)(authorization|api[-_]?key|token|se
 
 func (c *compiler) api(raw *rawAPI) APIConfig {
 	const p = "/api"
-	cfg := APIConfig{Timeout: c.duration(p+"/timeout", raw.Timeout, DefaultTimeout)}
+	cfg := APIConfig{Timeout: c.duration(p+"/timeout", raw.Timeout, DefaultTimeout), Websocket: raw.Websocket}
 	if cfg.Timeout > MaxTimeout {
 		c.errorf(p+"/timeout", "", "timeout %s is longer than the %s allowed", raw.Timeout, strings.TrimSuffix(MaxTimeout.String(), "0s"))
 	}

@@ -135,6 +135,9 @@ type APIConfig struct {
 	TestEndpoint *Template
 	TestIsPath   bool
 	Timeout      time.Duration
+	// Websocket lets callers upgrade proxied GET requests to a websocket
+	// (api.websocket). Off by default: the proxy refuses every upgrade.
+	Websocket bool
 }
 
 // Defaults applied when a manifest leaves a field out.
@@ -218,4 +221,5 @@ type rawAPI struct {
 	Headers       map[string]string `yaml:"headers"`
 	TestEndpoint  string            `yaml:"testEndpoint"`
 	Timeout       string            `yaml:"timeout"`
+	Websocket     bool              `yaml:"websocket"`
 }

@@ -32,8 +32,19 @@ const (
 )
 
 // ProxyURLHeader names the full upstream URL instead of the path, as in the
-// hosted product's API. It must stay on the integration's scheme and host.
+// hosted product's API. It must stay on the integration's scheme and host,
+// under its base URL's path (at a segment boundary), and its path passes the
+// same checks as a proxied path.
 const ProxyURLHeader = "X-Paragon-Proxy-Url"
+
+// Error codes of the proxy's own refusals (besides path_refused,
+// body_too_large, upstream_timeout, upstream_unreachable and the credential
+// errors).
+const (
+	// CodeUpgradeRefused: the request asked to switch protocols (h2c, or
+	// websocket for an integration that does not declare it).
+	CodeUpgradeRefused = "upgrade_refused"
+)
 
 // RawResponseHeader asks for the upstream body as is, not wrapped in
 // {"output": …} (binary downloads), as in the hosted product's API.
@@ -104,8 +115,11 @@ type call struct {
 	query      string      // caller's raw query
 	header     http.Header // static headers and the credential, to set upstream
 	raw        bool
-	absolute   *url.URL // from ProxyURLHeader: the path is from the host's root
-	body       []byte   // kept for a replay, when small enough
+	absolute   *url.URL    // from ProxyURLHeader or an absolute test endpoint: the path is from the host's root
+	underBase  bool        // absolute must stay under the base URL's path (ProxyURLHeader)
+	websocket  bool        // an accepted websocket upgrade
+	gwHeader   http.Header // the gateway's own response headers (CORS), merged with the upstream's
+	body       []byte      // kept for a replay, when small enough
 	replayable bool
 	retried    bool
 	start      time.Time
@@ -123,8 +137,19 @@ var (
 
 // Serve proxies one authenticated request.
 func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, req Request) {
-	c := &call{req: req, start: time.Now(), raw: r.Header.Get(RawResponseHeader) != ""}
+	c := &call{req: req, start: time.Now(), raw: r.Header.Get(RawResponseHeader) != "", gwHeader: w.Header()}
 	defer func() { h.observe(c, r.Method) }()
+	if up, ok := r.Header["Upgrade"]; ok {
+		if !isWebsocketUpgrade(r, up) {
+			h.fail(w, c, http.StatusBadRequest, CodeUpgradeRefused, "the proxy switches protocols only to websocket (a GET with Connection: Upgrade and Upgrade: websocket), for integrations whose manifest sets api.websocket")
+			return
+		}
+		if !req.Integration.API.Websocket {
+			h.fail(w, c, http.StatusBadRequest, CodeUpgradeRefused, req.Integration.Name+" does not take websocket connections through the proxy (its manifest does not set api.websocket)")
+			return
+		}
+		c.websocket = true
+	}
 	rawPath, query := req.Path, r.URL.RawQuery
 	if pu := r.Header.Get(ProxyURLHeader); pu != "" {
 		u, err := url.Parse(pu)
@@ -132,7 +157,7 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, req Request) {
 			h.fail(w, c, http.StatusBadRequest, "path_refused", ProxyURLHeader+" must be an absolute URL on the API's host")
 			return
 		}
-		c.absolute, rawPath, query = u, u.EscapedPath(), u.RawQuery
+		c.absolute, c.underBase, rawPath, query = u, true, u.EscapedPath(), u.RawQuery
 	}
 	path, err := checkPath(rawPath)
 	if err != nil {
@@ -177,6 +202,22 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, req Request) {
 	h.forward(w, r, c)
 }
 
+// isWebsocketUpgrade reports whether r asks for exactly a websocket
+// upgrade (RFC 6455: a GET with Connection: Upgrade and Upgrade: websocket).
+func isWebsocketUpgrade(r *http.Request, upgrade []string) bool {
+	if r.Method != http.MethodGet || len(upgrade) != 1 || !strings.EqualFold(strings.TrimSpace(upgrade[0]), "websocket") {
+		return false
+	}
+	for _, v := range r.Header.Values("Connection") {
+		for _, tok := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func usesTokens(in *manifest.Integration) bool {
 	return in.Auth.Type == manifest.AuthOAuth2 || in.Auth.Type == manifest.AuthClientCredentials
 }
@@ -207,6 +248,9 @@ func (h *Handler) prepare(c *call, conn *store.Connection, path, query string) e
 	if a := c.absolute; a != nil {
 		if !strings.EqualFold(a.Scheme, baseURL.Scheme) || !strings.EqualFold(a.Host, baseURL.Host) {
 			return &PathError{Reason: ProxyURLHeader + " must stay on " + baseURL.Scheme + "://" + baseURL.Host}
+		}
+		if c.underBase && !underPath(a.EscapedPath(), baseURL.EscapedPath()) {
+			return &PathError{Reason: ProxyURLHeader + " must stay under the API's base URL " + baseURL.Scheme + "://" + baseURL.Host + baseURL.EscapedPath()}
 		}
 		baseURL.Path, baseURL.RawPath, baseURL.RawQuery = "", "", ""
 	}
@@ -254,24 +298,14 @@ func (h *Handler) prepare(c *call, conn *store.Connection, path, query string) e
 	return nil
 }
 
-// Request headers never forwarded: the caller's credentials and cookies,
-// and anything claiming to say who or where the caller is. Hop-by-hop
-// headers (and those named in Connection) are removed by ReverseProxy.
-var droppedPrefixes = []string{"X-Forwarded-", "X-Paragon-", "X-Plugboard-", "X-Original-", "Proxy-"}
-
-var droppedHeaders = map[string]bool{
-	"Authorization": true, "Cookie": true, "Forwarded": true, "X-Real-Ip": true, "X-Client-Ip": true,
-	"True-Client-Ip": true, "Cf-Connecting-Ip": true, "Fastly-Client-Ip": true, "X-Cluster-Client-Ip": true,
-	"Via": true, "Origin": true, "Referer": true, "X-Csrf-Token": true, "X-Xsrf-Token": true,
-}
-
 func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	c := pr.In.Context().Value(callKey{}).(*call)
 	out := pr.Out
-	for name := range out.Header {
-		if droppedHeaders[name] || hasAnyPrefix(name, droppedPrefixes) {
-			delete(out.Header, name)
-		}
+	filterRequestHeaders(out.Header, c.websocket)
+	if !c.websocket {
+		// Serve refused any other upgrade; never ask for one upstream.
+		out.Header.Del("Upgrade")
+		out.Header.Del("Connection")
 	}
 	if ct := out.Header.Get("Content-Type"); strings.EqualFold(ct, "auto") {
 		// The SDK sends "Content-Type: auto" and JSON-encodes object bodies.
@@ -300,15 +334,6 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	c.sent = time.Now()
 }
 
-func hasAnyPrefix(s string, prefixes []string) bool {
-	for _, p := range prefixes {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
-}
-
 func (h *Handler) modifyResponse(resp *http.Response) error {
 	c := resp.Request.Context().Value(callKey{}).(*call)
 	c.timer.Stop()
@@ -326,7 +351,7 @@ func (h *Handler) modifyResponse(resp *http.Response) error {
 		h.Metrics.ProxyUpstream.WithLabelValues(in.ID).Observe(upstream.Seconds())
 		h.Metrics.ProxyOverhead.WithLabelValues(in.ID).Observe((time.Since(c.start) - upstream).Seconds())
 	}
-	resp.Header.Del("Set-Cookie")
+	filterResponseHeaders(resp.Header, c.gwHeader)
 	c.status = resp.StatusCode
 	if !c.raw && wrappable(resp) {
 		resp.Body = newOutputWrapper(resp.Body)

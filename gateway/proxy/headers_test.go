@@ -1,0 +1,78 @@
+package proxy
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// loadHeaderRows reads a "Name: value" corpus from testdata (also used by
+// the gateway's end-to-end header tests).
+func loadHeaderRows(t *testing.T, name string) [][2]string {
+	t.Helper()
+	var rows [][2]string
+	for _, line := range loadCorpus(t, name) {
+		k, v, ok := strings.Cut(line, ": ")
+		if !ok {
+			t.Fatalf("%s: %q is not Name: value", name, line)
+		}
+		rows = append(rows, [2]string{k, v})
+	}
+	return rows
+}
+
+// TestHeaderListsHaveRows makes sure every entry of the header lists has a
+// row in the corpus the end-to-end tests send, and every row is dropped.
+func TestHeaderListsHaveRows(t *testing.T) {
+	for _, c := range []struct {
+		file     string
+		names    []string
+		prefixes []string
+		filter   headerFilter
+	}{
+		{"dropped-request-headers.txt", droppedRequestHeaders, droppedRequestPrefixes, requestFilter},
+		{"dropped-response-headers.txt", droppedResponseHeaders, droppedResponsePrefixes, responseFilter},
+	} {
+		rows := loadHeaderRows(t, c.file)
+		has := func(match func(string) bool) bool {
+			for _, r := range rows {
+				if match(headerKey(r[0])) {
+					return true
+				}
+			}
+			return false
+		}
+		for _, n := range c.names {
+			if !has(func(k string) bool { return k == headerKey(n) }) {
+				t.Errorf("%s: no row for %s", c.file, n)
+			}
+		}
+		for _, p := range c.prefixes {
+			if !has(func(k string) bool { return strings.HasPrefix(k, headerKey(p)) }) {
+				t.Errorf("%s: no row for %s*", c.file, p)
+			}
+		}
+		for _, r := range rows {
+			if !c.filter.drops(r[0]) {
+				t.Errorf("%s: %s is not dropped", c.file, r[0])
+			}
+		}
+	}
+}
+
+func TestWebsocketHandshakeHeadersPassOnAnUpgrade(t *testing.T) {
+	h := http.Header{"Sec-Websocket-Key": {"k"}, "Sec-Websocket-Version": {"13"}, "Sec-Fetch-Mode": {"websocket"}, "Te": {"trailers"}}
+	filterRequestHeaders(h, true)
+	if h.Get("Sec-Websocket-Key") != "k" || h.Get("Sec-Websocket-Version") != "13" || h.Get("Sec-Fetch-Mode") != "" || h.Get("Te") != "" {
+		t.Errorf("after the filter: %v", h)
+	}
+}
+
+func TestVaryIsMerged(t *testing.T) {
+	gw := http.Header{"Vary": {"Origin"}}
+	up := http.Header{"Vary": {"Accept-Encoding, origin", "Accept", "accept-encoding"}}
+	filterResponseHeaders(up, gw)
+	if got := up["Vary"]; len(got) != 1 || got[0] != "Origin, Accept-Encoding, Accept" || gw["Vary"] != nil {
+		t.Errorf("Vary upstream %q, gateway %q", got, gw["Vary"])
+	}
+}
