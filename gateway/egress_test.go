@@ -239,6 +239,18 @@ func TestEgressTemplatedHostResolvingToLoopback(t *testing.T) {
 	} else {
 		noDialDetails(t, "connect", ge.Message)
 	}
+	// The same through the Connect Portal, where the end user types the subdomain.
+	b := newBrowser(t)
+	status, page, at := b.get(e.connectLink("gus", "custom.tenant"))
+	csrf := csrfRE.FindStringSubmatch(page)
+	if status != 200 || csrf == nil {
+		t.Fatalf("portal: %d %s", status, page)
+	}
+	status, page, _ = b.post(at.String(), url.Values{"csrf": {csrf[1]}, "sub": {"acme"}, "api_key": {"k"}})
+	if status != 502 || !strings.Contains(page, "Tenant cannot be reached from this gateway") {
+		t.Errorf("portal submit: %d %s", status, page)
+	}
+	noDialDetails(t, "portal", page)
 	c := &store.Connection{ProjectID: "dev", UserID: "gus", IntegrationID: "tenant", Status: store.StatusValid,
 		Credential: store.Credential{Inputs: map[string]string{"sub": "acme", "api_key": "k"}}}
 	if err := e.store.Create(context.Background(), c); err != nil {
