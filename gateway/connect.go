@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/gateway/oauth"
 	"github.com/plugboardhq/plugboard/gateway/proxy"
 	"github.com/plugboardhq/plugboard/gateway/store"
@@ -48,12 +49,12 @@ func (s *Server) connectWithValues(ctx context.Context, in *manifest.Integration
 	if in.Auth.Type == manifest.AuthClientCredentials {
 		tok, err := s.oauth.ClientCredentials(ctx, in, values[fieldClientID], values[fieldClientSecret], inputs)
 		if err != nil {
-			f := &connectFailure{status: http.StatusBadRequest, code: CodeTokenExchange, message: in.Name + " refused the client credentials: " + err.Error()}
 			var pe *oauth.ProviderError
 			if errors.As(err, &pe) {
-				f.provider = &providerAnswer{Status: pe.Status, Body: pe.Description}
+				return nil, &connectFailure{status: http.StatusBadRequest, code: CodeTokenExchange, message: in.Name + " refused the client credentials: " + pe.Error(),
+					provider: &providerAnswer{Status: pe.Status, Body: pe.Description}}
 			}
-			return nil, f
+			return nil, s.outboundFailure(in, "client credentials exchange", err)
 		}
 		cred, exp := oauth.FromToken(tok, inputs, true)
 		cred.ClientID, cred.ClientSecret = values[fieldClientID], values[fieldClientSecret]
@@ -62,14 +63,40 @@ func (s *Server) connectWithValues(ctx context.Context, in *manifest.Integration
 	return s.finishConnect(ctx, in, conn, reconnectID)
 }
 
+// outboundFailure is what the user is told when a call to the provider
+// failed without an answer from it: never the dial or DNS error itself
+// (addresses, resolver messages), which goes to the log.
+func (s *Server) outboundFailure(in *manifest.Integration, what string, err error) *connectFailure {
+	switch {
+	case egress.IsRefused(err):
+		// The guard has logged the refused address.
+		return &connectFailure{status: http.StatusBadGateway, code: CodeEgressRefused, message: egressRefusedSentence(in)}
+	case errors.Is(err, oauth.ErrRedirect):
+		s.log.Warn(what+" failed: the endpoint answered with a redirect, which is not followed", "integration", in.ID, "error", err.Error())
+		return &connectFailure{status: http.StatusBadGateway, code: CodeTokenExchange,
+			message: in.Name + "'s token endpoint answered with a redirect, which the gateway does not follow. The integration's setup must be fixed; contact the app's support."}
+	}
+	s.log.Warn(what+" failed", "integration", in.ID, "error", err.Error())
+	return &connectFailure{status: http.StatusBadGateway, code: CodeTokenExchange, message: fmt.Sprintf("Could not get a token from %s; try again.", in.Name)}
+}
+
+// egressRefusedSentence tells end users that the gateway may not connect
+// where the provider's address points, without the address.
+func egressRefusedSentence(in *manifest.Integration) string {
+	return in.Name + " cannot be reached from this gateway: its address is in a private or reserved network the gateway is not allowed to connect to. " +
+		"If you typed a subdomain or region, check it; otherwise contact the app's support."
+}
+
 // finishConnect calls the integration's test endpoint with the new
 // credential and stores it only if that succeeded. With reconnectID, the
 // existing connection keeps its id and takes the new credential.
 func (s *Server) finishConnect(ctx context.Context, in *manifest.Integration, conn *store.Connection, reconnectID string) (*store.Connection, *connectFailure) {
 	res, err := s.proxy.Test(ctx, in, conn)
 	if err != nil {
-		s.log.Info("connect: test request failed", "integration", in.ID, "error", err.Error())
-		return nil, &connectFailure{status: http.StatusBadGateway, code: CodeCredentialTest, message: fmt.Sprintf("could not reach %s to check the credential; try again", in.Name)}
+		if f := s.outboundFailure(in, "connect: test request", err); f.code == CodeEgressRefused {
+			return nil, f
+		}
+		return nil, &connectFailure{status: http.StatusBadGateway, code: CodeCredentialTest, message: fmt.Sprintf("Could not reach %s to check the credential; try again.", in.Name)}
 	}
 	if res != nil && !res.OK() {
 		return nil, &connectFailure{status: http.StatusBadRequest, code: CodeCredentialTest,

@@ -319,12 +319,17 @@ func (s *Server) oauthCallback(w http.ResponseWriter, r *http.Request) {
 	tok, err := s.oauth.Exchange(r.Context(), in, st.Inputs, s.redirectURI(), code, st.Verifier)
 	if err != nil {
 		var pe *oauth.ProviderError
-		var provider *providerAnswer
 		if errors.As(err, &pe) {
-			provider = &providerAnswer{Status: pe.Status, Body: strings.TrimSpace(pe.Code + " " + pe.Description)}
+			s.log.Info("OAuth code exchange failed", "integration", in.ID, "error", err.Error())
+			fail(http.StatusBadGateway, "Not connected", in.Name+" did not accept the sign-in. Start again from the app.",
+				&providerAnswer{Status: pe.Status, Body: strings.TrimSpace(pe.Code + " " + pe.Description)})
+			return
 		}
-		s.log.Info("OAuth code exchange failed", "integration", in.ID, "error", err.Error())
-		fail(http.StatusBadGateway, "Not connected", in.Name+" did not accept the sign-in. Start again from the app.", provider)
+		f := s.outboundFailure(in, "OAuth code exchange", err)
+		if f.code != CodeEgressRefused && !errors.Is(err, oauth.ErrRedirect) {
+			f.message = "Could not complete the sign-in with " + in.Name + ". Start again from the app."
+		}
+		fail(f.status, "Not connected", f.message, nil)
 		return
 	}
 	cred, exp := oauth.FromToken(tok, st.Inputs, false)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/gateway/internal/fakeprovider"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/gateway/usertoken"
@@ -148,6 +150,11 @@ api:
   testEndpoint: /me
 `
 
+// testEgress allows loopback, where every test upstream listens.
+func testEgress() egress.Policy {
+	return egress.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}
+}
+
 func startProxyEnv(t testing.TB) *proxyEnv { return startProxyEnvWith(t, nil) }
 
 // startProxyEnvWith is startProxyEnv with a chance to adjust the config.
@@ -201,6 +208,9 @@ func startProxyEnvWith(t testing.TB, adjust func(*Config)) *proxyEnv {
 		Projects: []ProjectConfig{{ID: "dev", Keys: []usertoken.PublicKey{{ID: kid, Key: signer.Public()}}}},
 		Store:    st,
 		Keyring:  kr,
+		// The fake provider is on 127.0.0.1: allow it as an operator would
+		// (--egress-allow 127.0.0.0/8). Tests of the guard adjust this.
+		Egress: testEgress(),
 	}
 	if adjust != nil {
 		adjust(&cfg)

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/gateway/proxy"
 )
 
@@ -57,5 +58,6 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request, pid, id, pat
 		writeError(w, http.StatusNotFound, CodeIntegrationMissing, "no integration "+quoteID(id)+"; the proxy path is /projects/{project}/sdk/proxy/custom/{integration}/{api path}")
 		return
 	}
+	r = r.WithContext(egress.WithIntegration(r.Context(), in.ID))
 	s.proxy.Serve(w, r, proxy.Request{ProjectID: u.project.ID, UserID: u.id, Integration: in, Path: path})
 }

@@ -82,6 +82,7 @@ func startGateway(t testing.TB, dir string, opts manifest.Options) *testGateway 
 		AdminToken:  "test-admin-token-0123456789",
 		Manifest:    opts,
 		Log:         slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Egress:      testEgress(),
 	})
 	if err != nil {
 		t.Fatal(err)

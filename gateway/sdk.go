@@ -3,6 +3,8 @@ package gateway
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/plugboardhq/plugboard/gateway/proxy"
 )
 
 // Error codes of the SDK credential endpoint.
@@ -14,6 +16,7 @@ const (
 	CodeTokenExchange     = "token_exchange_failed"
 	CodeStoreUnavailable  = "store_unavailable"
 	CodeCredentialMissing = "credential_not_found"
+	CodeEgressRefused     = proxy.CodeEgressRefused // the provider's address is in a range the egress guard refuses
 	maxCredentialBodySize = 64 << 10
 )
 

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/gateway/metrics"
 	"github.com/plugboardhq/plugboard/gateway/oauth"
 	"github.com/plugboardhq/plugboard/gateway/proxy"
@@ -51,9 +52,11 @@ type Config struct {
 	Keyring      *store.Keyring
 	Store        store.Store // connections; required for the proxy and SDK routes
 	MaxBodyBytes int64       // request body limit of proxied calls; default 10 MiB
-	Transport    http.RoundTripper
-	// HTTPClient is used for token endpoints; default: 30s timeout.
-	HTTPClient *http.Client
+	// Egress is which special addresses (loopback, private, link-local …)
+	// outbound calls may reach: the proxy, test requests, token and
+	// revocation endpoints. The zero value refuses them all; tests with
+	// upstreams on 127.0.0.1 allow 127.0.0.0/8 as an operator would.
+	Egress egress.Policy
 }
 
 // Server is the gateway.
@@ -97,15 +100,13 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.projects[pc.ID] = &Project{ID: pc.ID, Verifier: v}
 	}
-	httpClient := cfg.HTTPClient
-	if httpClient == nil {
-		httpClient = &http.Client{Timeout: 30 * time.Second}
-	}
-	s.oauth = oauth.Client{HTTP: httpClient}
+	guard := &egress.Guard{Policy: cfg.Egress, Log: cfg.Log, Metrics: s.metrics,
+		IsLiteral: func(hostport string) bool { return s.reloader.Catalog().LiteralHost(hostport) }}
+	s.oauth = oauth.Client{HTTP: oauth.NewHTTPClient(guard, oauth.DefaultTimeout)}
 	s.store = cfg.Store
 	s.keyring = cfg.Keyring
 	s.creds = &proxy.Credentials{Store: cfg.Store, OAuth: s.oauth, Metrics: s.metrics, Log: cfg.Log}
-	s.proxy = &proxy.Handler{Credentials: s.creds, Transport: cfg.Transport, MaxBodyBytes: cfg.MaxBodyBytes,
+	s.proxy = &proxy.Handler{Credentials: s.creds, Egress: guard, MaxBodyBytes: cfg.MaxBodyBytes,
 		Metrics: s.metrics, Log: cfg.Log, WriteError: writeError, UserAgent: "plugboard/" + cfg.Version}
 	s.proxy.Init()
 	if rep := s.reloader.Reload("startup"); rep.Error != "" {

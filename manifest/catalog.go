@@ -35,6 +35,7 @@ type Catalog struct {
 	builtAt  time.Time
 	entries  []*Entry // sorted by path
 	byID     map[string]*Entry
+	literal  map[string]bool // host:port the gateway calls, written without references
 }
 
 // NewCatalog builds a catalog from a load result. Where a file failed and
@@ -79,7 +80,20 @@ func NewCatalog(res *Result, prev *Catalog, now time.Time) *Catalog {
 	}
 	sort.Slice(c.entries, func(i, j int) bool { return c.entries[i].Path < c.entries[j].Path })
 	c.revision = c.computeRevision()
+	c.literal = map[string]bool{}
+	for _, e := range c.byID {
+		for _, hp := range e.Integration.LiteralHosts() {
+			c.literal[hp] = true
+		}
+	}
 	return c
+}
+
+// LiteralHost reports whether a served integration calls hostport (as an
+// HTTP client dials it: lower case, with the port, IPv6 in brackets) from a
+// URL whose host is written literally, not templated from inputs.
+func (c *Catalog) LiteralHost(hostport string) bool {
+	return c != nil && c.literal[hostport]
 }
 
 func (c *Catalog) computeRevision() string {

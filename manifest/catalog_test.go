@@ -254,3 +254,61 @@ func TestNilCatalogLookup(t *testing.T) {
 		t.Error("nil catalog found something")
 	}
 }
+
+// The catalog knows which hosts manifests write literally (dev mode lets
+// those, and only those, reach loopback).
+func TestCatalogLiteralHosts(t *testing.T) {
+	f := newCatalogFolder(t)
+	f.write("local.yaml", `id: local
+name: Local
+description: A test integration on this machine.
+auth:
+  type: oauth2
+  oauth2:
+    authorizationUrl: http://localhost:9000/authorize
+    tokenUrl: http://localhost:9001/token
+    revocationUrl: http://[::1]:9002/revoke
+    clientId: ${CLIENT_ID}
+    clientSecret: ${CLIENT_SECRET}
+api:
+  baseUrl: http://127.0.0.1:9003/api
+  testEndpoint: /me
+`)
+	f.write("tenant.yaml", `id: tenant
+name: Tenant
+description: A templated host.
+auth:
+  type: api_key
+  inputs:
+    - key: sub
+      label: Subdomain
+      pattern: "[a-z0-9-]+"
+    - key: key
+      label: Key
+api:
+  baseUrl: http://{{inputs.sub}}.localtest.me:9004/api
+  authorization:
+    type: bearer
+    token: "{{inputs.key}}"
+  testEndpoint: /me
+`)
+	cat := f.reload()
+	if cat.Len() != 2 {
+		t.Fatalf("loaded %d integrations: %+v %+v", cat.Len(), f.entry("local.yaml").Problems, f.entry("tenant.yaml").Problems)
+	}
+	for hp, want := range map[string]bool{
+		"localhost:9001": true, "[::1]:9002": true, "127.0.0.1:9003": true,
+		"localhost:9000":         false, // authorization URL: the browser's, not the gateway's
+		"127.0.0.1:9004":         false,
+		"acme.localtest.me:9004": false,
+		"localhost:9003":         false,
+	} {
+		if got := cat.LiteralHost(hp); got != want {
+			t.Errorf("LiteralHost(%q) = %v, want %v", hp, got, want)
+		}
+	}
+	var nilCat *Catalog
+	if nilCat.LiteralHost("localhost:9001") {
+		t.Error("nil catalog has literal hosts")
+	}
+}

@@ -22,6 +22,7 @@ type Config struct {
 	ShutdownGrace string          `yaml:"shutdownGrace"`
 	PollInterval  string          `yaml:"pollInterval"`
 	MaxBodyBytes  int64           `yaml:"maxBodyBytes"`
+	EgressAllow   []string        `yaml:"egressAllow"`
 	Projects      []ConfigProject `yaml:"projects"`
 }
 

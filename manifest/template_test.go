@@ -257,3 +257,25 @@ func TestCompilePath(t *testing.T) {
 		}
 	}
 }
+
+func TestLiteralHostPort(t *testing.T) {
+	for src, want := range map[string]string{
+		"https://api.acme.com":                   "api.acme.com:443",
+		"https://API.Acme.com/v1":                "api.acme.com:443",
+		"http://127.0.0.1:9000/api":              "127.0.0.1:9000",
+		"http://localhost:9000":                  "localhost:9000",
+		"http://localhost/x":                     "localhost:80",
+		"http://[::1]:8080/":                     "[::1]:8080",
+		"https://api.acme.com:8443/{{inputs.p}}": "api.acme.com:8443",
+		"https://{{inputs.sub}}.acme.com/api":    "",
+		"https://api-{{inputs.region}}.acme.com": "",
+	} {
+		got, ok := compiledURL(t, src).LiteralHostPort()
+		if got != want || ok != (want != "") {
+			t.Errorf("LiteralHostPort(%q) = %q, %v; want %q", src, got, ok, want)
+		}
+	}
+	if _, ok := compiledPath(t, "/me").LiteralHostPort(); ok {
+		t.Error("a path template has no literal host")
+	}
+}

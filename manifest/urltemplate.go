@@ -170,6 +170,56 @@ func hostPrefix(src string) string {
 	return strings.ToLower(src[:i+3] + rest)
 }
 
+// LiteralHostPort returns host:port of an absolute URL template whose host
+// is written literally (no reference in it), as an HTTP client dials it:
+// lower case, the scheme's default port when none is written, IPv6 in
+// brackets. ok is false for a templated host and for a path template.
+func (t *Template) LiteralHostPort() (hostport string, ok bool) {
+	if t == nil {
+		return "", false
+	}
+	hp := hostPrefix(t.src)
+	if hp == "" || strings.Contains(hp, "{{") {
+		return "", false
+	}
+	u, err := url.Parse(hp)
+	if err != nil || u.Hostname() == "" {
+		return "", false
+	}
+	port := u.Port()
+	if port == "" {
+		port = "443"
+		if u.Scheme == "http" {
+			port = "80"
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port), true
+}
+
+// LiteralHosts lists host:port of every URL the gateway itself calls for
+// the integration (API base and test endpoint, token and revocation URLs)
+// whose host is written literally. Authorization URLs are left out: the
+// user's browser goes there, not the gateway.
+func (in *Integration) LiteralHosts() []string {
+	urls := []*Template{in.API.BaseURL}
+	if !in.API.TestIsPath {
+		urls = append(urls, in.API.TestEndpoint)
+	}
+	if o := in.Auth.OAuth2; o != nil {
+		urls = append(urls, o.TokenURL, o.RevocationURL)
+	}
+	if cc := in.Auth.ClientCredentials; cc != nil {
+		urls = append(urls, cc.TokenURL)
+	}
+	var out []string
+	for _, t := range urls {
+		if hp, ok := t.LiteralHostPort(); ok {
+			out = append(out, hp)
+		}
+	}
+	return out
+}
+
 func isLoopback(host string) bool {
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true

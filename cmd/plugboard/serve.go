@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/plugboardhq/plugboard/gateway"
+	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/gateway/usertoken"
 	"github.com/plugboardhq/plugboard/manifest"
 )
@@ -45,6 +46,15 @@ and PLUGBOARD_PROJECT_KEYS, and rejects manifests whose secrets are unset.
 The default, "auto", is dev when --listen is a loopback address, else
 production.
 
+Outbound calls (proxied requests, test requests, token and revocation
+endpoints) never reach loopback, private (RFC 1918), link-local (cloud
+metadata 169.254.169.254), unique-local, CGNAT, multicast or other special
+addresses, checked on the address actually dialled after DNS, and never
+follow redirects on OAuth calls. --egress-allow opens ranges, e.g.
+--egress-allow 10.0.0.0/8 for an API inside your network. Dev mode also lets
+a host a manifest writes literally as localhost or 127.0.0.1 (not one
+templated from user inputs) reach loopback, for local testing.
+
 Routes:
   GET  /healthz                       process alive
   GET  /readyz                        a catalog is loaded and not shutting down
@@ -65,6 +75,7 @@ type serveOptions struct {
 	storePath, project, projectKeys, config, allowedOrigins, adminListen      string
 	grace, poll, drain                                                        time.Duration
 	maxBody                                                                   int64
+	egressAllow                                                               string
 }
 
 func runServe(args []string, stdout, stderr io.Writer) error {
@@ -87,6 +98,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.projectKeys, "project-keys", "", "comma-separated PEM files of the public keys that verify the project's user tokens (dev: generated <data>/signing-key.pub.pem)")
 	fs.Int64Var(&o.maxBody, "max-body-bytes", 10<<20, "largest request body the proxy forwards, in bytes")
 	fs.StringVar(&o.allowedOrigins, "allowed-origins", "", "comma-separated app origins (https://app.example.com) that may embed the Connect Portal and receive its results")
+	fs.StringVar(&o.egressAllow, "egress-allow", "", "comma-separated CIDRs that outbound calls may reach although they are private or special (e.g. 10.0.0.0/8,fd00::/8); by default only public addresses")
 	fs.StringVar(&o.config, "config", "plugboard.yaml", "configuration file (optional when left at its default); see schemas/config.schema.json")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
@@ -112,6 +124,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	dev, err := resolveMode(o.mode, o.listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "plugboard serve: %v\n", err)
+		return exitError{exitUsage}
+	}
+	egressAllow, err := egress.ParseAllow(o.egressAllow)
+	if err != nil {
+		fmt.Fprintf(stderr, "plugboard serve: --egress-allow: %v\n", err)
 		return exitError{exitUsage}
 	}
 	if err := os.MkdirAll(o.data, 0o700); err != nil {
@@ -184,6 +201,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		AllowedOrigins: splitList(o.allowedOrigins),
 		Store:          st,
 		MaxBodyBytes:   o.maxBody,
+		Egress:         egress.Policy{Allow: egressAllow, LiteralLoopback: dev},
 	})
 	if err != nil {
 		ln.Close()
@@ -203,6 +221,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		log.Info("admin listener: /metrics and /admin/v1 are served here only", "addr", aln.Addr().String())
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "mode", modeName(dev), "manifests", o.manifests, "version", version)
+	log.Info("egress: outbound calls reach public addresses only, plus the allowed ranges", "egress_allow", fmt.Sprint(egressAllow), "literal_loopback", dev)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

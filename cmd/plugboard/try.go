@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/plugboardhq/plugboard/gateway"
+	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/gateway/usertoken"
 	"github.com/plugboardhq/plugboard/manifest"
@@ -60,6 +61,7 @@ func runTry(args []string, stdout, stderr io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:0", "address of the throwaway gateway (fix the port for OAuth redirect URIs)")
 	wait := fs.Duration("wait", 5*time.Minute, "how long to wait for the browser connection")
 	open := fs.Bool("open", false, "open the connect link in the default browser (xdg-open)")
+	egressAllow := fs.String("egress-allow", "", "comma-separated CIDRs the throwaway gateway may call although they are private (hosts a manifest writes literally as localhost or 127.0.0.1 always may)")
 	inputs := inputFlags{}
 	fs.Var(inputs, "input", "a value the user would type, key=value (repeatable); skips the browser for non-OAuth integrations")
 	if err := parseFlags(fs, args, stdout); err != nil {
@@ -70,6 +72,11 @@ func runTry(args []string, stdout, stderr io.Writer) error {
 		return exitError{exitUsage}
 	}
 	id := strings.TrimPrefix(fs.Arg(0), "custom.")
+	allow, err := egress.ParseAllow(*egressAllow)
+	if err != nil {
+		fmt.Fprintf(stderr, "plugboard try: --egress-allow: %v\n", err)
+		return exitError{exitUsage}
+	}
 	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 	data, err := os.MkdirTemp("", "plugboard-try-")
@@ -107,6 +114,7 @@ func runTry(args []string, stdout, stderr io.Writer) error {
 		Manifest: manifest.Options{ResolveSecrets: true},
 		Projects: []gateway.ProjectConfig{{ID: "try", Keys: []usertoken.PublicKey{{ID: kid, Key: signer.Public()}}}},
 		Store:    st, Keyring: kr,
+		Egress: egress.Policy{Allow: allow, LiteralLoopback: true}, // a dev gateway
 	})
 	if err != nil {
 		ln.Close()

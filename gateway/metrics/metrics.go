@@ -31,6 +31,7 @@ type Metrics struct {
 	ProxyUpstream  *prometheus.HistogramVec
 	ProxyOverhead  *prometheus.HistogramVec
 	TokenRefreshes *prometheus.CounterVec
+	EgressRefused  *prometheus.CounterVec
 }
 
 // New creates and registers every metric.
@@ -97,8 +98,12 @@ func New() *Metrics {
 			Name: "plugboard_token_refreshes_total",
 			Help: "Token refreshes by integration and result: success, needs_reconnect (the provider refused for good), error (try again later).",
 		}, []string{"integration", "result"}),
+		EgressRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "plugboard_egress_refused_total",
+			Help: "Outbound connections the egress guard refused because the address is loopback, private or otherwise special and not allowed (--egress-allow), by integration.",
+		}, []string{"integration"}),
 	}
-	m.Registry.MustRegister(m.ProxyRequests, m.ProxyUpstream, m.ProxyOverhead, m.TokenRefreshes)
+	m.Registry.MustRegister(m.ProxyRequests, m.ProxyUpstream, m.ProxyOverhead, m.TokenRefreshes, m.EgressRefused)
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/manifest"
 )
@@ -40,7 +41,7 @@ func (c Client) Revoke(ctx context.Context, in *manifest.Integration, cred store
 		form.Set("client_id", conf.ClientID)
 		form.Set("client_secret", conf.ClientSecret)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, revURL, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(egress.WithIntegration(ctx, in.ID), http.MethodPost, revURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return err
 	}
@@ -48,11 +49,7 @@ func (c Client) Revoke(ctx context.Context, in *manifest.Integration, cred store
 	if o.TokenAuthStyle != manifest.TokenAuthBody {
 		req.SetBasicAuth(url.QueryEscape(conf.ClientID), url.QueryEscape(conf.ClientSecret))
 	}
-	client := c.HTTP
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
+	resp, err := c.http().Do(req)
 	if err != nil {
 		return err
 	}

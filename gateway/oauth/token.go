@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/manifest"
 )
@@ -75,14 +77,67 @@ func providerError(err error) error {
 
 // Client holds what token requests need beyond the manifest.
 type Client struct {
-	HTTP *http.Client // used for token endpoints; timeouts belong here
+	// HTTP calls token and revocation endpoints; build it with
+	// NewHTTPClient. Whatever it is, redirects are never followed. nil is
+	// NewHTTPClient(nil, DefaultTimeout): the egress guard's default policy.
+	HTTP *http.Client
 }
 
-func (c Client) ctx(ctx context.Context) context.Context {
-	if c.HTTP == nil {
-		return ctx
+// DefaultTimeout bounds one token or revocation request.
+const DefaultTimeout = 30 * time.Second
+
+// ErrRedirect is returned when a token or revocation endpoint answers with
+// a redirect: following it would send the client secret, the code and the
+// PKCE verifier (or the token) to wherever the answer points.
+var ErrRedirect = errors.New("the endpoint answered with a redirect, which OAuth calls never follow")
+
+// RedirectError is a refused redirect; Location is for logs.
+type RedirectError struct {
+	Status   int
+	Location string
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("the endpoint answered %d with a redirect to %s; OAuth calls never follow redirects", e.Status, e.Location)
+}
+
+// Is lets errors.Is(err, ErrRedirect) match.
+func (e *RedirectError) Is(target error) bool { return target == ErrRedirect }
+
+func refuseRedirect(req *http.Request, _ []*http.Request) error {
+	re := &RedirectError{Location: req.URL.Redacted()}
+	if req.Response != nil {
+		re.Status = req.Response.StatusCode
 	}
-	return context.WithValue(ctx, oauth2.HTTPClient, c.HTTP)
+	return re
+}
+
+// NewHTTPClient returns the client for token and revocation endpoints:
+// dialling through guard (nil: its default policy), no environment proxy,
+// no redirects.
+func NewHTTPClient(guard *egress.Guard, timeout time.Duration) *http.Client {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	return &http.Client{Transport: guard.NewTransport(), Timeout: timeout, CheckRedirect: refuseRedirect}
+}
+
+var defaultHTTP = sync.OnceValue(func() *http.Client { return NewHTTPClient(nil, DefaultTimeout) })
+
+// http returns the client to use, with redirects refused whatever it says.
+func (c Client) http() *http.Client {
+	if c.HTTP == nil {
+		return defaultHTTP()
+	}
+	hc := *c.HTTP
+	hc.CheckRedirect = refuseRedirect
+	return &hc
+}
+
+// ctx carries the HTTP client to golang.org/x/oauth2 (which would use
+// http.DefaultClient without it) and the integration to the egress guard.
+func (c Client) ctx(ctx context.Context, in *manifest.Integration) context.Context {
+	return context.WithValue(egress.WithIntegration(ctx, in.ID), oauth2.HTTPClient, c.http())
 }
 
 func authStyle(s manifest.TokenAuthStyle) oauth2.AuthStyle {
@@ -105,7 +160,7 @@ func (c Client) Refresh(ctx context.Context, in *manifest.Integration, cred stor
 		if err != nil {
 			return cred, time.Time{}, err
 		}
-		tok, err := conf.TokenSource(c.ctx(ctx), &oauth2.Token{RefreshToken: cred.RefreshToken}).Token()
+		tok, err := conf.TokenSource(c.ctx(ctx, in), &oauth2.Token{RefreshToken: cred.RefreshToken}).Token()
 		if err != nil {
 			return cred, time.Time{}, providerError(err)
 		}
@@ -144,7 +199,7 @@ func (c Client) ClientCredentials(ctx context.Context, in *manifest.Integration,
 		ClientID: clientID, ClientSecret: clientSecret, TokenURL: tokenURL,
 		EndpointParams: params, AuthStyle: authStyle(cc.TokenAuthStyle),
 	}
-	tok, err := conf.Token(c.ctx(ctx))
+	tok, err := conf.Token(c.ctx(ctx, in))
 	if err != nil {
 		return nil, providerError(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -18,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/gateway/metrics"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/manifest"
@@ -63,7 +63,11 @@ type ErrorWriter func(w http.ResponseWriter, status int, code, message string)
 
 // Handler forwards requests to integrations' APIs.
 type Handler struct {
-	Credentials  *Credentials
+	Credentials *Credentials
+	// Egress guards every connection to upstreams; nil is its default
+	// policy (special ranges refused). Used when Transport is nil.
+	Egress *egress.Guard
+	// Transport sends proxied and test requests; default NewTransport(Egress).
 	Transport    http.RoundTripper
 	MaxBodyBytes int64
 	Metrics      *metrics.Metrics
@@ -77,7 +81,7 @@ type Handler struct {
 // Init prepares the handler; call it once before Serve.
 func (h *Handler) Init() {
 	if h.Transport == nil {
-		h.Transport = NewTransport()
+		h.Transport = NewTransport(h.Egress)
 	}
 	if h.MaxBodyBytes <= 0 {
 		h.MaxBodyBytes = DefaultMaxBodyBytes
@@ -92,18 +96,15 @@ func (h *Handler) Init() {
 	}
 }
 
-// NewTransport returns the HTTP transport used for upstream APIs.
-func NewTransport() *http.Transport {
-	return &http.Transport{
-		Proxy:                 nil, // never through an environment proxy: the manifest names the host
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-	}
+// NewTransport returns the HTTP transport used for upstream APIs: every
+// connection dialled through guard (nil: its default policy), never
+// through an environment proxy (the manifest names the host, and a proxy
+// would dial on the guard's behalf).
+func NewTransport(guard *egress.Guard) *http.Transport {
+	t := guard.NewTransport()
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 256
+	return t
 }
 
 // call is the per-request state the ReverseProxy hooks read from the context.
@@ -404,6 +405,11 @@ func (h *Handler) errorHandler(w http.ResponseWriter, r *http.Request, err error
 		h.fail(w, c, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body is larger than the %d bytes allowed", h.MaxBodyBytes))
 	case r.Context().Err() != nil:
 		c.status = 499 // the caller went away; nobody to answer
+	case egress.IsRefused(err):
+		// 502, not 403: the caller is not refused anything it could change
+		// (and 403 is needs_reconnect); the gateway cannot reach the
+		// upstream, by its operator's policy. The guard has logged the address.
+		h.fail(w, c, http.StatusBadGateway, CodeEgressRefused, EgressRefusedMessage(c.req.Integration, c.target.Hostname()))
 	default:
 		h.Log.Debug("upstream unreachable", "integration", c.req.Integration.ID, "error", err.Error())
 		h.fail(w, c, http.StatusBadGateway, "upstream_unreachable", fmt.Sprintf("could not reach %s", c.req.Integration.Name))
@@ -433,6 +439,8 @@ func (h *Handler) credentialError(w http.ResponseWriter, c *call, err error) {
 		h.fail(w, c, http.StatusNotFound, "not_connected", fmt.Sprintf("the user has not connected %s", c.req.Integration.Name))
 	case errors.Is(err, ErrNeedsReconnect):
 		h.fail(w, c, http.StatusForbidden, "needs_reconnect", fmt.Sprintf("%s no longer accepts this connection; the user must reconnect", c.req.Integration.Name))
+	case egress.IsRefused(err):
+		h.fail(w, c, http.StatusBadGateway, CodeEgressRefused, EgressRefusedMessage(c.req.Integration, ""))
 	default:
 		h.Log.Warn("credential unavailable", "integration", c.req.Integration.ID, "error", err.Error())
 		h.fail(w, c, http.StatusBadGateway, "refresh_failed", fmt.Sprintf("could not refresh the %s token; try again", c.req.Integration.Name))

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/manifest"
 )
@@ -53,7 +54,7 @@ func (h *Handler) Test(ctx context.Context, in *manifest.Integration, conn *stor
 	if err := h.prepare(c, conn, path, query); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, in.API.Timeout)
+	ctx, cancel := context.WithTimeout(egress.WithIntegration(ctx, in.ID), in.API.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.target.String(), nil)
 	if err != nil {

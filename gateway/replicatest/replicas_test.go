@@ -209,7 +209,8 @@ func (c *cluster) start() *replica {
 	c.t.Helper()
 	r := &replica{stderr: &lockedBuffer{}, done: make(chan struct{})}
 	r.cmd = exec.Command(plugboardBin, "serve", "--mode", "production", "--listen", "127.0.0.1:0", "--manifests", filepath.Join(c.dir, "integrations.d"),
-		"--data", c.t.TempDir(), "--log-format", "json", "--shutdown-grace", "10s", "--poll-interval", "0s")
+		"--data", c.t.TempDir(), "--log-format", "json", "--shutdown-grace", "10s", "--poll-interval", "0s",
+		"--egress-allow", "127.0.0.0/8") // the fake provider listens on 127.0.0.1
 	r.cmd.Env = c.env
 	pr, pw := io.Pipe()
 	r.cmd.Stderr = io.MultiWriter(r.stderr, pw)
