@@ -54,6 +54,9 @@ type Config struct {
 	Transport    http.RoundTripper
 	// HTTPClient is used for token endpoints; default: 30s timeout.
 	HTTPClient *http.Client
+	// Limits against abuse: connect rates per user and address, caps on
+	// connections, the forced-refresh cooldown; zero fields take defaults.
+	Limits Limits
 }
 
 // Server is the gateway.
@@ -72,6 +75,7 @@ type Server struct {
 	proxy    *proxy.Handler
 	oauth    oauth.Client
 	keyring  *store.Keyring
+	limiters limiters
 }
 
 // New loads the manifest folder once and prepares the handlers. The folder
@@ -104,7 +108,9 @@ func New(cfg Config) (*Server, error) {
 	s.oauth = oauth.Client{HTTP: httpClient}
 	s.store = cfg.Store
 	s.keyring = cfg.Keyring
-	s.creds = &proxy.Credentials{Store: cfg.Store, OAuth: s.oauth, Metrics: s.metrics, Log: cfg.Log}
+	s.creds = &proxy.Credentials{Store: cfg.Store, OAuth: s.oauth, Metrics: s.metrics, Log: cfg.Log,
+		ForcedRefreshCooldown: cfg.Limits.ForcedRefreshCooldown, MaxCached: cfg.Limits.MaxCachedConnections}
+	s.limiters = newLimiters(cfg.Limits)
 	s.proxy = &proxy.Handler{Credentials: s.creds, Transport: cfg.Transport, MaxBodyBytes: cfg.MaxBodyBytes,
 		Metrics: s.metrics, Log: cfg.Log, WriteError: writeError, UserAgent: "plugboard/" + cfg.Version}
 	s.proxy.Init()
@@ -148,7 +154,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/integrations/{id}", s.publicIntegration)
 	mux.HandleFunc("GET /v1/integrations/{id}/icon.svg", s.icon)
 	if s.store != nil {
-		mux.HandleFunc("POST /projects/{pid}/sdk/credentials", s.createCredential)
+		mux.HandleFunc("POST /projects/{pid}/sdk/credentials", s.limitIP(false, s.createCredential))
 		mux.HandleFunc("GET /projects/{pid}/sdk/credentials/{id}", s.getCredential)
 		mux.HandleFunc("DELETE /projects/{pid}/sdk/credentials/{id}", s.deleteCredential)
 		mux.HandleFunc("GET /projects/{pid}/sdk/me", s.sdkMe)
@@ -157,13 +163,13 @@ func (s *Server) routes() http.Handler {
 		mux.HandleFunc("DELETE /projects/{pid}/sdk/integrations/{integrationId}", s.sdkUninstall)
 		if s.keyring != nil {
 			mux.HandleFunc("POST /projects/{pid}/sdk/connect-links", s.createConnectLink)
-			mux.HandleFunc("GET /connect/link/{code}", s.openConnectLink)
+			mux.HandleFunc("GET /connect/link/{code}", s.limitIP(true, s.openConnectLink))
 			mux.HandleFunc("GET /connect/portal/{id}", s.showPortal)
-			mux.HandleFunc("POST /connect/portal/{id}", s.submitPortal)
-			mux.HandleFunc("GET /oauth/callback", s.oauthCallback)
+			mux.HandleFunc("POST /connect/portal/{id}", s.limitIP(true, s.submitPortal))
+			mux.HandleFunc("GET /oauth/callback", s.limitIP(true, s.oauthCallback))
 			mux.HandleFunc("GET /connect/ui", s.connectUI)
 			mux.HandleFunc("GET /projects/{pid}/sdk/actions/oauth-nonce", s.sdkOAuthNonce)
-			mux.HandleFunc("GET /v2/projects/{pid}/sdk/actions/build-oauth", s.sdkBuildOAuth)
+			mux.HandleFunc("GET /v2/projects/{pid}/sdk/actions/build-oauth", s.limitIP(false, s.sdkBuildOAuth))
 			mux.HandleFunc("GET /projects/{pid}/sdk/actions/session-id/{key}", s.sdkSessionGet)
 			mux.HandleFunc("DELETE /projects/{pid}/sdk/actions/session-id/{key}", s.sdkSessionDelete)
 		}

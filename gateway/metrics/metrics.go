@@ -31,6 +31,7 @@ type Metrics struct {
 	ProxyUpstream  *prometheus.HistogramVec
 	ProxyOverhead  *prometheus.HistogramVec
 	TokenRefreshes *prometheus.CounterVec
+	RateLimited    *prometheus.CounterVec
 }
 
 // New creates and registers every metric.
@@ -97,8 +98,12 @@ func New() *Metrics {
 			Name: "plugboard_token_refreshes_total",
 			Help: "Token refreshes by integration and result: success, needs_reconnect (the provider refused for good), error (try again later).",
 		}, []string{"integration", "result"}),
+		RateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "plugboard_rate_limited_total",
+			Help: "Requests refused with 429 by a rate limit, by route pattern and by what was limited: user (project and user) or ip (client address).",
+		}, []string{"route", "by"}),
 	}
-	m.Registry.MustRegister(m.ProxyRequests, m.ProxyUpstream, m.ProxyOverhead, m.TokenRefreshes)
+	m.Registry.MustRegister(m.ProxyRequests, m.ProxyUpstream, m.ProxyOverhead, m.TokenRefreshes, m.RateLimited)
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
