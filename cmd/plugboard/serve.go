@@ -65,6 +65,7 @@ type serveOptions struct {
 	storePath, project, projectKeys, config, allowedOrigins, adminListen      string
 	grace, poll, drain                                                        time.Duration
 	maxBody                                                                   int64
+	limits                                                                    limitFlags
 }
 
 func runServe(args []string, stdout, stderr io.Writer) error {
@@ -87,6 +88,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.projectKeys, "project-keys", "", "comma-separated PEM files of the public keys that verify the project's user tokens (dev: generated <data>/signing-key.pub.pem)")
 	fs.Int64Var(&o.maxBody, "max-body-bytes", 10<<20, "largest request body the proxy forwards, in bytes")
 	fs.StringVar(&o.allowedOrigins, "allowed-origins", "", "comma-separated app origins (https://app.example.com) that may embed the Connect Portal and receive its results")
+	addLimitFlags(fs, &o.limits)
 	fs.StringVar(&o.config, "config", "plugboard.yaml", "configuration file (optional when left at its default); see schemas/config.schema.json")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
@@ -110,6 +112,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		return exitError{exitUsage}
 	}
 	dev, err := resolveMode(o.mode, o.listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "plugboard serve: %v\n", err)
+		return exitError{exitUsage}
+	}
+	limits, err := o.limits.limits()
 	if err != nil {
 		fmt.Fprintf(stderr, "plugboard serve: %v\n", err)
 		return exitError{exitUsage}
@@ -184,6 +191,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		AllowedOrigins: splitList(o.allowedOrigins),
 		Store:          st,
 		MaxBodyBytes:   o.maxBody,
+		Limits:         limits,
 	})
 	if err != nil {
 		ln.Close()
