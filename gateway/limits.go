@@ -116,7 +116,7 @@ func (s *Server) refuseRate(w http.ResponseWriter, r *http.Request, by string, w
 		route = "unmatched"
 	}
 	s.metrics.RateLimited.WithLabelValues(route, by).Inc()
-	s.log.Info("rate limited", "route", route, "by", by, "retry_after_s", secs)
+	s.log.Debug("rate limited", "route", route, "by", by, "retry_after_s", secs) // the metric counts them; a log line each would let an attacker fill the disk
 	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	msg := fmt.Sprintf("too many attempts; try again in %d seconds", secs)
 	if !page {

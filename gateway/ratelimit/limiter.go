@@ -9,7 +9,8 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// DefaultMaxKeys bounds the buckets one Limiter keeps (about 200 bytes each).
+// DefaultMaxKeys bounds the buckets one Limiter keeps (about 260 bytes
+// each, so some 13 MB at the cap).
 const DefaultMaxKeys = 50_000
 
 // Limiter keeps a token bucket per key. Memory is bounded: a bucket unused
