@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -262,5 +263,39 @@ func TestProxyForcedRefreshCooldown(t *testing.T) {
 	}
 	if e.provider.TokenCalls.Load() != before+1 {
 		t.Errorf("the expired token was not refreshed (%d token calls)", e.provider.TokenCalls.Load()-before)
+	}
+}
+
+// The cooldown does not cost concurrent requests their retry: a token the
+// provider revoked early, many requests at once, all answered 200 after a
+// single refresh.
+func TestProxy401StormWithCooldownRefreshesOnceAndRetriesAll(t *testing.T) {
+	e := startProxyEnv(t)
+	e.provider.TokenDelay = 50 * time.Millisecond
+	conn := e.connectOAuth("quinn", time.Hour)
+	e.provider.RevokeAccess(conn.Credential.AccessToken)
+	tok := e.token("quinn")
+	statuses := make([]int, 30)
+	var wg sync.WaitGroup
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i] = e.do("GET", "/projects/dev/sdk/proxy/custom/fakeoauth/me", tok, nil, nil).status
+		}()
+	}
+	wg.Wait()
+	for i, s := range statuses {
+		if s != 200 {
+			t.Errorf("request %d: %d, want 200 after the refresh", i, s)
+		}
+	}
+	if n := e.provider.TokenCalls.Load(); n != 1 {
+		t.Errorf("%d token requests, want 1", n)
+	}
+	// Later requests still carry the old token: they are retried with the
+	// new one, within the cooldown, without another token request.
+	if r := e.do("GET", "/projects/dev/sdk/proxy/custom/fakeoauth/me", tok, nil, nil); r.status != 200 || e.provider.TokenCalls.Load() != 1 {
+		t.Errorf("after the storm: %d, %d token requests", r.status, e.provider.TokenCalls.Load())
 	}
 }

@@ -120,6 +120,18 @@ func (c *Credentials) MayForceRefresh(id string) bool {
 	return !ok || time.Since(last) >= cd
 }
 
+// Retry401 reports whether an upstream 401 to a request made with conn
+// should be retried after a refresh: when no forced refresh of conn happened
+// within the cooldown, or when one did and its token has replaced the one
+// the request carried (the retry then needs no token request).
+func (c *Credentials) Retry401(ctx context.Context, conn *store.Connection) bool {
+	if c.MayForceRefresh(conn.ID) {
+		return true
+	}
+	cur, err := c.Default(ctx, conn.ProjectID, conn.UserID, conn.IntegrationID)
+	return err == nil && cur.ID == conn.ID && cur.Credential.AccessToken != conn.Credential.AccessToken
+}
+
 // forcedRefresh records that an upstream 401 made the gateway call the
 // token endpoint for connection id. Entries older than the cooldown are
 // swept whenever the map has doubled, so it holds about one cooldown's worth.
@@ -186,6 +198,7 @@ func (c *Credentials) Fresh(ctx context.Context, in *manifest.Integration, conn 
 func (c *Credentials) refresh(ctx context.Context, in *manifest.Integration, id, stale string) (*store.Connection, error) {
 	var outcome error
 	var current *store.Connection
+	forced := false
 	updated, err := c.Store.WithLock(ctx, id, func(cur *store.Connection) (*store.Connection, error) {
 		current = cur
 		switch {
@@ -197,11 +210,13 @@ func (c *Credentials) refresh(ctx context.Context, in *manifest.Integration, id,
 		case stale == "" && !needsRefresh(in, cur, time.Now()):
 			return nil, nil
 		case stale != "" && !needsRefresh(in, cur, time.Now()):
-			// Forced by an upstream 401 only: at most once per cooldown.
+			// Forced by an upstream 401 only: at most once per cooldown,
+			// counted from when the new token is known (requests arriving
+			// meanwhile join this refresh and use its token).
 			if !c.MayForceRefresh(id) {
 				return nil, nil
 			}
-			c.forcedRefresh(id)
+			forced = true
 		}
 		cred, exp, err := c.OAuth.Refresh(ctx, in, cur.Credential)
 		if err != nil {
@@ -223,6 +238,9 @@ func (c *Credentials) refresh(ctx context.Context, in *manifest.Integration, id,
 		return &next, nil
 	})
 	if err != nil {
+		if forced {
+			c.forcedRefresh(id)
+		}
 		c.Log.Warn("token refresh failed", "integration", in.ID, "connection", id, "error", err.Error())
 		return nil, err
 	}
@@ -231,6 +249,9 @@ func (c *Credentials) refresh(ctx context.Context, in *manifest.Integration, id,
 	}
 	if updated != nil {
 		c.remember(updated)
+	}
+	if forced {
+		c.forcedRefresh(id) // after remember: Retry401 then sees the new token
 	}
 	if outcome != nil {
 		return nil, outcome

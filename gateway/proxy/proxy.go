@@ -315,7 +315,7 @@ func (h *Handler) modifyResponse(resp *http.Response) error {
 	in := c.req.Integration
 	// A 401 forces a refresh, at most once per connection per cooldown
 	// (Credentials.ForcedRefreshCooldown); within it the 401 is passed on.
-	if resp.StatusCode == http.StatusUnauthorized && usesTokens(in) && !c.retried && h.Credentials.MayForceRefresh(c.conn.ID) {
+	if resp.StatusCode == http.StatusUnauthorized && usesTokens(in) && !c.retried && h.Credentials.Retry401(resp.Request.Context(), c.conn) {
 		if c.replayable {
 			resp.Body.Close()
 			return errRetry
