@@ -35,6 +35,11 @@ func (s *Server) connectWithValues(ctx context.Context, in *manifest.Integration
 	if in.Auth.Type == manifest.AuthOAuth2 {
 		return nil, &connectFailure{status: http.StatusBadRequest, code: CodeUseConnectFlow, message: in.Name + " connects with OAuth: send the user through the connect flow"}
 	}
+	if reconnectID == "" {
+		if f := s.connectionCapFailure(ctx, in, projectID, userID); f != nil {
+			return nil, f
+		}
+	}
 	values, errs := checkInputs(in, payload)
 	if len(errs) > 0 {
 		return nil, &connectFailure{status: http.StatusBadRequest, code: CodeInvalidInput, message: errs[0].Field + ": " + errs[0].Message, fields: errs}
@@ -102,6 +107,11 @@ func (s *Server) finishConnect(ctx context.Context, in *manifest.Integration, co
 		return nil, &connectFailure{status: http.StatusBadRequest, code: CodeCredentialTest,
 			message:  fmt.Sprintf("%s refused the credential.", in.Name),
 			provider: &providerAnswer{Status: res.Status, Body: res.Excerpt}}
+	}
+	if reconnectID == "" {
+		if f := s.connectionCapFailure(ctx, in, conn.ProjectID, conn.UserID); f != nil {
+			return nil, f
+		}
 	}
 	stored, err := s.saveConnection(ctx, conn, reconnectID)
 	if err != nil {

@@ -24,7 +24,7 @@ func (s *Server) cors(next http.Handler) http.Handler {
 		allowed := s.allowedOrigin(origin)
 		if allowed {
 			h.Set("Access-Control-Allow-Origin", origin)
-			h.Set("Access-Control-Expose-Headers", "X-Plugboard-Error, Content-Type")
+			h.Set("Access-Control-Expose-Headers", "X-Plugboard-Error, Content-Type, Retry-After")
 		}
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			h.Add("Vary", "Access-Control-Request-Method, Access-Control-Request-Headers")

@@ -35,7 +35,7 @@ type connectLinkRequest struct {
 // browser's history or address bar.
 func (s *Server) createConnectLink(w http.ResponseWriter, r *http.Request) {
 	u, ok := s.authenticate(w, r, r.PathValue("pid"))
-	if !ok {
+	if !ok || !s.allowUser(w, r, u.project.ID, u.id, false) {
 		return
 	}
 	var req connectLinkRequest
@@ -57,6 +57,9 @@ func (s *Server) createConnectLink(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusNotFound, CodeCredentialMissing, "no credential "+quoteID(req.CredentialID)+" for "+in.Name)
 			return
 		}
+	} else if f := s.connectionCapFailure(r.Context(), in, u.project.ID, u.id); f != nil {
+		writeError(w, f.status, f.code, f.message)
+		return
 	}
 	code := randomToken(32)
 	sess := portalSession{ProjectID: u.project.ID, UserID: u.id, IntegrationID: in.ID, CredentialID: req.CredentialID, Opener: req.Origin}
@@ -166,7 +169,7 @@ func (s *Server) showPortal(w http.ResponseWriter, r *http.Request) {
 // are checked, tested and stored; OAuth inputs start the authorization flow.
 func (s *Server) submitPortal(w http.ResponseWriter, r *http.Request) {
 	sess, in, ok := s.portalSessionFor(w, r)
-	if !ok {
+	if !ok || !s.allowUser(w, r, sess.ProjectID, sess.UserID, true) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
@@ -245,6 +248,12 @@ func (s *Server) startOAuth(w http.ResponseWriter, r *http.Request, sess portalS
 		s.renderForm(w, http.StatusBadRequest, in, sess, refill(fields, payload, errs), "Check the highlighted fields.", nil)
 		return
 	}
+	if sess.CredentialID == "" {
+		if f := s.connectionCapFailure(r.Context(), in, sess.ProjectID, sess.UserID); f != nil {
+			s.renderForm(w, f.status, in, sess, refill(fields, payload, nil), f.message, nil)
+			return
+		}
+	}
 	state := randomToken(32)
 	st := oauthState{ProjectID: sess.ProjectID, UserID: sess.UserID, IntegrationID: in.ID, CredentialID: sess.CredentialID,
 		Inputs: values, Verifier: randomToken(48), Binding: hashToken(s.browserBinding(w, r)), Opener: sess.Opener, Session: sess.Session}
@@ -315,6 +324,12 @@ func (s *Server) oauthCallback(w http.ResponseWriter, r *http.Request) {
 	if code == "" {
 		fail(http.StatusBadRequest, "Not connected", in.Name+" sent no authorization code. Start again from the app.", nil)
 		return
+	}
+	if st.CredentialID == "" {
+		if f := s.connectionCapFailure(r.Context(), in, st.ProjectID, st.UserID); f != nil {
+			fail(f.status, "Not connected", f.message, nil)
+			return
+		}
 	}
 	tok, err := s.oauth.Exchange(r.Context(), in, st.Inputs, s.redirectURI(), code, st.Verifier)
 	if err != nil {

@@ -528,7 +528,9 @@ func TestProxyRefreshStormMakesOneTokenCall(t *testing.T) {
 }
 
 func TestProxyRefreshesOnceAfterUpstream401(t *testing.T) {
-	e := startProxyEnv(t)
+	// The second half forces a second refresh of the same connection at
+	// once: no cooldown here (TestProxyForcedRefreshCooldown tests it).
+	e := startProxyEnvWith(t, func(c *Config) { c.Limits.ForcedRefreshCooldown = -1 })
 	conn := e.connectOAuth("gina", time.Hour)
 	e.provider.RevokeAccess(conn.Credential.AccessToken) // valid by its expiry, refused by the provider
 	tok := e.token("gina")

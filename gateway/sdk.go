@@ -35,7 +35,7 @@ type createCredentialRequest struct {
 // connection only if that succeeded.
 func (s *Server) createCredential(w http.ResponseWriter, r *http.Request) {
 	u, ok := s.authenticate(w, r, r.PathValue("pid"))
-	if !ok {
+	if !ok || !s.allowUser(w, r, u.project.ID, u.id, false) {
 		return
 	}
 	var req createCredentialRequest

@@ -62,7 +62,7 @@ func (s *Server) sdkOAuthNonce(w http.ResponseWriter, r *http.Request) {
 // credentials), which continues in the same popup.
 func (s *Server) sdkBuildOAuth(w http.ResponseWriter, r *http.Request) {
 	u, ok := s.authenticate(w, r, r.PathValue("pid"))
-	if !ok {
+	if !ok || !s.allowUser(w, r, u.project.ID, u.id, false) {
 		return
 	}
 	q := r.URL.Query()
@@ -82,6 +82,10 @@ func (s *Server) sdkBuildOAuth(w http.ResponseWriter, r *http.Request) {
 	}
 	session := sdkSessionKey(u.project.ID, u.id, key)
 	if in.Auth.Type == manifest.AuthOAuth2 && len(in.Auth.Inputs) == 0 {
+		if f := s.connectionCapFailure(r.Context(), in, u.project.ID, u.id); f != nil {
+			writeError(w, f.status, f.code, f.message)
+			return
+		}
 		state := randomToken(32)
 		st := oauthState{ProjectID: u.project.ID, UserID: u.id, IntegrationID: in.ID, Verifier: randomToken(48),
 			Binding: "user:" + hashToken(userBindingValue(u.project.ID, u.id)), Opener: opener, Session: session}

@@ -57,6 +57,9 @@ type Config struct {
 	// revocation endpoints. The zero value refuses them all; tests with
 	// upstreams on 127.0.0.1 allow 127.0.0.0/8 as an operator would.
 	Egress egress.Policy
+	// Limits against abuse: connect rates per user and address, caps on
+	// connections, the forced-refresh cooldown; zero fields take defaults.
+	Limits Limits
 }
 
 // Server is the gateway.
@@ -75,6 +78,7 @@ type Server struct {
 	proxy    *proxy.Handler
 	oauth    oauth.Client
 	keyring  *store.Keyring
+	limiters limiters
 }
 
 // New loads the manifest folder once and prepares the handlers. The folder
@@ -105,7 +109,9 @@ func New(cfg Config) (*Server, error) {
 	s.oauth = oauth.Client{HTTP: oauth.NewHTTPClient(guard, oauth.DefaultTimeout)}
 	s.store = cfg.Store
 	s.keyring = cfg.Keyring
-	s.creds = &proxy.Credentials{Store: cfg.Store, OAuth: s.oauth, Metrics: s.metrics, Log: cfg.Log}
+	s.creds = &proxy.Credentials{Store: cfg.Store, OAuth: s.oauth, Metrics: s.metrics, Log: cfg.Log,
+		ForcedRefreshCooldown: cfg.Limits.ForcedRefreshCooldown, MaxCached: cfg.Limits.MaxCachedConnections}
+	s.limiters = newLimiters(cfg.Limits)
 	s.proxy = &proxy.Handler{Credentials: s.creds, Egress: guard, MaxBodyBytes: cfg.MaxBodyBytes,
 		Metrics: s.metrics, Log: cfg.Log, WriteError: writeError, UserAgent: "plugboard/" + cfg.Version}
 	s.proxy.Init()
@@ -149,7 +155,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/integrations/{id}", s.publicIntegration)
 	mux.HandleFunc("GET /v1/integrations/{id}/icon.svg", s.icon)
 	if s.store != nil {
-		mux.HandleFunc("POST /projects/{pid}/sdk/credentials", s.createCredential)
+		mux.HandleFunc("POST /projects/{pid}/sdk/credentials", s.limitIP(false, s.createCredential))
 		mux.HandleFunc("GET /projects/{pid}/sdk/credentials/{id}", s.getCredential)
 		mux.HandleFunc("DELETE /projects/{pid}/sdk/credentials/{id}", s.deleteCredential)
 		mux.HandleFunc("GET /projects/{pid}/sdk/me", s.sdkMe)
@@ -158,13 +164,13 @@ func (s *Server) routes() http.Handler {
 		mux.HandleFunc("DELETE /projects/{pid}/sdk/integrations/{integrationId}", s.sdkUninstall)
 		if s.keyring != nil {
 			mux.HandleFunc("POST /projects/{pid}/sdk/connect-links", s.createConnectLink)
-			mux.HandleFunc("GET /connect/link/{code}", s.openConnectLink)
+			mux.HandleFunc("GET /connect/link/{code}", s.limitIP(true, s.openConnectLink))
 			mux.HandleFunc("GET /connect/portal/{id}", s.showPortal)
-			mux.HandleFunc("POST /connect/portal/{id}", s.submitPortal)
-			mux.HandleFunc("GET /oauth/callback", s.oauthCallback)
+			mux.HandleFunc("POST /connect/portal/{id}", s.limitIP(true, s.submitPortal))
+			mux.HandleFunc("GET /oauth/callback", s.limitIP(true, s.oauthCallback))
 			mux.HandleFunc("GET /connect/ui", s.connectUI)
 			mux.HandleFunc("GET /projects/{pid}/sdk/actions/oauth-nonce", s.sdkOAuthNonce)
-			mux.HandleFunc("GET /v2/projects/{pid}/sdk/actions/build-oauth", s.sdkBuildOAuth)
+			mux.HandleFunc("GET /v2/projects/{pid}/sdk/actions/build-oauth", s.limitIP(false, s.sdkBuildOAuth))
 			mux.HandleFunc("GET /projects/{pid}/sdk/actions/session-id/{key}", s.sdkSessionGet)
 			mux.HandleFunc("DELETE /projects/{pid}/sdk/actions/session-id/{key}", s.sdkSessionDelete)
 		}

@@ -24,6 +24,20 @@ type Config struct {
 	MaxBodyBytes  int64           `yaml:"maxBodyBytes"`
 	EgressAllow   []string        `yaml:"egressAllow"`
 	Projects      []ConfigProject `yaml:"projects"`
+	Limits        ConfigLimits    `yaml:"limits"`
+	// TrustedProxies are CIDRs whose X-Forwarded-For gives the client address.
+	TrustedProxies []string `yaml:"trustedProxies"`
+}
+
+// ConfigLimits is the limits section (the --rate-*, --max-connections-*,
+// --refresh-cooldown and --max-cached-connections flags); nil means not set.
+type ConfigLimits struct {
+	RateConnect                      string `yaml:"rateConnect"`
+	RateConnectIP                    string `yaml:"rateConnectIp"`
+	MaxConnectionsPerUserIntegration *int   `yaml:"maxConnectionsPerUserIntegration"`
+	MaxConnectionsPerUser            *int   `yaml:"maxConnectionsPerUser"`
+	RefreshCooldown                  string `yaml:"refreshCooldown"`
+	MaxCachedConnections             *int   `yaml:"maxCachedConnections"`
 }
 
 // ConfigLog is the log section.

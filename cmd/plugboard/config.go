@@ -45,6 +45,7 @@ func applyConfigFile(fs *flag.FlagSet, path string) ([]gateway.ProjectConfig, er
 	if cfg.MaxBodyBytes > 0 {
 		values["max-body-bytes"] = strconv.FormatInt(cfg.MaxBodyBytes, 10)
 	}
+	limitValues(values, cfg)
 	if cfg.AdminToken != nil {
 		values["admin-token"], _ = cfg.AdminToken.Value()
 	}

@@ -76,6 +76,7 @@ type serveOptions struct {
 	grace, poll, drain                                                        time.Duration
 	maxBody                                                                   int64
 	egressAllow                                                               string
+	limits                                                                    limitFlags
 }
 
 func runServe(args []string, stdout, stderr io.Writer) error {
@@ -99,6 +100,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.Int64Var(&o.maxBody, "max-body-bytes", 10<<20, "largest request body the proxy forwards, in bytes")
 	fs.StringVar(&o.allowedOrigins, "allowed-origins", "", "comma-separated app origins (https://app.example.com) that may embed the Connect Portal and receive its results")
 	fs.StringVar(&o.egressAllow, "egress-allow", "", "comma-separated CIDRs that outbound calls may reach although they are private or special (e.g. 10.0.0.0/8,fd00::/8); by default only public addresses")
+	addLimitFlags(fs, &o.limits)
 	fs.StringVar(&o.config, "config", "plugboard.yaml", "configuration file (optional when left at its default); see schemas/config.schema.json")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
@@ -129,6 +131,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	egressAllow, err := egress.ParseAllow(o.egressAllow)
 	if err != nil {
 		fmt.Fprintf(stderr, "plugboard serve: --egress-allow: %v\n", err)
+		return exitError{exitUsage}
+	}
+	limits, err := o.limits.limits()
+	if err != nil {
+		fmt.Fprintf(stderr, "plugboard serve: %v\n", err)
 		return exitError{exitUsage}
 	}
 	if err := os.MkdirAll(o.data, 0o700); err != nil {
@@ -202,6 +209,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		Store:          st,
 		MaxBodyBytes:   o.maxBody,
 		Egress:         egress.Policy{Allow: egressAllow, LiteralLoopback: dev},
+		Limits:         limits,
 	})
 	if err != nil {
 		ln.Close()

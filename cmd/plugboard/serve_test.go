@@ -871,6 +871,10 @@ func TestServeUsage(t *testing.T) {
 		{"bad log level", nil, []string{"--log-level", "loud"}, 2, `--log-level "loud"`},
 		{"bad listen address", nil, []string{"--listen", "nonsense"}, 2, `--listen "nonsense"`},
 		{"bad env value", []string{"PLUGBOARD_POLL_INTERVAL=soon"}, nil, 2, "PLUGBOARD_POLL_INTERVAL"},
+		{"bad rate", nil, []string{"--rate-connect", "10 per minute"}, 2, "want COUNT/PERIOD"},
+		{"bad rate in env", []string{"PLUGBOARD_RATE_CONNECT_IP=5/fortnight"}, nil, 2, "PLUGBOARD_RATE_CONNECT_IP"},
+		{"bad trusted proxies", nil, []string{"--trusted-proxies", "10.0.0.0/8,proxy.local"}, 2, `--trusted-proxies: "proxy.local"`},
+		{"negative cap", nil, []string{"--max-connections-per-user", "-1"}, 2, "--max-connections-per-user -1"},
 		{"missing manifest folder", nil, []string{"--listen", "127.0.0.1:0", "--manifests", "nope.d"}, 1, "PLUGBOARD_MANIFESTS"},
 		{"port in use", nil, []string{"--listen", busy.Addr().String()}, 1, "address already in use"},
 	}

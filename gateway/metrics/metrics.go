@@ -32,6 +32,7 @@ type Metrics struct {
 	ProxyOverhead  *prometheus.HistogramVec
 	TokenRefreshes *prometheus.CounterVec
 	EgressRefused  *prometheus.CounterVec
+	RateLimited    *prometheus.CounterVec
 }
 
 // New creates and registers every metric.
@@ -102,8 +103,12 @@ func New() *Metrics {
 			Name: "plugboard_egress_refused_total",
 			Help: "Outbound connections the egress guard refused because the address is loopback, private or otherwise special and not allowed (--egress-allow), by integration.",
 		}, []string{"integration"}),
+		RateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "plugboard_rate_limited_total",
+			Help: "Requests refused with 429 by a rate limit, by route pattern and by what was limited: user (project and user) or ip (client address).",
+		}, []string{"route", "by"}),
 	}
-	m.Registry.MustRegister(m.ProxyRequests, m.ProxyUpstream, m.ProxyOverhead, m.TokenRefreshes, m.EgressRefused)
+	m.Registry.MustRegister(m.ProxyRequests, m.ProxyUpstream, m.ProxyOverhead, m.TokenRefreshes, m.EgressRefused, m.RateLimited)
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

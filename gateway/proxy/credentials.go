@@ -35,18 +35,27 @@ type Credentials struct {
 	Metrics  *metrics.Metrics
 	Log      *slog.Logger
 	CacheTTL time.Duration // how long a connection read from the store is reused; default 30s
+	// MaxCached bounds the decrypted connections kept in memory, least
+	// recently used dropped first; default DefaultMaxCached.
+	MaxCached int
+	// ForcedRefreshCooldown: after a refresh forced by an upstream 401, no
+	// other forced refresh of that connection calls the token endpoint for
+	// this long (an API that answers 401 whatever the token must not make
+	// the gateway spend the operator's client secret on every call).
+	// Refreshes of (nearly) expired tokens are not affected. Per process.
+	// Default DefaultForcedRefreshCooldown; negative disables it.
+	ForcedRefreshCooldown time.Duration
 
 	flight singleflight.Group
-	mu     sync.RWMutex
-	cache  map[cacheKey]cachedConn
+	cache  connCache
+
+	forcedMu   sync.Mutex
+	forced     map[string]time.Time // connection id -> last forced refresh
+	forcedNext int                  // len(forced) at which expired entries are swept
 }
 
-type cacheKey struct{ project, user, integration string }
-
-type cachedConn struct {
-	conn    *store.Connection
-	fetched time.Time
-}
+// DefaultForcedRefreshCooldown is Credentials.ForcedRefreshCooldown's default.
+const DefaultForcedRefreshCooldown = 30 * time.Second
 
 func (c *Credentials) ttl() time.Duration {
 	if c.CacheTTL <= 0 {
@@ -57,12 +66,8 @@ func (c *Credentials) ttl() time.Duration {
 
 // Default returns the user's default connection for the integration.
 func (c *Credentials) Default(ctx context.Context, projectID, userID, integrationID string) (*store.Connection, error) {
-	key := cacheKey{projectID, userID, integrationID}
-	c.mu.RLock()
-	e, ok := c.cache[key]
-	c.mu.RUnlock()
-	if ok && time.Since(e.fetched) < c.ttl() {
-		return e.conn, nil
+	if conn, ok := c.cache.get(cacheKey{projectID, userID, integrationID}, c.ttl()); ok {
+		return conn, nil
 	}
 	conn, err := c.Store.Default(ctx, projectID, userID, integrationID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -79,28 +84,77 @@ func (c *Credentials) remember(conn *store.Connection) {
 	if !conn.IsDefault {
 		return
 	}
-	c.mu.Lock()
-	if c.cache == nil {
-		c.cache = map[cacheKey]cachedConn{}
-	}
-	c.cache[cacheKey{conn.ProjectID, conn.UserID, conn.IntegrationID}] = cachedConn{conn: conn, fetched: time.Now()}
-	c.mu.Unlock()
+	c.cache.put(cacheKey{conn.ProjectID, conn.UserID, conn.IntegrationID}, conn, c.MaxCached)
 }
 
 // Forget drops a user's cached connection for an integration; call it after
 // any change made outside this type (connect, disconnect, set default).
 func (c *Credentials) Forget(projectID, userID, integrationID string) {
-	c.mu.Lock()
-	delete(c.cache, cacheKey{projectID, userID, integrationID})
-	c.mu.Unlock()
+	c.cache.forget(cacheKey{projectID, userID, integrationID})
 }
 
 // ForgetAll drops every cached connection (after notifications may have
 // been missed).
 func (c *Credentials) ForgetAll() {
-	c.mu.Lock()
-	c.cache = nil
-	c.mu.Unlock()
+	c.cache.forgetAll()
+}
+
+func (c *Credentials) cooldown() time.Duration {
+	if c.ForcedRefreshCooldown == 0 {
+		return DefaultForcedRefreshCooldown
+	}
+	return c.ForcedRefreshCooldown
+}
+
+// MayForceRefresh reports whether an upstream 401 for connection id may
+// make the gateway refresh its token now: no forced refresh of it happened
+// within the cooldown.
+func (c *Credentials) MayForceRefresh(id string) bool {
+	cd := c.cooldown()
+	if cd < 0 {
+		return true
+	}
+	c.forcedMu.Lock()
+	defer c.forcedMu.Unlock()
+	last, ok := c.forced[id]
+	return !ok || time.Since(last) >= cd
+}
+
+// Retry401 reports whether an upstream 401 to a request made with conn
+// should be retried after a refresh: when no forced refresh of conn happened
+// within the cooldown, or when one did and its token has replaced the one
+// the request carried (the retry then needs no token request).
+func (c *Credentials) Retry401(ctx context.Context, conn *store.Connection) bool {
+	if c.MayForceRefresh(conn.ID) {
+		return true
+	}
+	cur, err := c.Default(ctx, conn.ProjectID, conn.UserID, conn.IntegrationID)
+	return err == nil && cur.ID == conn.ID && cur.Credential.AccessToken != conn.Credential.AccessToken
+}
+
+// forcedRefresh records that an upstream 401 made the gateway call the
+// token endpoint for connection id. Entries older than the cooldown are
+// swept whenever the map has doubled, so it holds about one cooldown's worth.
+func (c *Credentials) forcedRefresh(id string) {
+	cd := c.cooldown()
+	if cd < 0 {
+		return
+	}
+	now := time.Now()
+	c.forcedMu.Lock()
+	defer c.forcedMu.Unlock()
+	if c.forced == nil {
+		c.forced = map[string]time.Time{}
+	}
+	c.forced[id] = now
+	if len(c.forced) >= c.forcedNext {
+		for k, t := range c.forced {
+			if now.Sub(t) >= cd {
+				delete(c.forced, k)
+			}
+		}
+		c.forcedNext = max(2*len(c.forced), 1024)
+	}
 }
 
 // needsRefresh reports whether a token is expired or about to.
@@ -144,6 +198,7 @@ func (c *Credentials) Fresh(ctx context.Context, in *manifest.Integration, conn 
 func (c *Credentials) refresh(ctx context.Context, in *manifest.Integration, id, stale string) (*store.Connection, error) {
 	var outcome error
 	var current *store.Connection
+	forced := false
 	updated, err := c.Store.WithLock(ctx, id, func(cur *store.Connection) (*store.Connection, error) {
 		current = cur
 		switch {
@@ -154,6 +209,14 @@ func (c *Credentials) refresh(ctx context.Context, in *manifest.Integration, id,
 			return nil, nil // another request or replica refreshed it already
 		case stale == "" && !needsRefresh(in, cur, time.Now()):
 			return nil, nil
+		case stale != "" && !needsRefresh(in, cur, time.Now()):
+			// Forced by an upstream 401 only: at most once per cooldown,
+			// counted from when the new token is known (requests arriving
+			// meanwhile join this refresh and use its token).
+			if !c.MayForceRefresh(id) {
+				return nil, nil
+			}
+			forced = true
 		}
 		cred, exp, err := c.OAuth.Refresh(ctx, in, cur.Credential)
 		if err != nil {
@@ -175,6 +238,9 @@ func (c *Credentials) refresh(ctx context.Context, in *manifest.Integration, id,
 		return &next, nil
 	})
 	if err != nil {
+		if forced {
+			c.forcedRefresh(id)
+		}
 		c.Log.Warn("token refresh failed", "integration", in.ID, "connection", id, "error", err.Error())
 		return nil, err
 	}
@@ -183,6 +249,9 @@ func (c *Credentials) refresh(ctx context.Context, in *manifest.Integration, id,
 	}
 	if updated != nil {
 		c.remember(updated)
+	}
+	if forced {
+		c.forcedRefresh(id) // after remember: Retry401 then sees the new token
 	}
 	if outcome != nil {
 		return nil, outcome

@@ -339,7 +339,9 @@ func (h *Handler) modifyResponse(resp *http.Response) error {
 	c := resp.Request.Context().Value(callKey{}).(*call)
 	c.timer.Stop()
 	in := c.req.Integration
-	if resp.StatusCode == http.StatusUnauthorized && usesTokens(in) && !c.retried {
+	// A 401 forces a refresh, at most once per connection per cooldown
+	// (Credentials.ForcedRefreshCooldown); within it the 401 is passed on.
+	if resp.StatusCode == http.StatusUnauthorized && usesTokens(in) && !c.retried && h.Credentials.Retry401(resp.Request.Context(), c.conn) {
 		if c.replayable {
 			resp.Body.Close()
 			return errRetry

@@ -141,6 +141,20 @@ func (p *Postgres) List(ctx context.Context, projectID, userID string) ([]*Conne
 	return cs, nil
 }
 
+// Count returns how many connections the user holds for integrationID, or
+// in all when integrationID is empty.
+func (p *Postgres) Count(ctx context.Context, projectID, userID, integrationID string) (int, error) {
+	q, args := `SELECT count(*) FROM connections WHERE project_id = $1 AND user_id = $2`, []any{projectID, userID}
+	if integrationID != "" {
+		q, args = q+` AND integration_id = $3`, append(args, integrationID)
+	}
+	var n int
+	if err := p.pool.QueryRow(ctx, q, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count connections of user %q in project %q: %w", userID, projectID, err)
+	}
+	return n, nil
+}
+
 // Update writes c's status, credential, expiry and last error if c.Version
 // is still the stored version; see SQLite.Update, which it matches.
 func (p *Postgres) Update(ctx context.Context, c *Connection) error {

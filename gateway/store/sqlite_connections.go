@@ -118,6 +118,20 @@ func (s *SQLite) List(ctx context.Context, projectID, userID string) ([]*Connect
 	return cs, nil
 }
 
+// Count returns how many connections the user holds for integrationID, or
+// in all when integrationID is empty.
+func (s *SQLite) Count(ctx context.Context, projectID, userID, integrationID string) (int, error) {
+	q, args := `SELECT count(*) FROM connections WHERE project_id = ? AND user_id = ?`, []any{projectID, userID}
+	if integrationID != "" {
+		q, args = q+` AND integration_id = ?`, append(args, integrationID)
+	}
+	var n int
+	if err := s.r.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count connections of user %q in project %q: %w", userID, projectID, err)
+	}
+	return n, nil
+}
+
 // Update writes c's status, credential, expiry and last error if c.Version
 // is still the stored version, then bumps c.Version and sets c.UpdatedAt.
 // c.ID, ProjectID, UserID and IntegrationID select the row; they and

@@ -71,6 +71,10 @@ type Store interface {
 	Default(ctx context.Context, projectID, userID, integrationID string) (*Connection, error)
 	// List returns all connections of a user, oldest first.
 	List(ctx context.Context, projectID, userID string) ([]*Connection, error)
+	// Count returns how many connections a user holds for an integration,
+	// or for all integrations when integrationID is empty (the gateway's
+	// caps on connections per user).
+	Count(ctx context.Context, projectID, userID, integrationID string) (int, error)
 	// Update writes c's mutable fields (IsDefault excepted: see SetDefault)
 	// if c.Version is still current, and bumps c.Version. A stale version
 	// is ErrConflict.

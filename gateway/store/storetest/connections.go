@@ -188,6 +188,39 @@ func testListOldestFirst(t *testing.T, h *harness) {
 	}
 }
 
+// testCount: Count sees a user's connections per integration and in all,
+// and no one else's; deleting one counts down.
+func testCount(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+	var first *store.Connection
+	for i, integration := range []string{"github", "zendesk", "github", "github"} {
+		c := create(t, s, newConnection("p1", "u1", integration))
+		if i == 0 {
+			first = c
+		}
+	}
+	create(t, s, newConnection("p1", "u2", "github"))
+	create(t, s, newConnection("p2", "u1", "github"))
+	for _, tc := range []struct {
+		project, user, integration string
+		want                       int
+	}{
+		{"p1", "u1", "github", 3}, {"p1", "u1", "zendesk", 1}, {"p1", "u1", "asana", 0}, {"p1", "u1", "", 4},
+		{"p1", "u2", "github", 1}, {"p2", "u1", "", 1}, {"p1", "nobody", "", 0},
+	} {
+		if n, err := s.Count(ctx, tc.project, tc.user, tc.integration); err != nil || n != tc.want {
+			t.Errorf("Count(%q, %q, %q) = %d, %v; want %d", tc.project, tc.user, tc.integration, n, err, tc.want)
+		}
+	}
+	if err := s.Delete(ctx, "p1", "u1", first.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Count(ctx, "p1", "u1", "github"); err != nil || n != 2 {
+		t.Errorf("after a delete, Count = %d, %v; want 2", n, err)
+	}
+}
+
 // testIsolation: a user reaches only their own connections in their own
 // project; anything else is ErrNotFound and changes nothing.
 func testIsolation(t *testing.T, h *harness) {

@@ -41,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 		{"RoundTrip", testRoundTrip},
 		{"Default", testDefault},
 		{"ListOldestFirst", testListOldestFirst},
+		{"Count", testCount},
 		{"Isolation", testIsolation},
 		{"Update", testUpdate},
 		{"UpdateConflict", testUpdateConflict},

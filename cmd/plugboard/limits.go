@@ -1,0 +1,83 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/plugboardhq/plugboard/gateway"
+	"github.com/plugboardhq/plugboard/gateway/proxy"
+	"github.com/plugboardhq/plugboard/gateway/ratelimit"
+	"github.com/plugboardhq/plugboard/manifest"
+)
+
+// limitFlags are serve's limits against abuse (gateway.Limits).
+type limitFlags struct {
+	connectPerUser, connectPerIP                 ratelimit.Rate
+	trustedProxies                               string
+	maxPerUserIntegration, maxPerUser, maxCached int
+	refreshCooldown                              time.Duration
+}
+
+const rateSyntax = "COUNT/PERIOD[,burst=N], PERIOD s, m, h or a duration such as 30s; 0 disables"
+
+func addLimitFlags(fs *flag.FlagSet, l *limitFlags) {
+	l.connectPerUser, l.connectPerIP = gateway.DefaultConnectPerUser, gateway.DefaultConnectPerIP
+	fs.Var(&l.connectPerUser, "rate-connect", "connect attempts per end user, a `rate` (credential creation, portal submits, build-oauth, connect-link creation): "+rateSyntax)
+	fs.Var(&l.connectPerIP, "rate-connect-ip", "connect attempts per client address, a `rate` (IPv6 by /64), on the same routes plus connect-link opening and OAuth callbacks, not connect-link creation: "+rateSyntax)
+	fs.StringVar(&l.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For gives the client address (right-most untrusted hop); empty: the TCP peer is the client and X-Forwarded-For is ignored")
+	fs.IntVar(&l.maxPerUserIntegration, "max-connections-per-user-integration", gateway.DefaultMaxConnectionsPerUserIntegration, "most connections one user may hold for one integration; reconnecting is always allowed (0: no cap)")
+	fs.IntVar(&l.maxPerUser, "max-connections-per-user", gateway.DefaultMaxConnectionsPerUser, "most connections one user may hold over all integrations (0: no cap)")
+	fs.DurationVar(&l.refreshCooldown, "refresh-cooldown", proxy.DefaultForcedRefreshCooldown, "after an upstream 401 forced a token refresh, further 401s of that connection within this time are passed on without refreshing (per replica; 0 disables)")
+	fs.IntVar(&l.maxCached, "max-cached-connections", proxy.DefaultMaxCached, "most decrypted connections kept in memory, least recently used dropped first")
+}
+
+func (l limitFlags) limits() (gateway.Limits, error) {
+	trusted, err := ratelimit.ParsePrefixes(l.trustedProxies)
+	if err != nil {
+		return gateway.Limits{}, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	noCap := func(name string, v int) (int, error) {
+		switch {
+		case v < 0:
+			return 0, fmt.Errorf("--%s %d: want 0 (no cap) or more", name, v)
+		case v == 0:
+			return -1, nil
+		}
+		return v, nil
+	}
+	out := gateway.Limits{ConnectPerUser: l.connectPerUser, ConnectPerIP: l.connectPerIP, TrustedProxies: trusted,
+		ForcedRefreshCooldown: l.refreshCooldown, MaxCachedConnections: l.maxCached}
+	if out.MaxConnectionsPerUserIntegration, err = noCap("max-connections-per-user-integration", l.maxPerUserIntegration); err != nil {
+		return out, err
+	}
+	if out.MaxConnectionsPerUser, err = noCap("max-connections-per-user", l.maxPerUser); err != nil {
+		return out, err
+	}
+	switch {
+	case l.refreshCooldown < 0:
+		return out, errors.New("--refresh-cooldown: want 0 (disabled) or more")
+	case l.refreshCooldown == 0:
+		out.ForcedRefreshCooldown = -1
+	}
+	if l.maxCached < 1 {
+		return out, fmt.Errorf("--max-cached-connections %d: want at least 1", l.maxCached)
+	}
+	return out, nil
+}
+
+// limitValues adds the config file's limits to values, by flag name.
+func limitValues(values map[string]string, cfg *manifest.Config) {
+	l := cfg.Limits
+	values["rate-connect"], values["rate-connect-ip"], values["refresh-cooldown"] = l.RateConnect, l.RateConnectIP, l.RefreshCooldown
+	values["trusted-proxies"] = strings.Join(cfg.TrustedProxies, ",")
+	for name, v := range map[string]*int{"max-connections-per-user-integration": l.MaxConnectionsPerUserIntegration,
+		"max-connections-per-user": l.MaxConnectionsPerUser, "max-cached-connections": l.MaxCachedConnections} {
+		if v != nil {
+			values[name] = strconv.Itoa(*v)
+		}
+	}
+}

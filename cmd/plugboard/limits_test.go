@@ -1,0 +1,94 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"net/netip"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/plugboardhq/plugboard/gateway"
+	"github.com/plugboardhq/plugboard/gateway/ratelimit"
+)
+
+// The limits reach the gateway from the config file, the environment and
+// flags, in that order of precedence, and 0 means "off" everywhere.
+func TestLimitsFromConfigEnvAndFlags(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "plugboard.yaml")
+	writeFile(t, cfg, `trustedProxies: [10.0.0.0/8, 192.0.2.7]
+limits:
+  rateConnect: 5/m,burst=2
+  rateConnectIp: "0"
+  maxConnectionsPerUserIntegration: 0
+  maxConnectionsPerUser: 7
+  refreshCooldown: 0s
+  maxCachedConnections: 500
+`)
+	parse := func(env map[string]string, args ...string) gateway.Limits {
+		t.Helper()
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		var l limitFlags
+		addLimitFlags(fs, &l)
+		fs.String("config", cfg, "")
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		if err := applyEnv(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := applyConfigFile(fs, cfg); err != nil {
+			t.Fatal(err)
+		}
+		out, err := l.limits()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	got := parse(nil)
+	want := gateway.Limits{
+		ConnectPerUser: ratelimit.Rate{Count: 5, Per: time.Minute, Burst: 2}, ConnectPerIP: ratelimit.Disabled,
+		TrustedProxies:                   []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32")},
+		MaxConnectionsPerUserIntegration: -1, MaxConnectionsPerUser: 7, ForcedRefreshCooldown: -1, MaxCachedConnections: 500,
+	}
+	if !equalLimits(got, want) {
+		t.Errorf("from the file: %+v\nwant %+v", got, want)
+	}
+	got = parse(map[string]string{"PLUGBOARD_RATE_CONNECT": "1/h", "PLUGBOARD_MAX_CONNECTIONS_PER_USER": "0"}, "--rate-connect-ip", "30/m")
+	if got.ConnectPerUser != (ratelimit.Rate{Count: 1, Per: time.Hour, Burst: 1}) || got.MaxConnectionsPerUser != -1 ||
+		got.ConnectPerIP != (ratelimit.Rate{Count: 30, Per: time.Minute, Burst: 30}) {
+		t.Errorf("environment and flags over the file: %+v", got)
+	}
+}
+
+func equalLimits(a, b gateway.Limits) bool {
+	if len(a.TrustedProxies) != len(b.TrustedProxies) {
+		return false
+	}
+	for i := range a.TrustedProxies {
+		if a.TrustedProxies[i] != b.TrustedProxies[i] {
+			return false
+		}
+	}
+	a.TrustedProxies, b.TrustedProxies = nil, nil
+	return a.ConnectPerUser == b.ConnectPerUser && a.ConnectPerIP == b.ConnectPerIP && a.MaxConnectionsPerUserIntegration == b.MaxConnectionsPerUserIntegration &&
+		a.MaxConnectionsPerUser == b.MaxConnectionsPerUser && a.ForcedRefreshCooldown == b.ForcedRefreshCooldown && a.MaxCachedConnections == b.MaxCachedConnections
+}
+
+// With no configuration the defaults are on.
+func TestLimitsDefaultsAreOn(t *testing.T) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var l limitFlags
+	addLimitFlags(fs, &l)
+	got, err := l.limits()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ConnectPerUser != gateway.DefaultConnectPerUser || got.ConnectPerIP != gateway.DefaultConnectPerIP || got.MaxConnectionsPerUserIntegration != 25 ||
+		got.MaxConnectionsPerUser != 100 || got.ForcedRefreshCooldown != 30*time.Second || got.MaxCachedConnections != 10_000 || len(got.TrustedProxies) != 0 {
+		t.Errorf("defaults: %+v", got)
+	}
+}
