@@ -45,6 +45,13 @@ and PLUGBOARD_PROJECT_KEYS, and rejects manifests whose secrets are unset.
 The default, "auto", is dev when --listen is a loopback address, else
 production.
 
+Manifests' secret references: ${NAME} reads an environment variable, never
+one of the gateway's own (PLUGBOARD_*, PG*, HTTP_PROXY and kin) and, when
+--secret-env-allow is set, only the names it lists; ${file:path} reads a
+regular file of at most 64 KiB inside the manifest's folder or a
+--secrets-dir folder, judged after following symbolic links, never inside
+--data. A refused reference makes that manifest invalid, in every mode.
+
 Routes:
   GET  /healthz                       process alive
   GET  /readyz                        a catalog is loaded and not shutting down
@@ -65,6 +72,7 @@ type serveOptions struct {
 	storePath, project, projectKeys, config, allowedOrigins, adminListen      string
 	grace, poll, drain                                                        time.Duration
 	maxBody                                                                   int64
+	secrets                                                                   secretFlags
 }
 
 func runServe(args []string, stdout, stderr io.Writer) error {
@@ -87,6 +95,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.projectKeys, "project-keys", "", "comma-separated PEM files of the public keys that verify the project's user tokens (dev: generated <data>/signing-key.pub.pem)")
 	fs.Int64Var(&o.maxBody, "max-body-bytes", 10<<20, "largest request body the proxy forwards, in bytes")
 	fs.StringVar(&o.allowedOrigins, "allowed-origins", "", "comma-separated app origins (https://app.example.com) that may embed the Connect Portal and receive its results")
+	o.secrets.register(fs)
 	fs.StringVar(&o.config, "config", "plugboard.yaml", "configuration file (optional when left at its default); see schemas/config.schema.json")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
@@ -110,6 +119,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		return exitError{exitUsage}
 	}
 	dev, err := resolveMode(o.mode, o.listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "plugboard serve: %v\n", err)
+		return exitError{exitUsage}
+	}
+	secretPolicy, err := o.secrets.policy(o.data)
 	if err != nil {
 		fmt.Fprintf(stderr, "plugboard serve: %v\n", err)
 		return exitError{exitUsage}
@@ -176,7 +190,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		DrainDelay:     o.drain,
 		SeparateAdmin:  o.adminListen != "",
 		PollInterval:   o.poll,
-		Manifest:       manifest.Options{ResolveSecrets: true, AllowUnresolvedSecrets: dev},
+		Manifest:       manifest.Options{ResolveSecrets: true, AllowUnresolvedSecrets: dev, SecretPolicy: secretPolicy},
 		Log:            log,
 		Version:        version,
 		Projects:       projects,
