@@ -3,10 +3,11 @@ package manifest
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
+	"regexp/syntax"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,7 +25,12 @@ type Options struct {
 	// fails when it is used.
 	AllowUnresolvedSecrets bool
 	Secrets                SecretResolver
-	// ReadFile reads icon files; nil means os.ReadFile.
+	// SecretPolicy limits which variables and files secret references may
+	// name. It applies whether or not secrets are resolved, and a refused
+	// reference is an error even with AllowUnresolvedSecrets.
+	SecretPolicy SecretPolicy
+	// ReadFile reads icon files; nil reads regular files of at most
+	// MaxIconBytes from disk.
 	ReadFile func(string) ([]byte, error)
 }
 
@@ -184,14 +190,13 @@ func (c *compiler) icon(src string) []byte {
 		}
 		read := c.opts.ReadFile
 		if read == nil {
-			read = os.ReadFile
+			read = func(path string) ([]byte, error) { return readInFolder(path, c.dir, MaxIconBytes) }
 		}
-		path := filepath.Join(c.dir, clean)
-		if fi, err := os.Stat(path); c.opts.ReadFile == nil && err == nil && fi.Size() > MaxIconBytes {
-			c.errorf("/icon", "", "icon file %s is %d bytes, more than the %d allowed", src, fi.Size(), MaxIconBytes)
+		b, err := read(filepath.Join(c.dir, clean))
+		if tooLarge := (*fileTooLargeError)(nil); errors.As(err, &tooLarge) {
+			c.errorf("/icon", "", "%s", tooLarge.describe("icon file "+src))
 			return nil
 		}
-		b, err := read(path)
 		if err != nil {
 			c.errorf("/icon", "the path is relative to the manifest's folder", "cannot read icon file %s: %v", src, pathError(err))
 			return nil
@@ -225,7 +230,7 @@ func (c *compiler) compileInputs(raws []rawInput) []Input {
 			c.errorf(ptr+"/pattern", "keep one of them", "an input may have a pattern or an enum, not both")
 		}
 		if r.Pattern != "" {
-			re, err := regexp.Compile("^(?:" + r.Pattern + ")$")
+			re, err := compilePattern(r.Pattern)
 			if err != nil {
 				c.errorf(ptr+"/pattern", "patterns use RE2 syntax (no lookaround or backreferences)", "invalid regular expression: %v", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 			} else {
@@ -250,6 +255,17 @@ func (c *compiler) compileInputs(raws []rawInput) []Input {
 	}
 	// out must not grow after pointers into it were taken; it was sized above.
 	return out
+}
+
+// compilePattern compiles an input's pattern to match whole values. The
+// pattern is parsed on its own first: wrapped in ^(?:…)$ unchecked, an
+// unbalanced pattern such as "eu|us)|(.*" would close the group early and
+// match anything.
+func compilePattern(pattern string) (*regexp.Regexp, error) {
+	if _, err := syntax.Parse(pattern, syntax.Perl); err != nil {
+		return nil, err
+	}
+	return regexp.Compile("^(?:" + pattern + ")$")
 }
 
 func contains(list []string, s string) bool {
@@ -382,17 +398,25 @@ func (c *compiler) secret(ptr, src, envHint string) *SecretRef {
 	return ref
 }
 
+// resolve applies the secret policy to a reference and, when secrets are
+// resolved, reads it.
 func (c *compiler) resolve(ptr string, ref *SecretRef) {
-	if !c.opts.ResolveSecrets {
+	err := c.opts.SecretPolicy.check(ref, c.dir)
+	if err == nil && c.opts.ResolveSecrets {
+		err = c.opts.Secrets.resolve(ref, c.dir, &c.opts.SecretPolicy)
+	}
+	if err == nil {
 		return
 	}
-	if err := c.opts.Secrets.resolve(ref, c.dir); err != nil {
-		if c.opts.AllowUnresolvedSecrets {
-			c.warnf(ptr, "dev mode loads it anyway; flows that need this secret will fail", "%v", err)
-			return
-		}
-		c.errorf(ptr, "secrets are read when the gateway loads the manifest", "%v", err)
+	if r, ok := refusal(err); ok {
+		c.errorf(ptr, r.hint, "%v", err)
+		return
 	}
+	if c.opts.AllowUnresolvedSecrets {
+		c.warnf(ptr, "dev mode loads it anyway; flows that need this secret will fail", "%v", err)
+		return
+	}
+	c.errorf(ptr, "secrets are read when the gateway loads the manifest", "%v", err)
 }
 
 func (c *compiler) params(ptr string, raw map[string]string) map[string]Value {

@@ -1,8 +1,8 @@
 package manifest
 
 import (
-	"os"
 	"path/filepath"
+	"strconv"
 )
 
 // Config is the gateway configuration file (plugboard.yaml), validated
@@ -26,7 +26,8 @@ type Config struct {
 	Projects      []ConfigProject `yaml:"projects"`
 	Limits        ConfigLimits    `yaml:"limits"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For gives the client address.
-	TrustedProxies []string `yaml:"trustedProxies"`
+	TrustedProxies []string      `yaml:"trustedProxies"`
+	Secrets        ConfigSecrets `yaml:"secrets"`
 }
 
 // ConfigLimits is the limits section (the --rate-*, --max-connections-*,
@@ -38,6 +39,13 @@ type ConfigLimits struct {
 	MaxConnectionsPerUser            *int   `yaml:"maxConnectionsPerUser"`
 	RefreshCooldown                  string `yaml:"refreshCooldown"`
 	MaxCachedConnections             *int   `yaml:"maxCachedConnections"`
+}
+
+// ConfigSecrets is the secrets section: what manifests' secret references
+// may read (SecretPolicy).
+type ConfigSecrets struct {
+	EnvAllow []string `yaml:"envAllow"` // glob patterns of variable names
+	Dirs     []string `yaml:"dirs"`     // secret folders, relative to the file
 }
 
 // ConfigLog is the log section.
@@ -53,9 +61,22 @@ type ConfigProject struct {
 }
 
 // LoadConfig reads and validates a configuration file, resolving its secret
-// references with resolver.
+// references with resolver. The file is the operator's: its references may
+// name any variable or file (the gateway's own PLUGBOARD_* included).
 func LoadConfig(path string, resolver SecretResolver) (*Config, Problems) {
-	data, err := os.ReadFile(path)
+	return loadConfig(path, &resolver)
+}
+
+// CheckConfig reads and validates a configuration file like LoadConfig but
+// leaves its secret references unresolved (AdminToken has no value), for
+// commands that need only its other settings, such as `plugboard validate`
+// in CI where the admin token is not set.
+func CheckConfig(path string) (*Config, Problems) {
+	return loadConfig(path, nil)
+}
+
+func loadConfig(path string, resolver *SecretResolver) (*Config, Problems) {
+	data, err := readRegularFile(path, MaxConfigBytes)
 	if err != nil {
 		return nil, Problems{{File: path, Message: "cannot read: " + pathError(err).Error(), Severity: Error}}
 	}
@@ -78,14 +99,26 @@ func LoadConfig(path string, resolver SecretResolver) (*Config, Problems) {
 		if ref == nil {
 			return nil, Problems{d.problem("/adminToken", "not a secret reference", "use ${ENV_NAME} or ${file:path}")}
 		}
-		if err := resolver.resolve(ref, dir); err != nil {
-			return nil, Problems{d.problem("/adminToken", err.Error(), "")}
+		if resolver != nil {
+			if err := resolver.resolve(ref, dir, nil); err != nil {
+				return nil, Problems{d.problem("/adminToken", err.Error(), "")}
+			}
 		}
 		cfg.AdminToken = ref
 	}
 	for _, p := range []*string{&cfg.Manifests, &cfg.Data, &cfg.Store} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
+		}
+	}
+	for i, p := range cfg.Secrets.Dirs {
+		if !filepath.IsAbs(p) {
+			cfg.Secrets.Dirs[i] = filepath.Join(dir, p)
+		}
+	}
+	for i, pat := range cfg.Secrets.EnvAllow {
+		if err := CheckEnvPatterns([]string{pat}); err != nil {
+			return nil, Problems{d.problem("/secrets/envAllow/"+strconv.Itoa(i), err.Error(), "patterns use * and ? as in STRIPE_*")}
 		}
 	}
 	for i := range cfg.Projects {

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -129,16 +130,11 @@ func LoadFiles(files []string, opts Options) *Result {
 
 func loadFile(path string, opts Options) FileResult {
 	fr := FileResult{Path: path}
-	fi, err := os.Stat(path)
-	if err != nil {
-		fr.Problems = Problems{{File: path, Message: "cannot read: " + pathError(err).Error(), Severity: Error}}
+	data, err := readRegularFile(path, MaxManifestBytes)
+	if tooLarge := (*fileTooLargeError)(nil); errors.As(err, &tooLarge) {
+		fr.Problems = Problems{{File: path, Message: tooLarge.describe("file") + " for a manifest", Severity: Error, Hint: "move large icons to their own .svg file"}}
 		return fr
 	}
-	if fi.Size() > MaxManifestBytes {
-		fr.Problems = Problems{{File: path, Message: fmt.Sprintf("file is %d bytes, more than the %d allowed for a manifest", fi.Size(), MaxManifestBytes), Severity: Error}}
-		return fr
-	}
-	data, err := os.ReadFile(path)
 	if err != nil {
 		fr.Problems = Problems{{File: path, Message: "cannot read: " + pathError(err).Error(), Severity: Error}}
 		return fr

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -61,10 +60,18 @@ func (s *SecretRef) MarshalText() ([]byte, error) { return []byte("<secret>"), n
 // environment and the file system.
 type SecretResolver struct {
 	LookupEnv func(string) (string, bool)
-	ReadFile  func(string) ([]byte, error)
+	// ReadFile replaces the file system for ${file:…} (tests): it gets the
+	// path the policy allowed, and the checks of what that path leads to
+	// (symbolic links, regular file, size) are its own business.
+	ReadFile func(string) ([]byte, error)
 }
 
-func (r SecretResolver) resolve(s *SecretRef, dir string) error {
+// resolve reads the secret a reference names. dir is the folder relative
+// file paths start from. With a policy (manifests), a file must lead, after
+// symbolic links, into a folder the policy allows; without one (the
+// operator's config file), any file may be read. Either way only a regular
+// file of at most MaxSecretFileBytes is read.
+func (r SecretResolver) resolve(s *SecretRef, dir string, policy *SecretPolicy) error {
 	if s.Env != "" {
 		lookup := r.LookupEnv
 		if lookup == nil {
@@ -83,16 +90,18 @@ func (r SecretResolver) resolve(s *SecretRef, dir string) error {
 		s.value, s.set = v, true
 		return nil
 	}
-	read := r.ReadFile
-	if read == nil {
-		read = os.ReadFile
+	path := secretPath(s.File, dir)
+	var b []byte
+	var err error
+	if r.ReadFile != nil {
+		b, err = r.ReadFile(path)
+	} else {
+		b, err = readSecretFile(s, path, dir, policy)
 	}
-	path := s.File
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(dir, path)
-	}
-	b, err := read(path)
 	if err != nil {
+		if _, ok := refusal(err); ok {
+			return err
+		}
 		return fmt.Errorf("cannot read secret file %s: %v", s.File, pathError(err))
 	}
 	v := strings.TrimRight(string(b), "\r\n")
@@ -104,6 +113,22 @@ func (r SecretResolver) resolve(s *SecretRef, dir string) error {
 	}
 	s.value, s.set = v, true
 	return nil
+}
+
+// readSecretFile reads a secret file from disk, following symbolic links
+// first so that the policy judges the file actually read.
+func readSecretFile(s *SecretRef, path, dir string, policy *SecretPolicy) ([]byte, error) {
+	if policy != nil {
+		real, err := realPath(path)
+		if err != nil {
+			return nil, err
+		}
+		if err := policy.checkReal(s, real, dir); err != nil {
+			return nil, err
+		}
+		path = real
+	}
+	return readRegularFile(path, MaxSecretFileBytes)
 }
 
 func pathError(err error) error {

@@ -40,7 +40,8 @@ func applyConfigFile(fs *flag.FlagSet, path string) ([]gateway.ProjectConfig, er
 		"listen": cfg.Listen, "public-url": cfg.PublicURL, "manifests": cfg.Manifests, "data": cfg.Data,
 		"store": cfg.Store, "mode": cfg.Mode, "log-format": cfg.Log.Format, "log-level": cfg.Log.Level,
 		"shutdown-grace": cfg.ShutdownGrace, "poll-interval": cfg.PollInterval,
-		"egress-allow": strings.Join(cfg.EgressAllow, ","),
+		"egress-allow":     strings.Join(cfg.EgressAllow, ","),
+		"secret-env-allow": strings.Join(cfg.Secrets.EnvAllow, ","), "secrets-dir": strings.Join(cfg.Secrets.Dirs, ","),
 	}
 	if cfg.MaxBodyBytes > 0 {
 		values["max-body-bytes"] = strconv.FormatInt(cfg.MaxBodyBytes, 10)

@@ -54,6 +54,12 @@ follow redirects on OAuth calls. --egress-allow opens ranges, e.g.
 --egress-allow 10.0.0.0/8 for an API inside your network. Dev mode also lets
 a host a manifest writes literally as localhost or 127.0.0.1 (not one
 templated from user inputs) reach loopback, for local testing.
+Manifests' secret references: ${NAME} reads an environment variable, never
+one of the gateway's own (PLUGBOARD_*, PG*, HTTP_PROXY and kin) and, when
+--secret-env-allow is set, only the names it lists; ${file:path} reads a
+regular file of at most 64 KiB inside the manifest's folder or a
+--secrets-dir folder, judged after following symbolic links, never inside
+--data. A refused reference makes that manifest invalid, in every mode.
 
 Routes:
   GET  /healthz                       process alive
@@ -77,6 +83,7 @@ type serveOptions struct {
 	maxBody                                                                   int64
 	egressAllow                                                               string
 	limits                                                                    limitFlags
+	secrets                                                                   secretFlags
 }
 
 func runServe(args []string, stdout, stderr io.Writer) error {
@@ -101,6 +108,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.allowedOrigins, "allowed-origins", "", "comma-separated app origins (https://app.example.com) that may embed the Connect Portal and receive its results")
 	fs.StringVar(&o.egressAllow, "egress-allow", "", "comma-separated CIDRs that outbound calls may reach although they are private or special (e.g. 10.0.0.0/8,fd00::/8); by default only public addresses")
 	addLimitFlags(fs, &o.limits)
+	o.secrets.register(fs)
 	fs.StringVar(&o.config, "config", "plugboard.yaml", "configuration file (optional when left at its default); see schemas/config.schema.json")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
@@ -134,6 +142,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		return exitError{exitUsage}
 	}
 	limits, err := o.limits.limits()
+	if err != nil {
+		fmt.Fprintf(stderr, "plugboard serve: %v\n", err)
+		return exitError{exitUsage}
+	}
+	secretPolicy, err := o.secrets.policy(o.data)
 	if err != nil {
 		fmt.Fprintf(stderr, "plugboard serve: %v\n", err)
 		return exitError{exitUsage}
@@ -200,7 +213,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		DrainDelay:     o.drain,
 		SeparateAdmin:  o.adminListen != "",
 		PollInterval:   o.poll,
-		Manifest:       manifest.Options{ResolveSecrets: true, AllowUnresolvedSecrets: dev},
+		Manifest:       manifest.Options{ResolveSecrets: true, AllowUnresolvedSecrets: dev, SecretPolicy: secretPolicy},
 		Log:            log,
 		Version:        version,
 		Projects:       projects,

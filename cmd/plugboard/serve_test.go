@@ -809,7 +809,7 @@ func TestServeSecretsStayOut(t *testing.T) {
 				{"literal secret", "clientSecret:", "clientSecret: " + literal, "auth.oauth2.clientSecret"},
 				{"partial reference", "clientSecret:", "clientSecret: x${GITHUB_CLIENT_SECRET}", "auth.oauth2.clientSecret"},
 				{"literal header", "Accept:", "Authorization: token " + literal, "api.headers.Authorization"},
-				{"unset variable", "clientSecret:", "clientSecret: ${PLUGBOARD_TEST_UNSET_SECRET}", "auth.oauth2.clientSecret"},
+				{"unset variable", "clientSecret:", "clientSecret: ${GITHUB_TEST_UNSET_SECRET}", "auth.oauth2.clientSecret"},
 			} {
 				editFile(t, path, func(s string) string {
 					return replaceLine(replaceLine(s, "description:", "description: Never served."), bad.line, bad.with)

@@ -39,7 +39,8 @@ API-key, basic and client-credentials integrations can skip the browser:
 Otherwise (and always for OAuth) it prints a connect link to open in a
 browser and waits for the connection. For OAuth, register the redirect URI
 it prints at the provider; --listen fixes the port so the URI stays the same.
-Secrets the manifest references (${ENV_NAME}) must be set.
+Secrets the manifest references (${ENV_NAME}) must be set, and are held to
+the same policy as in serve (--secret-env-allow, --secrets-dir).
 `
 
 type inputFlags map[string]string
@@ -62,6 +63,9 @@ func runTry(args []string, stdout, stderr io.Writer) error {
 	wait := fs.Duration("wait", 5*time.Minute, "how long to wait for the browser connection")
 	open := fs.Bool("open", false, "open the connect link in the default browser (xdg-open)")
 	egressAllow := fs.String("egress-allow", "", "comma-separated CIDRs the throwaway gateway may call although they are private (hosts a manifest writes literally as localhost or 127.0.0.1 always may)")
+	config := fs.String("config", "plugboard.yaml", "configuration file whose secrets section applies (optional when left at its default)")
+	var secrets secretFlags
+	secrets.register(fs)
 	inputs := inputFlags{}
 	fs.Var(inputs, "input", "a value the user would type, key=value (repeatable); skips the browser for non-OAuth integrations")
 	if err := parseFlags(fs, args, stdout); err != nil {
@@ -69,6 +73,16 @@ func runTry(args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintln(stderr, "plugboard try: name one integration, e.g. plugboard try stripe")
+		return exitError{exitUsage}
+	}
+	dataDir, err := secrets.apply(fs, *config, os.LookupEnv)
+	if err != nil {
+		fmt.Fprintf(stderr, "plugboard try: %v\n", err)
+		return exitError{exitUsage}
+	}
+	policy, err := secrets.policy(dataDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "plugboard try: %v\n", err)
 		return exitError{exitUsage}
 	}
 	id := strings.TrimPrefix(fs.Arg(0), "custom.")
@@ -111,7 +125,7 @@ func runTry(args []string, stdout, stderr io.Writer) error {
 	base := "http://" + ln.Addr().String()
 	srv, err := gateway.New(gateway.Config{
 		PublicURL: base, ManifestDir: *manifests, Log: quiet, Version: version,
-		Manifest: manifest.Options{ResolveSecrets: true},
+		Manifest: manifest.Options{ResolveSecrets: true, SecretPolicy: policy},
 		Projects: []gateway.ProjectConfig{{ID: "try", Keys: []usertoken.PublicKey{{ID: kid, Key: signer.Public()}}}},
 		Store:    st, Keyring: kr,
 		Egress: egress.Policy{Allow: allow, LiteralLoopback: true}, // a dev gateway

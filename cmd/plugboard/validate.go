@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/plugboardhq/plugboard/manifest"
@@ -16,8 +17,12 @@ the JSON Schema, and the rules the schema cannot express (unique ids, declared
 template inputs, URL shapes, secret references, icon safety). PATH is a
 manifest file or a folder of *.yaml/*.yml files; the default is integrations.d.
 
-No secret values are needed: secrets are checked for form only, unless
---check-env asks to read them.
+No secret values are needed: secrets are checked for form, and against
+the secret policy serve applies (no PLUGBOARD_* or other gateway variable,
+--secret-env-allow, files only in the manifest's folder or a --secrets-dir
+folder), unless --check-env also asks to read them. The policy comes from
+the flags, PLUGBOARD_SECRET_ENV_ALLOW and PLUGBOARD_SECRETS_DIR, and the
+secrets section of the configuration file, as for serve.
 
 Exit status: 0 when every manifest is valid, 1 when any is invalid (or has a
 warning under --strict), 2 for usage errors (bad flags, missing path).
@@ -29,13 +34,26 @@ Formats:
 `
 
 func runValidate(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("validate", "[--format text|json|github] [--strict] [--check-env] [PATH...]", validateHelp, stderr)
+	fs := newFlagSet("validate", "[--format text|json|github] [--strict] [--check-env] [--secrets-dir DIR] [PATH...]", validateHelp, stderr)
 	format := fs.String("format", "text", "output format: text, json or github")
 	strict := fs.Bool("strict", false, "treat warnings (plain http URLs, no test endpoint, …) as errors")
 	checkEnv := fs.Bool("check-env", false, "also read every secret reference and report unset environment variables and unreadable files")
 	quiet := fs.Bool("quiet", false, "text format: print problems only, no summary line")
+	config := fs.String("config", "plugboard.yaml", "configuration file whose secrets section applies (optional when left at its default; its own secrets are not read)")
+	var secrets secretFlags
+	secrets.register(fs)
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
+	}
+	dataDir, err := secrets.apply(fs, *config, os.LookupEnv)
+	if err != nil {
+		fmt.Fprintf(stderr, "plugboard validate: %v\n", err)
+		return exitError{exitUsage}
+	}
+	policy, err := secrets.policy(dataDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "plugboard validate: %v\n", err)
+		return exitError{exitUsage}
 	}
 	if *format != "text" && *format != "json" && *format != "github" {
 		fmt.Fprintf(stderr, "plugboard validate: unknown --format %q (want text, json or github)\n", *format)
@@ -45,7 +63,7 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 	if len(paths) == 0 {
 		paths = []string{"integrations.d"}
 	}
-	res, err := manifest.LoadPaths(paths, manifest.Options{ResolveSecrets: *checkEnv})
+	res, err := manifest.LoadPaths(paths, manifest.Options{ResolveSecrets: *checkEnv, SecretPolicy: policy})
 	if err != nil {
 		fmt.Fprintf(stderr, "plugboard validate: %v\n", err)
 		return exitError{exitUsage}

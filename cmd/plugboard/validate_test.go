@@ -148,7 +148,7 @@ api:
     token: "{{inputs.token}}"
 `
 
-// envManifest reads its client secret from PLUGBOARD_TEST_CLIENT_SECRET.
+// envManifest reads its client secret from ENVY_TEST_CLIENT_SECRET.
 const envManifest = `id: envy
 name: Envy
 description: OAuth2 with a secret from the environment.
@@ -159,7 +159,7 @@ auth:
     authorizationUrl: https://auth.example.com/authorize
     tokenUrl: https://auth.example.com/token
     clientId: envy-client
-    clientSecret: ${PLUGBOARD_TEST_CLIENT_SECRET}
+    clientSecret: ${ENVY_TEST_CLIENT_SECRET}
 api:
   baseUrl: https://api.example.com
   testEndpoint: /me
@@ -437,19 +437,19 @@ func TestValidateCheckEnv(t *testing.T) {
 
 	r = runIn(t, dir, nil, "validate", "--check-env", "envy.yaml")
 	wantCode(t, r, 1)
-	want := "envy.yaml:11:19: auth.oauth2.clientSecret: environment variable PLUGBOARD_TEST_CLIENT_SECRET is not set"
+	want := "envy.yaml:11:19: auth.oauth2.clientSecret: environment variable ENVY_TEST_CLIENT_SECRET is not set"
 	if got := lines(r.stdout); len(got) != 2 || !strings.HasPrefix(got[0], want) {
 		t.Errorf("want a problem naming the variable, starting %q, got %s", want, r)
 	}
 
-	r = runIn(t, dir, []string{"PLUGBOARD_TEST_CLIENT_SECRET="}, "validate", "--check-env", "envy.yaml")
+	r = runIn(t, dir, []string{"ENVY_TEST_CLIENT_SECRET="}, "validate", "--check-env", "envy.yaml")
 	wantCode(t, r, 1)
-	if !strings.Contains(r.stdout, "PLUGBOARD_TEST_CLIENT_SECRET is empty") {
+	if !strings.Contains(r.stdout, "ENVY_TEST_CLIENT_SECRET is empty") {
 		t.Errorf("an empty variable should be reported, got %s", r)
 	}
 
 	const secret = "s3cr3t-Value-that-must-never-print"
-	env := []string{"PLUGBOARD_TEST_CLIENT_SECRET=" + secret}
+	env := []string{"ENVY_TEST_CLIENT_SECRET=" + secret}
 	for _, format := range []string{"text", "json", "github"} {
 		r = runIn(t, dir, env, "validate", "--check-env", "--format", format, "envy.yaml")
 		wantCode(t, r, 0)
