@@ -38,6 +38,9 @@ window.events = [];
 window.track = function (name) { return function (e) { window.events.push(name + ":" + (e && (e.integrationType || e.message) || "")); }; };
 </script></head><body><h1>SDK app</h1></body></html>`
 
+// sdkAppName is the project's display name in these tests.
+const sdkAppName = "SDK Test App"
+
 type sdkApp struct {
 	*proxyEnv
 	app string
@@ -65,7 +68,7 @@ func startSDKApp(t *testing.T) *sdkApp {
 		}
 	}))
 	t.Cleanup(appSrv.Close)
-	e := startProxyEnvWith(t, func(c *Config) { c.AllowedOrigins = []string{appSrv.URL} })
+	e := startProxyEnvWith(t, func(c *Config) { c.AllowedOrigins = []string{appSrv.URL}; c.Projects[0].Name = sdkAppName })
 	mu.Lock()
 	gw = e.base
 	mu.Unlock()
@@ -113,10 +116,28 @@ func (a *sdkApp) popup(open func()) context.Context {
 	return nil
 }
 
+// continueToProvider checks that the popup's portal page names the
+// integration, the app and the account before anything happens, and
+// presses "Continue to <Provider>". The popup gets there through two
+// navigations (the nonce page, then the SDK's redirect to the connect
+// link), so reads retry across a navigation.
+func (a *sdkApp) continueToProvider(pctx context.Context, integration, account string) {
+	a.t.Helper()
+	run(a.t, pctx, "popup portal page", chromedp.WaitVisible(chromedp.ID("submit")))
+	screenshot(a.t, pctx, "sdk-oauth-popup-continue")
+	want := "Connecting " + integration + " to " + sdkAppName + " as " + account + "."
+	if got := text(a.t, pctx, "#context p"); got != want {
+		a.t.Fatalf("the popup's page says %q before continuing, want %q", got, want)
+	}
+	if got := text(a.t, pctx, "#submit"); got != "Continue to "+integration {
+		a.t.Fatalf("the popup's button says %q", got)
+	}
+	run(a.t, pctx, "continue to the provider", chromedp.Click(chromedp.ID("submit")))
+}
+
 // signIn fills the fake provider's login form in the popup and allows.
-// The popup reaches the provider through two navigations (the nonce page,
-// then the SDK's redirect); under load a navigation can land while the test
-// acts on the page, so the step is retried on a fresh page.
+// Under load a navigation can land while the test acts on the page, so
+// the step is retried on a fresh page.
 func (a *sdkApp) signIn(pctx context.Context) {
 	a.t.Helper()
 	var err error
@@ -190,6 +211,9 @@ func TestSDKUnmodifiedAgainstPlugboard(t *testing.T) {
 		_ = eval[string](a, `(window.installKey = paragon.installIntegration("custom.fakekey", {onSuccess: track("install")}), "started")`)
 	})
 	run(t, pctx, "popup portal form", chromedp.WaitVisible(chromedp.ID("f-api_key")))
+	if got := text(t, pctx, "#context p"); got != "Connecting Fake Key to "+sdkAppName+" as sdk-user." {
+		t.Errorf("the API key form says %q", got)
+	}
 	screenshot(t, pctx, "sdk-1-install-apikey-popup")
 	run(t, pctx, "type key", chromedp.SendKeys(chromedp.ID("f-api_key"), "sdk-right-key"), chromedp.Click(chromedp.ID("submit")))
 	installed := eval[map[string]any](a, `window.installKey`)
@@ -201,6 +225,7 @@ func TestSDKUnmodifiedAgainstPlugboard(t *testing.T) {
 	pctx = a.popup(func() {
 		_ = eval[string](a, `(window.installOAuth = paragon.installIntegration("custom.fakeoauth", {}), "started")`)
 	})
+	a.continueToProvider(pctx, "Fake OAuth", "sdk-user")
 	a.signIn(pctx)
 	installed = eval[map[string]any](a, `window.installOAuth`)
 	if installed["integrationType"] != "custom.fakeoauth" || installed["credential"] == nil {
@@ -273,6 +298,7 @@ func TestSDKUnmodifiedAgainstPlugboard(t *testing.T) {
 	run(t, a.ctx, "oauth button", chromedp.WaitVisible(chromedp.ID("pb-connect"), in))
 	screenshot(t, a.ctx, "sdk-5-connect-iframe-oauth")
 	pctx = a.popup(func() { run(t, a.ctx, "click connect", chromedp.Click(chromedp.ID("pb-connect"), in)) })
+	a.continueToProvider(pctx, "Fake OAuth", "sdk-user")
 	a.signIn(pctx)
 	if got := eval[map[string]any](a, `window.connectOAuth`); got["integrationType"] != "custom.fakeoauth" {
 		t.Errorf("connect(oauth) resolved with %v", got)
