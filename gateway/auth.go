@@ -182,17 +182,21 @@ const MaxLogoBytes = 64 << 10
 // through a limit; the type comes from the content (SVG: from the .svg
 // extension and an <svg element), never from what the file claims.
 func loadLogo(path string) (template.URL, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
+	// Stat before opening: opening a FIFO would block until a writer came.
+	fi, err := os.Stat(path)
 	if err != nil {
 		return "", err
 	}
 	if !fi.Mode().IsRegular() {
 		return "", fmt.Errorf("%s is not a regular file", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if opened, err := f.Stat(); err != nil || !os.SameFile(fi, opened) {
+		return "", fmt.Errorf("%s changed while it was read", path)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxLogoBytes+1))
 	if err != nil {
