@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"os"
 	"os/exec"
@@ -147,6 +148,10 @@ func TestBrowserOAuthFlow(t *testing.T) {
 	}
 	screenshot(t, ctx, "oauth-3-connected")
 	callback := location(t, ctx)
+	run(t, ctx, "portal after connecting", chromedp.Navigate(e.base+"/connect/portal/fakeoauth"), chromedp.WaitVisible(chromedp.ID("result")))
+	if got := text(t, ctx, "h1"); got != "Your session has ended" {
+		t.Errorf("portal after connecting says %q", got)
+	}
 	if r := e.do("GET", "/projects/dev/sdk/proxy/custom/fakeoauth/me", e.token("paula"), nil, nil); r.status != 200 {
 		t.Fatalf("proxied call after connecting: %d %s", r.status, r.body)
 	}
@@ -239,6 +244,11 @@ func TestBrowserAPIKeyForm(t *testing.T) {
 		t.Fatalf("result: %q", got)
 	}
 	screenshot(t, ctx, "apikey-3-connected")
+	// The session ended with the connect: the portal does not take another.
+	run(t, ctx, "portal after connecting", chromedp.Navigate(e.base+"/connect/portal/fakekey"), chromedp.WaitVisible(chromedp.ID("result")))
+	if got := text(t, ctx, "h1"); got != "Your session has ended" {
+		t.Errorf("portal after connecting says %q", got)
+	}
 	if r := e.do("GET", "/projects/dev/sdk/proxy/custom/fakekey/me", e.token("sam"), nil, nil); r.status != 200 || r.body != `{"output":{"login":"octo","id":42}}` {
 		t.Fatalf("proxied call: %d %s", r.status, r.body)
 	}
@@ -272,5 +282,63 @@ func TestBrowserClientCredentialsForm(t *testing.T) {
 	screenshot(t, ctx, "cc-3-connected")
 	if r := e.do("GET", "/projects/dev/sdk/proxy/custom/fakecc/me", e.token("tom"), nil, nil); r.status != 200 {
 		t.Fatalf("proxied call: %d %s", r.status, r.body)
+	}
+}
+
+// A connect link made for one user and opened by another: before the fix
+// the portal showed a bare form, and whoever opened the link connected
+// their own credential under the link's user. Now the page names the app
+// (display name and logo) and the account — the user token's name and
+// email — before anything can be submitted; and a browser that already has
+// a session for another account is asked which to go on with.
+func TestBrowserConnectLinkNamesTheAccount(t *testing.T) {
+	logo := filepath.Join(t.TempDir(), "acme.svg")
+	if err := os.WriteFile(logo, []byte(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 20 20"><rect width="20" height="20" rx="4" fill="#6f42c1"/></svg>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := startProxyEnvWith(t, func(c *Config) { c.Projects[0].Name = "Acme CRM"; c.Projects[0].Logo = logo })
+	ada := e.tokenWith("ada", map[string]any{"name": "Ada Lovelace", "email": "ada@example.com"})
+	linkFor := func(token, integration string) string {
+		r := e.do("POST", "/projects/dev/sdk/connect-links", token, strings.NewReader(`{"integrationId":"`+integration+`"}`), nil)
+		var link struct{ URL string }
+		if err := json.Unmarshal([]byte(r.body), &link); err != nil || r.status != 201 {
+			t.Fatalf("connect link: %d %s", r.status, r.body)
+		}
+		return link.URL
+	}
+
+	// Bob opens a link made for Ada (forwarded, or sent by an attacker).
+	bob := newChrome(t)
+	run(t, bob, "open Ada's link", chromedp.Navigate(linkFor(ada, "custom.fakekey")), chromedp.WaitVisible(chromedp.ID("f-api_key")))
+	if got := text(t, bob, "#context p"); got != "Connecting Fake Key to Acme CRM as Ada Lovelace (ada@example.com)." {
+		t.Errorf("the form says %q before anything is submitted", got)
+	}
+	if src, _ := chromedp.Run(bob, chromedp.Evaluate[string](`(document.querySelector("#context img.applogo") || {}).src || ""`)); !strings.HasPrefix(src, "data:image/svg+xml;base64,") {
+		t.Errorf("app logo: %q", src)
+	}
+	if w, _ := chromedp.Run(bob, chromedp.Evaluate[float64](`document.querySelector("#context img.applogo").naturalWidth`)); w == 0 {
+		t.Error("the app logo did not load (Content-Security-Policy?)")
+	}
+	screenshot(t, bob, "trust-b1-link-names-account")
+	if list, _ := e.store.List(context.Background(), "dev", "ada"); len(list) != 0 {
+		t.Fatal("something was stored before a submit")
+	}
+
+	// Bob now has Ada's session open; a link of his own does not replace it
+	// silently.
+	run(t, bob, "open Bob's link", chromedp.Navigate(linkFor(e.token("bob"), "custom.fakecc")), chromedp.WaitVisible(chromedp.ID("switch")))
+	if cur, acc := text(t, bob, "#current-account"), text(t, bob, "#account"); cur != "Ada Lovelace (ada@example.com)" || acc != "bob" {
+		t.Errorf("switch page names %q (open) and %q (link)", cur, acc)
+	}
+	screenshot(t, bob, "trust-b2-switch-account")
+	run(t, bob, "keep the open session", chromedp.Click(chromedp.ID("keep")), chromedp.WaitVisible(chromedp.ID("f-api_key")))
+	if got := text(t, bob, "#account"); got != "Ada Lovelace (ada@example.com)" {
+		t.Errorf("kept session is for %q", got)
+	}
+	// An explicit choice switches.
+	run(t, bob, "open Bob's link again", chromedp.Navigate(linkFor(e.token("bob"), "custom.fakecc")), chromedp.WaitVisible(chromedp.ID("switch")),
+		chromedp.Click(chromedp.ID("switch")), chromedp.WaitVisible(chromedp.ID("f-client_id")))
+	if got := text(t, bob, "#account"); got != "bob" {
+		t.Errorf("after switching the form is for %q", got)
 	}
 }

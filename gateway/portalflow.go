@@ -18,6 +18,9 @@ import (
 const (
 	ticketConnectLink = "connect_link"
 	ticketOAuthState  = "oauth_state"
+	// ticketSessionSwitch holds a connect link's session while the browser
+	// decides whether it replaces the other account's session open there.
+	ticketSessionSwitch = "session_switch"
 	// ticketOAuthSession maps an SDK session (oauthMetaKeyId) to the
 	// credential its popup created.
 	ticketOAuthSession = "oauth_session"
@@ -62,7 +65,7 @@ func (s *Server) createConnectLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code := randomToken(32)
-	sess := portalSession{ProjectID: u.project.ID, UserID: u.id, IntegrationID: in.ID, CredentialID: req.CredentialID, Opener: req.Origin}
+	sess := portalSession{ProjectID: u.project.ID, UserID: u.id, IntegrationID: in.ID, CredentialID: req.CredentialID, Opener: req.Origin, Account: u.account}
 	b, _ := json.Marshal(sess)
 	expires := time.Now().Add(linkLifetime)
 	if err := s.store.PutTicket(r.Context(), ticketConnectLink, hashToken(code), b, expires); err != nil {
@@ -74,7 +77,10 @@ func (s *Server) createConnectLink(w http.ResponseWriter, r *http.Request) {
 }
 
 // openConnectLink redeems a connect link: it starts a portal session in this
-// browser and sends it to the portal page (a URL without the secret).
+// browser and sends it to the portal page (a URL without the secret), which
+// names the app and the account before anything can be submitted. A
+// session for another account already open in this browser is never
+// silently replaced: the browser is asked which one to go on with.
 func (s *Server) openConnectLink(w http.ResponseWriter, r *http.Request) {
 	b, err := s.store.TakeTicket(r.Context(), ticketConnectLink, hashToken(r.PathValue("code")))
 	var sess portalSession
@@ -83,6 +89,21 @@ func (s *Server) openConnectLink(w http.ResponseWriter, r *http.Request) {
 			"This link has expired or was already used", "Go back to the app and start connecting again.", nil, "", nil)
 		return
 	}
+	in, ok := s.reloader.Catalog().Lookup(sess.IntegrationID)
+	if !ok {
+		s.renderResult(w, http.StatusNotFound, portal.Integration{Name: "Plugboard", AccentColor: manifest.DefaultAccentColor}, false,
+			"Integration not found", "This integration is no longer available. Go back to the app.", nil, "", nil)
+		return
+	}
+	if cur, err := s.session(r); err == nil && !cur.sameUser(sess) {
+		s.askSwitch(w, r, in, cur, sess)
+		return
+	}
+	s.startSession(w, r, sess)
+}
+
+// startSession sets a fresh portal session and sends the browser to its form.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sess portalSession) {
 	sess.CSRF = randomToken(18)
 	sess.Expires = time.Now().Add(sessionLifetime)
 	if err := s.setSession(w, sess); err != nil {
@@ -90,6 +111,69 @@ func (s *Server) openConnectLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/connect/portal/"+url.PathEscape(sess.IntegrationID), http.StatusSeeOther)
+}
+
+// sessionSwitch is a connect link's session waiting for the browser's
+// choice, bound to the session it would replace: only the browser that
+// holds that session (and was shown the question) can make the switch, so
+// a switch code fetched in one browser is useless in another.
+type sessionSwitch struct {
+	Next     portalSession `json:"n"`
+	Replaces string        `json:"r"` // hash of the current session's CSRF token
+}
+
+// askSwitch shows whose session is open here and whose the link is, and
+// lets the person choose.
+func (s *Server) askSwitch(w http.ResponseWriter, r *http.Request, in *manifest.Integration, cur, next portalSession) {
+	code := randomToken(32)
+	b, _ := json.Marshal(sessionSwitch{Next: next, Replaces: hashToken(cur.CSRF)})
+	if err := s.store.PutTicket(r.Context(), ticketSessionSwitch, hashToken(code), b, time.Now().Add(linkLifetime)); err != nil {
+		s.log.Error("storing a session switch failed", "error", err.Error())
+		s.renderResult(w, http.StatusServiceUnavailable, s.portalView(in), false, "Something went wrong on our side", "Go back to the app and try again.", nil, "", nil)
+		return
+	}
+	current := cur.Account
+	if current == "" {
+		current = "another account"
+	}
+	portal.Render(w, http.StatusOK, portal.Page{Integration: s.portalView(in), App: s.appView(next.ProjectID), Account: accountOf(next),
+		Title: "Another account is connecting in this browser",
+		Switch: &portal.Switch{Current: current, CurrentURL: "/connect/portal/" + url.PathEscape(cur.IntegrationID),
+			Action: "/connect/switch/" + url.PathEscape(code)}}, s.portalOptions())
+}
+
+// switchSession replaces the browser's session with the connect link's,
+// after the person chose to (askSwitch).
+func (s *Server) switchSession(w http.ResponseWriter, r *http.Request) {
+	unknown := portal.Integration{Name: "Plugboard", AccentColor: manifest.DefaultAccentColor}
+	b, err := s.store.TakeTicket(r.Context(), ticketSessionSwitch, hashToken(r.PathValue("code")))
+	var sw sessionSwitch
+	if err != nil || json.Unmarshal(b, &sw) != nil {
+		s.renderResult(w, http.StatusNotFound, unknown, false, "This choice has expired or was already made", "Go back to the app and start connecting again.", nil, "", nil)
+		return
+	}
+	cur, err := s.session(r)
+	if err != nil || !constantEqual(hashToken(cur.CSRF), sw.Replaces) {
+		s.renderResult(w, http.StatusForbidden, unknown, false, "This choice was made in another browser", "For your safety, open the connect link again in the browser you want to use.", nil, "", nil)
+		return
+	}
+	s.startSession(w, r, sw.Next)
+}
+
+// accountOf names a session's account for display.
+func accountOf(sess portalSession) string {
+	if sess.Account != "" {
+		return sess.Account
+	}
+	return displayText(sess.UserID)
+}
+
+// appView is what the portal shows of a project.
+func (s *Server) appView(projectID string) portal.App {
+	if p, ok := s.projects[projectID]; ok {
+		return portal.App{Name: p.Name, Logo: p.Logo}
+	}
+	return portal.App{Name: projectID}
 }
 
 // portalSessionFor returns the browser's session for the integration, or
@@ -137,7 +221,8 @@ func (s *Server) renderForm(w http.ResponseWriter, status int, in *manifest.Inte
 	if in.Auth.Type == manifest.AuthOAuth2 {
 		submit = "Continue to " + in.Name
 	}
-	page := portal.Page{Integration: s.portalView(in), Fields: fields, Action: "/connect/portal/" + url.PathEscape(in.ID), CSRF: sess.CSRF, Submit: submit, Notice: notice}
+	page := portal.Page{Integration: s.portalView(in), App: s.appView(sess.ProjectID), Account: accountOf(sess),
+		Fields: fields, Action: "/connect/portal/" + url.PathEscape(in.ID), CSRF: sess.CSRF, Submit: submit, Notice: notice}
 	if provider != nil {
 		page.Provider = &portal.ProviderError{Status: provider.Status, Message: provider.Body}
 	}
@@ -193,6 +278,7 @@ func (s *Server) submitPortal(w http.ResponseWriter, r *http.Request) {
 		s.renderForm(w, fail.status, in, sess, refill(fields, payload, fail.fields), fail.message, fail.provider)
 		return
 	}
+	s.endSession(w)
 	s.renderConnected(w, r, in, conn, sess.Opener, sess.Session)
 }
 
@@ -353,6 +439,11 @@ func (s *Server) oauthCallback(w http.ResponseWriter, r *http.Request) {
 	if f != nil {
 		fail(f.status, "Not connected", f.message, f.provider)
 		return
+	}
+	// The portal session that started this flow has done its work. (One
+	// for another account or integration, opened since, stays.)
+	if cur, err := s.session(r); err == nil && cur.ProjectID == st.ProjectID && cur.UserID == st.UserID && cur.IntegrationID == st.IntegrationID {
+		s.endSession(w)
 	}
 	s.renderConnected(w, r, in, stored, st.Opener, st.Session)
 }

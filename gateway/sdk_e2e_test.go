@@ -2,9 +2,11 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -14,6 +16,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // The unmodified @useparagon/connect package (installed by `npm ci` in
@@ -37,6 +40,9 @@ paragon.configureGlobal({ host: "plugboard" }, {
 window.events = [];
 window.track = function (name) { return function (e) { window.events.push(name + ":" + (e && (e.integrationType || e.message) || "")); }; };
 </script></head><body><h1>SDK app</h1></body></html>`
+
+// sdkAppName is the project's display name in these tests.
+const sdkAppName = "SDK Test App"
 
 type sdkApp struct {
 	*proxyEnv
@@ -70,6 +76,7 @@ func startSDKAppWith(t *testing.T, adjust func(*Config)) *sdkApp {
 	t.Cleanup(appSrv.Close)
 	e := startProxyEnvWith(t, func(c *Config) {
 		c.AllowedOrigins = []string{appSrv.URL}
+		c.Projects[0].Name = sdkAppName
 		if adjust != nil {
 			adjust(c)
 		}
@@ -121,10 +128,28 @@ func (a *sdkApp) popup(open func()) context.Context {
 	return nil
 }
 
+// continueToProvider checks that the popup's portal page names the
+// integration, the app and the account before anything happens, and
+// presses "Continue to <Provider>". The popup gets there through two
+// navigations (the nonce page, then the SDK's redirect to the connect
+// link), so reads retry across a navigation.
+func (a *sdkApp) continueToProvider(pctx context.Context, integration, account string) {
+	a.t.Helper()
+	run(a.t, pctx, "popup portal page", chromedp.WaitVisible(chromedp.ID("submit")))
+	screenshot(a.t, pctx, "sdk-oauth-popup-continue")
+	want := "Connecting " + integration + " to " + sdkAppName + " as " + account + "."
+	if got := text(a.t, pctx, "#context p"); got != want {
+		a.t.Fatalf("the popup's page says %q before continuing, want %q", got, want)
+	}
+	if got := text(a.t, pctx, "#submit"); got != "Continue to "+integration {
+		a.t.Fatalf("the popup's button says %q", got)
+	}
+	run(a.t, pctx, "continue to the provider", chromedp.Click(chromedp.ID("submit")))
+}
+
 // signIn fills the fake provider's login form in the popup and allows.
-// The popup reaches the provider through two navigations (the nonce page,
-// then the SDK's redirect); under load a navigation can land while the test
-// acts on the page, so the step is retried on a fresh page.
+// Under load a navigation can land while the test acts on the page, so
+// the step is retried on a fresh page.
 func (a *sdkApp) signIn(pctx context.Context) {
 	a.t.Helper()
 	var err error
@@ -198,6 +223,9 @@ func TestSDKUnmodifiedAgainstPlugboard(t *testing.T) {
 		_ = eval[string](a, `(window.installKey = paragon.installIntegration("custom.fakekey", {onSuccess: track("install")}), "started")`)
 	})
 	run(t, pctx, "popup portal form", chromedp.WaitVisible(chromedp.ID("f-api_key")))
+	if got := text(t, pctx, "#context p"); got != "Connecting Fake Key to "+sdkAppName+" as sdk-user." {
+		t.Errorf("the API key form says %q", got)
+	}
 	screenshot(t, pctx, "sdk-1-install-apikey-popup")
 	run(t, pctx, "type key", chromedp.SendKeys(chromedp.ID("f-api_key"), "sdk-right-key"), chromedp.Click(chromedp.ID("submit")))
 	installed := eval[map[string]any](a, `window.installKey`)
@@ -209,6 +237,7 @@ func TestSDKUnmodifiedAgainstPlugboard(t *testing.T) {
 	pctx = a.popup(func() {
 		_ = eval[string](a, `(window.installOAuth = paragon.installIntegration("custom.fakeoauth", {}), "started")`)
 	})
+	a.continueToProvider(pctx, "Fake OAuth", "sdk-user")
 	a.signIn(pctx)
 	installed = eval[map[string]any](a, `window.installOAuth`)
 	if installed["integrationType"] != "custom.fakeoauth" || installed["credential"] == nil {
@@ -281,6 +310,7 @@ func TestSDKUnmodifiedAgainstPlugboard(t *testing.T) {
 	run(t, a.ctx, "oauth button", chromedp.WaitVisible(chromedp.ID("pb-connect"), in))
 	screenshot(t, a.ctx, "sdk-5-connect-iframe-oauth")
 	pctx = a.popup(func() { run(t, a.ctx, "click connect", chromedp.Click(chromedp.ID("pb-connect"), in)) })
+	a.continueToProvider(pctx, "Fake OAuth", "sdk-user")
 	a.signIn(pctx)
 	if got := eval[map[string]any](a, `window.connectOAuth`); got["integrationType"] != "custom.fakeoauth" {
 		t.Errorf("connect(oauth) resolved with %v", got)
@@ -349,4 +379,140 @@ func containsAll(list []string, want ...string) bool {
 		}
 	}
 	return true
+}
+
+// tokenWith mints a user token with extra claims (name, email, …), signed
+// like the app's backend would.
+func (e *proxyEnv) tokenWith(user string, extra map[string]any) string {
+	e.t.Helper()
+	now := time.Now()
+	claims := jwt.MapClaims{"sub": user, "aud": []string{"dev"}, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	for k, v := range extra {
+		claims[k] = v
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+	tok.Header["kid"] = e.kid
+	s, err := tok.SignedString(e.signer)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return s
+}
+
+// buildOAuth is the SDK's build-oauth call made with token (an attacker
+// makes it from their own browser, with their own token).
+func (e *proxyEnv) buildOAuth(token, integrationUUID, opener string) string {
+	e.t.Helper()
+	q := url.Values{"action": {"custom"}, "integrationId": {integrationUUID}, "userToken": {token}, "originForPostMessage": {opener},
+		"endUserSuppliedValues": {"{}"}, "parameters": {"{}"}, "isPreviewMode": {"false"}, "installOptions": {"{}"}, "oauthMetaKeyId": {"attacker-key-1"}}
+	r := e.do("GET", "/v2/projects/dev/sdk/actions/build-oauth?"+q.Encode(), token, nil, nil)
+	var out struct{ RedirectURL string }
+	if err := json.Unmarshal([]byte(r.body), &out); err != nil || r.status != 200 || out.RedirectURL == "" {
+		e.t.Fatalf("build-oauth: %d %s", r.status, r.body)
+	}
+	return out.RedirectURL
+}
+
+// Login CSRF through the SDK's popup. Mallory, a user of the app, has her
+// own user token. Her page on another origin opens the SDK's first popup
+// page (oauth-nonce) with her token in the victim's browser, then sends
+// that popup where her own build-oauth call said. Before the fix the nonce
+// page bound the victim's browser to Mallory and build-oauth returned the
+// provider's authorization URL: with a provider where the victim is signed
+// in and has consented (AutoApprove), the victim's provider account was
+// stored under Mallory without the victim seeing a page. Now the nonce page
+// refuses a popup not opened by an allowed app page, build-oauth's URL is a
+// gateway page that names the account, and the session the victim already
+// had open in the browser is not replaced.
+func TestSDKPopupLoginCSRFFromAnotherOrigin(t *testing.T) {
+	a := startSDKApp(t)
+	e := a.proxyEnv
+	e.provider.AutoApprove = true
+	e.provider.AddAPIKey("victor-key")
+
+	// The victim has a connect page of his own open (an earlier binding).
+	victimTab, cancel := chromedp.NewContext(a.ctx)
+	defer cancel()
+	run(t, victimTab, "victim opens his own connect link", chromedp.Navigate(e.connectLink("victor", "custom.fakekey")),
+		chromedp.WaitVisible(chromedp.ID("f-api_key")))
+
+	mallory := e.tokenWith("mallory", map[string]any{"name": "Mallory", "email": "mallory@evil.example"})
+	redirect := e.buildOAuth(mallory, integrationUUID("dev", "fakeoauth"), a.app)
+	nonce := e.base + "/projects/dev/sdk/actions/oauth-nonce?" + url.Values{"action": {"custom.fakeoauth"},
+		"integrationId": {integrationUUID("dev", "fakeoauth")}, "originForPostMessage": {a.app}, "userToken": {mallory}}.Encode()
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, `<!doctype html><html><head><title>Free stuff</title></head><body><h1>Win a prize</h1></body></html>`)
+	}))
+	defer evil.Close()
+	run(t, a.ctx, "victim visits the attacker's page", chromedp.Navigate(evil.URL), chromedp.WaitVisible(chromedp.CSS("h1")))
+	pctx := a.popup(func() {
+		_ = eval[bool](a, `!!(window.w = window.open(`+jsString(nonce)+`, "paragon", "width=500,height=700"))`)
+	})
+	run(t, pctx, "nonce page", chromedp.WaitVisible(chromedp.CSS("h1")))
+	if h1 := text(t, pctx, "h1"); h1 != "Cannot connect" {
+		t.Errorf("oauth-nonce opened from %s says %q, want it refused", evil.URL, h1)
+	} else if msg := text(t, pctx, "#result"); !strings.Contains(msg, "opened from \""+evil.URL+"\", which is not an app allowed") {
+		t.Errorf("refusal says %q", msg)
+	}
+	screenshot(t, pctx, "trust-a1-nonce-from-other-origin")
+
+	// The attacker's page sends the popup on, as the SDK would.
+	_ = eval[string](a, `(window.w.location = `+jsString(redirect)+`, "sent")`)
+	// It settles on a gateway page, or (before the fix) on the callback's
+	// page, which closes the popup at once.
+	closed := false
+	waitFor(t, "the popup to settle", func() bool {
+		if closed = eval[bool](a, `window.w.closed`); closed {
+			return true
+		}
+		shown, _ := chromedp.Run(pctx, chromedp.Evaluate[bool](`!!document.querySelector("#result, #context, #switch-notice")`))
+		return shown
+	})
+	if list, _ := e.store.List(context.Background(), "dev", "mallory"); len(list) != 0 {
+		t.Fatalf("the victim's provider account was stored under the attacker (%d connections)", len(list))
+	}
+	if n := e.provider.AuthorizeRequests.Load(); n != 0 {
+		t.Errorf("the victim's browser reached the provider %d time(s) without a page naming the account first", n)
+	}
+	// The victim's open session is not silently replaced: the page asks,
+	// naming both accounts.
+	if closed {
+		t.Fatal("the popup closed itself")
+	}
+	screenshot(t, pctx, "trust-a2-popup-after-redirect")
+	if got := text(t, pctx, "#current-account"); got != "victor" {
+		t.Errorf("switch page names the open session's account %q", got)
+	}
+	if got := text(t, pctx, "#account"); got != "Mallory (mallory@evil.example)" {
+		t.Errorf("switch page names the link's account %q", got)
+	}
+
+	// The victim's earlier binding still works, for him.
+	run(t, victimTab, "victim connects in his own tab", chromedp.SendKeys(chromedp.ID("f-api_key"), "victor-key"),
+		chromedp.Click(chromedp.ID("submit")), chromedp.WaitVisible(chromedp.ID("result")))
+	if got := text(t, victimTab, "h1"); got != "Fake Key is connected" {
+		t.Fatalf("victim's own connect: %q", got)
+	}
+	// And a later SDK flow of his own goes through, as him.
+	run(t, a.ctx, "back to the app", chromedp.Navigate(a.app), chromedp.WaitVisible(chromedp.CSS("h1")))
+	_ = eval[string](a, `paragon.authenticate("dev", "`+e.token("victor")+`").then(() => "ok")`)
+	pctx = a.popup(func() {
+		_ = eval[string](a, `(window.installOAuth = paragon.installIntegration("custom.fakeoauth", {}), "started")`)
+	})
+	a.continueToProvider(pctx, "Fake OAuth", "victor")
+	if got := eval[map[string]any](a, `window.installOAuth`); got["integrationType"] != "custom.fakeoauth" {
+		t.Fatalf("victim's own install resolved with %v", got)
+	}
+	if list, _ := e.store.List(context.Background(), "dev", "victor"); len(list) != 2 {
+		t.Errorf("victim has %d connections, want 2 (key, oauth)", len(list))
+	}
+	if list, _ := e.store.List(context.Background(), "dev", "mallory"); len(list) != 0 {
+		t.Errorf("attacker has %d connections", len(list))
+	}
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }

@@ -25,41 +25,77 @@ func sdkSessionKey(projectID, userID, key string) string {
 	return hashToken(projectID + "\x00" + userID + "\x00" + key)
 }
 
-// sdkOAuthNonce is the popup's first page. It checks the user token (the
-// SDK puts it in the URL), marks this browser as the user's for the OAuth
-// state check, and tells the opener it is ready.
+// sdkOAuthNonce is the popup's first page. It checks that an allowed app
+// page opened it (popupOpener) and the user token the SDK put in the URL,
+// names the app and the account, and tells the opener it is ready. It sets
+// no cookie: what binds the flow to this browser is the connect link that
+// build-oauth returns next, whose form names the account again before
+// anything is submitted.
 func (s *Server) sdkOAuthNonce(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	pid := r.PathValue("pid")
 	unknown := portal.Integration{Name: "Plugboard", AccentColor: manifest.DefaultAccentColor}
-	u, fail := s.verifyUser(pid, q.Get("userToken"))
-	if fail != nil {
-		s.renderResult(w, fail.status, unknown, false, "Cannot connect", "The app's sign-in has expired. Close this window and try again.", nil, "", nil)
-		return
-	}
-	in, ok := s.resolveIntegration(pid, q.Get("integrationId"))
-	if !ok {
-		in, ok = s.resolveIntegration(pid, q.Get("action"))
-	}
 	view := unknown
-	if ok {
+	if in, ok := s.resolveIntegration(pid, q.Get("integrationId")); ok {
+		view = s.portalView(in)
+	} else if in, ok := s.resolveIntegration(pid, q.Get("action")); ok {
 		view = s.portalView(in)
 	}
-	opener := q.Get("originForPostMessage")
-	if !s.allowedOrigin(opener) {
-		s.renderResult(w, http.StatusForbidden, view, false, "Cannot connect", "This app is not allowed to use this gateway (its origin is not in --allowed-origins).", nil, "", nil)
+	opener, problem := s.popupOpener(r, q.Get("originForPostMessage"))
+	if problem != "" {
+		s.log.Warn("SDK popup refused: not opened by an allowed app page", "project", pid, "reason", problem)
+		s.renderResult(w, http.StatusForbidden, view, false, "Cannot connect", problem+" Close this window and start again from the app.", nil, "", nil)
 		return
 	}
-	s.bindUser(w, u.project.ID, u.id)
-	portal.Render(w, http.StatusOK, portal.Page{Integration: view, Result: true, Success: true, Title: "Connecting " + view.Name + "…",
-		Message: "Getting things ready. This window will take you to " + view.Name + ".", Opener: opener,
+	u, fail := s.verifyUser(pid, q.Get("userToken"))
+	if fail != nil {
+		s.renderResult(w, fail.status, view, false, "Cannot connect", "The app's sign-in has expired. Close this window and try again.", nil, "", nil)
+		return
+	}
+	portal.Render(w, http.StatusOK, portal.Page{Integration: view, App: s.appView(u.project.ID), Account: u.account,
+		Result: true, Success: true, Title: "Connecting " + view.Name + "…",
+		Message: "Getting things ready.", Opener: opener,
 		Payload: map[string]string{"type": "oauth-nonce-loaded"}}, s.portalOptions())
 }
 
+// popupOpener checks which page opened the SDK's popup. A window.open
+// navigation carries no Origin header, but browsers send the opener's
+// origin as Referer under the default referrer policy
+// (strict-origin-when-cross-origin; Chromium sends "https://app.example/").
+// The popup may only start from one of the allowed app origins, and only
+// the one the SDK names as originForPostMessage (window.location.origin).
+// Without a Referer — a page with Referrer-Policy no-referrer or
+// same-origin, a link pasted into the address bar — it is refused. It
+// returns the origin, or why not (a sentence for the end user).
+func (s *Server) popupOpener(r *http.Request, claimed string) (string, string) {
+	if o := r.Header.Get("Origin"); o != "" && !s.allowedOrigin(o) {
+		return "", "This window was opened from " + quoteID(o) + ", which is not an app allowed to use this gateway."
+	}
+	ref := r.Referer()
+	if ref == "" {
+		return "", "This window was opened without saying from where (the opening page sent no Referer; " +
+			"the app's pages need a referrer policy that sends their origin, such as the default strict-origin-when-cross-origin)."
+	}
+	u, err := url.Parse(ref)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "", "This window was opened from a page this gateway cannot identify."
+	}
+	origin := u.Scheme + "://" + u.Host
+	if !s.allowedOrigin(origin) {
+		return "", "This window was opened from " + quoteID(origin) + ", which is not an app allowed to use this gateway."
+	}
+	if claimed != origin {
+		return "", "This window was opened from " + quoteID(origin) + " but names " + quoteID(claimed) + " as its app."
+	}
+	return origin, ""
+}
+
 // sdkBuildOAuth answers the app's build-oauth call with where to send the
-// popup: the provider's authorization URL for OAuth integrations without
-// inputs, otherwise the Connect Portal's form (inputs, API keys, client
-// credentials), which continues in the same popup.
+// popup: a single-use connect link. Its portal page names the app and the
+// account, then continues with the inputs or credentials the integration
+// needs, or with a "Continue to <Provider>" button for OAuth (a POST with
+// the session's CSRF token); the provider is never the first stop, so no
+// account is connected without the person seeing whose it is.
 func (s *Server) sdkBuildOAuth(w http.ResponseWriter, r *http.Request) {
 	u, ok := s.authenticate(w, r, r.PathValue("pid"))
 	if !ok || !s.allowUser(w, r, u.project.ID, u.id, false) {
@@ -80,31 +116,13 @@ func (s *Server) sdkBuildOAuth(w http.ResponseWriter, r *http.Request) {
 	if !s.allowedOrigin(opener) {
 		opener = ""
 	}
-	session := sdkSessionKey(u.project.ID, u.id, key)
-	if in.Auth.Type == manifest.AuthOAuth2 && len(in.Auth.Inputs) == 0 {
-		if f := s.connectionCapFailure(r.Context(), in, u.project.ID, u.id); f != nil {
-			writeError(w, f.status, f.code, f.message)
-			return
-		}
-		state := randomToken(32)
-		st := oauthState{ProjectID: u.project.ID, UserID: u.id, IntegrationID: in.ID, Verifier: randomToken(48),
-			Binding: "user:" + hashToken(userBindingValue(u.project.ID, u.id)), Opener: opener, Session: session}
-		authURL, err := s.oauth.AuthCodeURL(in, nil, s.redirectURI(), state, st.Verifier)
-		if err != nil {
-			s.log.Warn("cannot build the authorization URL", "integration", in.ID, "error", err.Error())
-			writeError(w, http.StatusBadGateway, CodeBadRequest, in.Name+" is not set up correctly on this gateway: "+err.Error())
-			return
-		}
-		b, _ := json.Marshal(st)
-		if err := s.store.PutTicket(r.Context(), ticketOAuthState, hashToken(state), b, time.Now().Add(stateLifetime)); err != nil {
-			writeError(w, http.StatusServiceUnavailable, CodeStoreUnavailable, "could not start the sign-in; try again")
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"redirectUrl": authURL})
+	if f := s.connectionCapFailure(r.Context(), in, u.project.ID, u.id); f != nil {
+		writeError(w, f.status, f.code, f.message)
 		return
 	}
 	code := randomToken(32)
-	b, _ := json.Marshal(portalSession{ProjectID: u.project.ID, UserID: u.id, IntegrationID: in.ID, Opener: opener, Session: session})
+	b, _ := json.Marshal(portalSession{ProjectID: u.project.ID, UserID: u.id, IntegrationID: in.ID, Opener: opener,
+		Session: sdkSessionKey(u.project.ID, u.id, key), Account: u.account})
 	if err := s.store.PutTicket(r.Context(), ticketConnectLink, hashToken(code), b, time.Now().Add(linkLifetime)); err != nil {
 		writeError(w, http.StatusServiceUnavailable, CodeStoreUnavailable, "could not start connecting; try again")
 		return

@@ -45,6 +45,10 @@ type Config struct {
 	Version      string
 
 	Projects []ProjectConfig
+	// MaxUserTokenLifetime refuses user tokens that live longer (exp-iat,
+	// or exp-now without iat): they travel in popup URLs. Zero means
+	// DefaultMaxUserTokenLifetime; negative means no limit.
+	MaxUserTokenLifetime time.Duration
 	// AllowedOrigins are the app origins that may embed the portal, receive
 	// its results by postMessage, and call the API from browsers (CORS).
 	AllowedOrigins []string
@@ -97,12 +101,28 @@ func New(cfg Config) (*Server, error) {
 		PollInterval: cfg.PollInterval,
 	}
 	s.projects = map[string]*Project{}
+	maxLifetime := cfg.MaxUserTokenLifetime
+	switch {
+	case maxLifetime == 0:
+		maxLifetime = DefaultMaxUserTokenLifetime
+	case maxLifetime < 0:
+		maxLifetime = 0
+	}
 	for _, pc := range cfg.Projects {
-		v, err := usertoken.NewVerifier(pc.ID, pc.Keys, usertoken.Options{})
+		v, err := usertoken.NewVerifier(pc.ID, pc.Keys, usertoken.Options{MaxLifetime: maxLifetime})
 		if err != nil {
 			return nil, fmt.Errorf("project %s: %w", pc.ID, err)
 		}
-		s.projects[pc.ID] = &Project{ID: pc.ID, Verifier: v}
+		p := &Project{ID: pc.ID, Verifier: v, Name: displayText(pc.Name)}
+		if p.Name == "" {
+			p.Name = pc.ID
+		}
+		if pc.Logo != "" {
+			if p.Logo, err = loadLogo(pc.Logo); err != nil {
+				return nil, fmt.Errorf("project %s: logo: %w", pc.ID, err)
+			}
+		}
+		s.projects[pc.ID] = p
 	}
 	guard := &egress.Guard{Policy: cfg.Egress, Log: cfg.Log, Metrics: s.metrics,
 		IsLiteral: func(hostport string) bool { return s.reloader.Catalog().LiteralHost(hostport) }}
@@ -165,6 +185,7 @@ func (s *Server) routes() http.Handler {
 		if s.keyring != nil {
 			mux.HandleFunc("POST /projects/{pid}/sdk/connect-links", s.createConnectLink)
 			mux.HandleFunc("GET /connect/link/{code}", s.limitIP(true, s.openConnectLink))
+			mux.HandleFunc("POST /connect/switch/{code}", s.switchSession)
 			mux.HandleFunc("GET /connect/portal/{id}", s.showPortal)
 			mux.HandleFunc("POST /connect/portal/{id}", s.limitIP(true, s.submitPortal))
 			mux.HandleFunc("GET /oauth/callback", s.limitIP(true, s.oauthCallback))

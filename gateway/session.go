@@ -23,10 +23,12 @@ type portalSession struct {
 	CredentialID  string    `json:"c,omitempty"` // reconnect this one
 	Opener        string    `json:"o,omitempty"` // app origin to post the result to (already allowed)
 	Session       string    `json:"s,omitempty"` // SDK session key: the flow runs in the SDK's popup
+	Account       string    `json:"a,omitempty"` // whose account: the user token's name/email, else sub (display only)
 	CSRF          string    `json:"x"`
 	Expires       time.Time `json:"e"`
 }
 
+// Cookie names, before the __Host- prefix added on HTTPS (cookieName).
 const (
 	sessionCookie   = "pb_portal"
 	bindingCookie   = "pb_oauth"
@@ -51,21 +53,41 @@ func hashToken(s string) string {
 
 func (s *Server) secureCookies() bool { return strings.HasPrefix(s.cfg.PublicURL, "https://") }
 
+// cookieName is a cookie's name on this gateway: with the __Host- prefix
+// when the public URL is HTTPS, so that the browser only accepts it Secure,
+// for Path=/ and without Domain (no sibling subdomain can set or shadow it).
+func (s *Server) cookieName(base string) string {
+	if s.secureCookies() {
+		return "__Host-" + base
+	}
+	return base
+}
+
+// setCookie sets one of the gateway's cookies: HttpOnly, SameSite=Lax,
+// Path=/ (what __Host- requires), Secure on HTTPS. maxAge < 0 deletes it.
+func (s *Server) setCookie(w http.ResponseWriter, base, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(base), Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode})
+}
+
 func (s *Server) setSession(w http.ResponseWriter, sess portalSession) error {
 	b, err := json.Marshal(sess)
 	if err != nil {
 		return err
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.keyring.Seal(b, sessionAAD), Path: "/connect/",
-		MaxAge: int(sessionLifetime.Seconds()), HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode})
+	s.setCookie(w, sessionCookie, s.keyring.Seal(b, sessionAAD), int(sessionLifetime.Seconds()))
 	return nil
 }
+
+// endSession removes the portal session cookie (after a successful
+// connect: the session has done its work and must not connect again).
+func (s *Server) endSession(w http.ResponseWriter) { s.setCookie(w, sessionCookie, "", -1) }
 
 var errNoSession = errors.New("no portal session")
 
 func (s *Server) session(r *http.Request) (portalSession, error) {
 	var sess portalSession
-	c, err := r.Cookie(sessionCookie)
+	c, err := r.Cookie(s.cookieName(sessionCookie))
 	if err != nil {
 		return sess, errNoSession
 	}
@@ -79,47 +101,30 @@ func (s *Server) session(r *http.Request) (portalSession, error) {
 	return sess, nil
 }
 
+// sameUser reports whether two sessions connect for the same end user.
+func (a portalSession) sameUser(b portalSession) bool {
+	return a.ProjectID == b.ProjectID && a.UserID == b.UserID
+}
+
 // browserBinding returns this browser's OAuth binding nonce, setting the
 // cookie if the browser has none yet. The OAuth state records its hash, and
-// the callback must come from a browser holding the same nonce.
+// the callback must come from a browser holding the same nonce. The nonce
+// names no user: whose account is connected is in the state, which only
+// the portal form (after naming the account) creates.
 func (s *Server) browserBinding(w http.ResponseWriter, r *http.Request) string {
-	if c, err := r.Cookie(bindingCookie); err == nil && len(c.Value) >= 43 {
+	if c, err := r.Cookie(s.cookieName(bindingCookie)); err == nil && len(c.Value) >= 43 {
 		return c.Value
 	}
 	v := randomToken(32)
-	http.SetCookie(w, &http.Cookie{Name: bindingCookie, Value: v, Path: "/oauth/",
-		MaxAge: int(stateLifetime.Seconds()) * 3, HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode})
+	s.setCookie(w, bindingCookie, v, int(stateLifetime.Seconds())*3)
 	return v
 }
 
-// sameBrowser checks the OAuth state's browser binding: the random nonce
-// cookie of portal flows, or, for flows the SDK starts (its build-oauth call
-// comes from the app's page, which cannot see the gateway's cookies), the
-// user cookie its popup's first page set.
+// sameBrowser checks the OAuth state's browser binding.
 func (s *Server) sameBrowser(r *http.Request, st oauthState) bool {
-	if user, ok := strings.CutPrefix(st.Binding, "user:"); ok {
-		c, err := r.Cookie(userBindingCookie)
-		if err != nil {
-			return false
-		}
-		b, err := s.keyring.Open(c.Value, userBindingAAD)
-		return err == nil && subtle.ConstantTimeCompare([]byte(hashToken(string(b))), []byte(user)) == 1
-	}
-	c, err := r.Cookie(bindingCookie)
+	c, err := r.Cookie(s.cookieName(bindingCookie))
 	if err != nil {
 		return false
 	}
 	return subtle.ConstantTimeCompare([]byte(hashToken(c.Value)), []byte(st.Binding)) == 1
-}
-
-const userBindingCookie = "pb_oauth_user"
-
-var userBindingAAD = []byte("plugboard oauth user binding")
-
-func userBindingValue(projectID, userID string) string { return projectID + "\x00" + userID }
-
-// bindUser marks this browser as the user's for SDK-started OAuth flows.
-func (s *Server) bindUser(w http.ResponseWriter, projectID, userID string) {
-	http.SetCookie(w, &http.Cookie{Name: userBindingCookie, Value: s.keyring.Seal([]byte(userBindingValue(projectID, userID)), userBindingAAD),
-		Path: "/oauth/", MaxAge: int(stateLifetime.Seconds()) * 3, HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode})
 }

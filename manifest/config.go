@@ -58,6 +58,8 @@ type ConfigLog struct {
 type ConfigProject struct {
 	ID   string   `yaml:"id"`
 	Keys []string `yaml:"keys"`
+	Name string   `yaml:"name"` // display name on the Connect Portal
+	Logo string   `yaml:"logo"` // logo file, relative to the config file
 }
 
 // LoadConfig reads and validates a configuration file, resolving its secret
@@ -122,6 +124,9 @@ func loadConfig(path string, resolver *SecretResolver) (*Config, Problems) {
 		}
 	}
 	for i := range cfg.Projects {
+		if l := cfg.Projects[i].Logo; l != "" && !filepath.IsAbs(l) {
+			cfg.Projects[i].Logo = filepath.Join(dir, l)
+		}
 		for j, k := range cfg.Projects[i].Keys {
 			if !filepath.IsAbs(k) {
 				cfg.Projects[i].Keys[j] = filepath.Join(dir, k)

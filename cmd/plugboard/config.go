@@ -64,7 +64,7 @@ func applyConfigFile(fs *flag.FlagSet, path string) ([]gateway.ProjectConfig, er
 		if err != nil {
 			return nil, fmt.Errorf("%s: project %s: %w", path, p.ID, err)
 		}
-		projects = append(projects, gateway.ProjectConfig{ID: p.ID, Keys: keys})
+		projects = append(projects, gateway.ProjectConfig{ID: p.ID, Keys: keys, Name: p.Name, Logo: p.Logo})
 	}
 	return projects, nil
 }

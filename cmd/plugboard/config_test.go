@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -176,5 +179,67 @@ func TestServeAdminListener(t *testing.T) {
 	}
 	if get("/v1/integrations", "") != 404 {
 		t.Error("the admin listener serves public routes")
+	}
+}
+
+// TestServeProjectDisplayAndTokenLifetime: the project's display name and
+// logo (flags, or the config file's projects) appear on the Connect
+// Portal; --max-user-token-lifetime refuses longer user tokens (24h by
+// default, 0 for no limit).
+func TestServeProjectDisplayAndTokenLifetime(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "integrations.d", "acme.yaml"), "id: acme\nname: Acme\ndescription: d\nauth:\n  type: api_key\n  inputs: [{key: api_key, label: Key, secret: true}]\napi:\n  baseUrl: https://api.acme.test\n  authorization: {type: header, name: X-Api-Key, value: \"{{inputs.api_key}}\"}\n")
+	writeFile(t, filepath.Join(dir, "logo.svg"), `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 2 2"><rect width="2" height="2"/></svg>`)
+	portal := func(g *gatewayProcess, token string) string {
+		req, _ := http.NewRequest("POST", g.base+"/projects/dev/sdk/connect-links", strings.NewReader(`{"integrationId":"custom.acme"}`))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var link struct{ URL string }
+		_ = json.NewDecoder(resp.Body).Decode(&link)
+		resp.Body.Close()
+		jar, _ := cookiejar.New(nil)
+		resp, err = (&http.Client{Jar: jar}).Get(link.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	g := startGateway(t, dir, serveEnv(), "--mode", "dev", "--project-name", "Acme CRM", "--project-logo", "logo.svg")
+	tok := strings.TrimSpace(runServeCmd(t, dir, serveEnv(), "token", "--user", "u1").stdout)
+	if page := portal(g, tok); !strings.Contains(page, `id="app-name">Acme CRM<`) || !strings.Contains(page, `src="data:image/svg&#43;xml;base64,`) || !strings.Contains(page, `id="account">u1<`) {
+		t.Errorf("portal page does not name the app and account:\n%s", page)
+	}
+	long := strings.TrimSpace(runServeCmd(t, dir, serveEnv(), "token", "--user", "u1", "--ttl", "48h").stdout)
+	if r := g.get("/projects/dev/sdk/me", long); r.status != 401 || !strings.Contains(r.body, "token_lifetime_exceeded") || !strings.Contains(r.body, "exceeds the maximum of 24h0m0s") {
+		t.Errorf("48h token with the default limit: %d %s", r.status, r.body)
+	}
+	g.signal(os.Interrupt)
+	g.wait(10e9)
+	g = startGateway(t, dir, serveEnv("PLUGBOARD_MAX_USER_TOKEN_LIFETIME=0"), "--mode", "dev")
+	if r := g.get("/projects/dev/sdk/me", long); r.status != 200 {
+		t.Errorf("48h token with no limit: %d %s", r.status, r.body)
+	}
+	g.signal(os.Interrupt)
+	g.wait(10e9)
+
+	// The config file's projects carry name and logo (relative to the file).
+	writeFile(t, filepath.Join(dir, "plugboard.yaml"), "projects:\n  - id: dev\n    keys: [.plugboard/signing-key.pub.pem]\n    name: Shop From File\n    logo: logo.svg\n")
+	g = startGateway(t, dir, serveEnv(), "--mode", "dev")
+	if page := portal(g, tok); !strings.Contains(page, `id="app-name">Shop From File<`) || !strings.Contains(page, `src="data:image/svg&#43;xml;base64,`) {
+		t.Errorf("portal page with the config file's project:\n%s", page)
+	}
+	// --project-name cannot silently lose to the file's projects.
+	if r := runServeCmd(t, dir, serveEnv(), "serve", "--listen", "127.0.0.1:0", "--mode", "dev", "--project-name", "X"); r.code != 2 || !strings.Contains(r.stderr, "config file's projects take name and logo keys") {
+		t.Errorf("--project-name with file projects: %s", r)
+	}
+	writeFile(t, filepath.Join(dir, "plugboard.yaml"), "projects:\n  - id: dev\n    keys: [.plugboard/signing-key.pub.pem]\n    logo: plugboard.yaml\n")
+	if r := runServeCmd(t, dir, serveEnv(), "serve", "--listen", "127.0.0.1:0", "--mode", "dev"); r.code == 0 || !strings.Contains(r.stderr, "project dev: logo:") {
+		t.Errorf("a logo that is not an image: %s", r)
 	}
 }

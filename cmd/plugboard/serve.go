@@ -79,7 +79,8 @@ Routes:
 type serveOptions struct {
 	listen, publicURL, manifests, data, logFormat, logLevel, adminToken, mode string
 	storePath, project, projectKeys, config, allowedOrigins, adminListen      string
-	grace, poll, drain                                                        time.Duration
+	projectName, projectLogo                                                  string
+	grace, poll, drain, maxTokenLifetime                                      time.Duration
 	maxBody                                                                   int64
 	egressAllow                                                               string
 	limits                                                                    limitFlags
@@ -104,6 +105,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.storePath, "store", "", "credential store: a SQLite file path (default <data>/plugboard.db), or a postgres:// URL shared by several replicas")
 	fs.StringVar(&o.project, "project", "dev", "id of the project served (the {projectId} in /projects/{projectId}/…)")
 	fs.StringVar(&o.projectKeys, "project-keys", "", "comma-separated PEM files of the public keys that verify the project's user tokens (dev: generated <data>/signing-key.pub.pem)")
+	fs.StringVar(&o.projectName, "project-name", "", "the app's name as its users know it, shown on every Connect Portal page that connects an account (default: the project id)")
+	fs.StringVar(&o.projectLogo, "project-logo", "", "the app's logo shown next to its name: a PNG, JPEG, GIF, WebP or SVG file of at most 64 KiB")
+	fs.DurationVar(&o.maxTokenLifetime, "max-user-token-lifetime", gateway.DefaultMaxUserTokenLifetime, "refuse user tokens that live longer (exp-iat, or exp-now without iat): they travel in the OAuth popup's URL; 0 means no limit")
 	fs.Int64Var(&o.maxBody, "max-body-bytes", 10<<20, "largest request body the proxy forwards, in bytes")
 	fs.StringVar(&o.allowedOrigins, "allowed-origins", "", "comma-separated app origins (https://app.example.com) that may embed the Connect Portal and receive its results")
 	fs.StringVar(&o.egressAllow, "egress-allow", "", "comma-separated CIDRs that outbound calls may reach although they are private or special (e.g. 10.0.0.0/8,fd00::/8); by default only public addresses")
@@ -164,12 +168,16 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		return errors.New("production mode needs an admin token of at least 16 characters: set PLUGBOARD_ADMIN_TOKEN (or --admin-token); for local development use --mode dev")
 	}
 	projects := fileProjects
+	if len(projects) > 0 && !setByUser(fs, "project") && !setByUser(fs, "project-keys") && (setByUser(fs, "project-name") || setByUser(fs, "project-logo")) {
+		fmt.Fprintf(stderr, "plugboard serve: --project-name and --project-logo describe the --project project; the config file's projects take name and logo keys\n")
+		return exitError{exitUsage}
+	}
 	if len(projects) == 0 || setByUser(fs, "project") || setByUser(fs, "project-keys") {
 		keys, err := projectKeys(o, dev)
 		if err != nil {
 			return err
 		}
-		projects = []gateway.ProjectConfig{{ID: o.project, Keys: keys}}
+		projects = []gateway.ProjectConfig{{ID: o.project, Keys: keys, Name: o.projectName, Logo: o.projectLogo}}
 		if !dev && !setByUser(fs, "project") {
 			log.Warn("serving the default project id \"dev\" in production; set --project (PLUGBOARD_PROJECT) to your app's project id")
 		}
@@ -206,23 +214,24 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		o.publicURL = defaultPublicURL(o.listen, ln.Addr())
 	}
 	srv, err := gateway.New(gateway.Config{
-		PublicURL:      o.publicURL,
-		ManifestDir:    o.manifests,
-		AdminToken:     o.adminToken,
-		ShutdownGrace:  o.grace,
-		DrainDelay:     o.drain,
-		SeparateAdmin:  o.adminListen != "",
-		PollInterval:   o.poll,
-		Manifest:       manifest.Options{ResolveSecrets: true, AllowUnresolvedSecrets: dev, SecretPolicy: secretPolicy},
-		Log:            log,
-		Version:        version,
-		Projects:       projects,
-		Keyring:        kr,
-		AllowedOrigins: splitList(o.allowedOrigins),
-		Store:          st,
-		MaxBodyBytes:   o.maxBody,
-		Egress:         egress.Policy{Allow: egressAllow, LiteralLoopback: dev},
-		Limits:         limits,
+		PublicURL:            o.publicURL,
+		ManifestDir:          o.manifests,
+		AdminToken:           o.adminToken,
+		ShutdownGrace:        o.grace,
+		DrainDelay:           o.drain,
+		SeparateAdmin:        o.adminListen != "",
+		PollInterval:         o.poll,
+		Manifest:             manifest.Options{ResolveSecrets: true, AllowUnresolvedSecrets: dev, SecretPolicy: secretPolicy},
+		Log:                  log,
+		Version:              version,
+		Projects:             projects,
+		Keyring:              kr,
+		AllowedOrigins:       splitList(o.allowedOrigins),
+		MaxUserTokenLifetime: maxLifetimeConfig(o.maxTokenLifetime),
+		Store:                st,
+		MaxBodyBytes:         o.maxBody,
+		Egress:               egress.Policy{Allow: egressAllow, LiteralLoopback: dev},
+		Limits:               limits,
 	})
 	if err != nil {
 		ln.Close()
@@ -253,6 +262,15 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		}
 	}()
 	return srv.Serve(ctx, ln, admin...)
+}
+
+// maxLifetimeConfig maps --max-user-token-lifetime (0: no limit) to
+// gateway.Config (negative: no limit).
+func maxLifetimeConfig(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }
 
 // defaultPublicURL is http://<listen> with the port the listener got, so

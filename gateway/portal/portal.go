@@ -58,6 +58,20 @@ func (i Integration) Initial() string {
 	return "?"
 }
 
+// App is the app (the gateway's project) an account is connected to.
+type App struct {
+	Name string
+	Logo template.URL // a data: URL the gateway built from the configured file; empty for none
+}
+
+// Switch is the question asked when this browser already has a portal
+// session for another account: which one to go on with.
+type Switch struct {
+	Current    string // the account of the session already open here
+	CurrentURL string // its portal page, to keep going with it
+	Action     string // POST here to replace it with Page.Account's
+}
+
 // Field is one form field.
 type Field struct {
 	Key         string
@@ -80,6 +94,13 @@ type ProviderError struct {
 // Page is one portal page.
 type Page struct {
 	Integration Integration
+	// App and Account say whose account is connected to which app; forms
+	// show them above anything the user can submit ("Connecting Acme to
+	// Shop as ada@example.com").
+	App     App
+	Account string
+	// Switch, when set, asks which of two accounts to go on with.
+	Switch *Switch
 	// Form: Fields, Action, CSRF, Submit; Notice and Provider explain a failed attempt.
 	Fields   []Field
 	Action   string

@@ -1,9 +1,11 @@
 package usertoken
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -21,24 +23,92 @@ type Claims struct {
 	// Audience is the token's aud; empty when the token has none, and
 	// otherwise always includes the verifier's project id.
 	Audience []string
+	// Name and Email are the token's name and email claims when they are
+	// JSON strings (empty otherwise). They are for display only — whose
+	// account a page is connecting — and are not checked beyond being
+	// valid UTF-8: the caller sanitises them for display.
+	Name, Email string
 }
 
-// payload is a token's claims as the gateway decodes them. sub and id stay
-// raw so that absent, empty and mistyped can be told apart; aud is a
-// pointer so that absent and empty can.
+// payload is a token's claims as the gateway decodes them. sub, id and the
+// dates stay raw so that absent, empty and mistyped can be told apart (and
+// so that a date written as a JSON string is refused: jwt.NumericDate would
+// take "exp":"9999999999"); aud is a pointer so that absent and empty can.
 type payload struct {
-	Subject   json.RawMessage   `json:"sub"`
-	UserID    json.RawMessage   `json:"id"`
-	Audience  *jwt.ClaimStrings `json:"aud"`
-	ExpiresAt *jwt.NumericDate  `json:"exp"`
-	NotBefore *jwt.NumericDate  `json:"nbf"`
-	IssuedAt  *jwt.NumericDate  `json:"iat"`
+	Subject  json.RawMessage   `json:"sub"`
+	UserID   json.RawMessage   `json:"id"`
+	Audience *jwt.ClaimStrings `json:"aud"`
+	Exp      json.RawMessage   `json:"exp"`
+	Nbf      json.RawMessage   `json:"nbf"`
+	Iat      json.RawMessage   `json:"iat"`
+	Name     json.RawMessage   `json:"name"`
+	Email    json.RawMessage   `json:"email"`
+
+	// The dates, set by dates() from Exp, Nbf and Iat.
+	ExpiresAt, NotBefore, IssuedAt *jwt.NumericDate `json:"-"`
+}
+
+// dates decodes exp, nbf and iat, which must be JSON numbers when present
+// (RFC 7519 NumericDate).
+func (p *payload) dates() error {
+	for _, d := range [...]struct {
+		name string
+		raw  json.RawMessage
+		dst  **jwt.NumericDate
+	}{{"exp", p.Exp, &p.ExpiresAt}, {"nbf", p.Nbf, &p.NotBefore}, {"iat", p.Iat, &p.IssuedAt}} {
+		*d.dst = nil
+		if d.raw == nil {
+			continue
+		}
+		raw := bytes.TrimSpace(d.raw)
+		if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
+			return refuse(ErrClaims, "%s is %s; exp, nbf and iat must be JSON numbers (seconds since 1970)", d.name, jsonKind(raw))
+		}
+		var date jwt.NumericDate
+		if err := date.UnmarshalJSON(raw); err != nil {
+			return refuse(ErrClaims, "%s is not a usable number", d.name)
+		}
+		*d.dst = &date
+	}
+	return nil
+}
+
+// jsonKind names the type of a JSON value for a message.
+func jsonKind(raw []byte) string {
+	if len(raw) == 0 {
+		return "empty"
+	}
+	switch raw[0] {
+	case '"':
+		return "a JSON string"
+	case 't', 'f':
+		return "a JSON boolean"
+	case 'n':
+		return "null"
+	case '{':
+		return "a JSON object"
+	case '[':
+		return "a JSON array"
+	}
+	return "not a JSON number"
+}
+
+// displayClaim returns a claim that is a JSON string, or "".
+func displayClaim(raw json.RawMessage) string {
+	var s string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil || !utf8.ValidString(s) {
+		return ""
+	}
+	return s
 }
 
 // check applies the claim rules to a payload whose signature verified.
 func (v *Verifier) check(p *payload, now time.Time) (Claims, error) {
 	if p.Audience != nil && !slices.Contains(*p.Audience, v.projectID) {
 		return Claims{}, refuse(ErrAudience, "aud does not include project %q", v.projectID)
+	}
+	if err := p.dates(); err != nil {
+		return Claims{}, err
 	}
 	if err := v.checkTimes(p, now); err != nil {
 		return Claims{}, err
@@ -47,7 +117,7 @@ func (v *Verifier) check(p *payload, now time.Time) (Claims, error) {
 	if err != nil {
 		return Claims{}, err
 	}
-	c := Claims{Subject: sub, ExpiresAt: p.ExpiresAt.UTC()}
+	c := Claims{Subject: sub, ExpiresAt: p.ExpiresAt.UTC(), Name: displayClaim(p.Name), Email: displayClaim(p.Email)}
 	if p.IssuedAt != nil {
 		c.IssuedAt = p.IssuedAt.UTC()
 	}
@@ -96,7 +166,11 @@ func (v *Verifier) checkTimes(p *payload, now time.Time) error {
 			lifetime, limit = exp.Sub(p.IssuedAt.Time), v.maxLifetime
 		}
 		if lifetime > limit {
-			return refuse(ErrClaims, "lifetime %s exceeds the maximum of %s", lifetime.Round(time.Second), v.maxLifetime)
+			how := "exp-iat"
+			if p.IssuedAt == nil {
+				how = "exp-now, the token has no iat"
+			}
+			return refuse(ErrLifetime, "lifetime %s (%s) exceeds the maximum of %s", lifetime.Round(time.Second), how, v.maxLifetime)
 		}
 	}
 	return nil

@@ -24,6 +24,9 @@ var (
 	ErrNotYetValid error = &kind{"token_not_yet_valid", "user token is not valid yet"}
 	// ErrAudience: aud is present and does not name this project.
 	ErrAudience error = &kind{"token_audience_mismatch", "user token is for another audience"}
+	// ErrLifetime: exp is further from iat (or, without iat, from now)
+	// than the verifier's MaxLifetime.
+	ErrLifetime error = &kind{"token_lifetime_exceeded", "user token lives longer than this gateway allows"}
 	// ErrClaims: a claim is missing, of the wrong type or out of bounds.
 	ErrClaims error = &kind{"token_claims_invalid", "user token claims are invalid"}
 )

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -95,11 +96,28 @@ func TestVerify(t *testing.T) {
 		{name: "no exp", token: sign(t, rs256, k.rsa, rsaKid, edit(jwt.MapClaims{"exp": nil})), want: ErrClaims},
 		{name: "exp null", token: sign(t, rs256, k.rsa, rsaKid, edit(jwt.MapClaims{"exp": json.RawMessage("null")})), want: ErrClaims},
 		{name: "exp a string", token: sign(t, rs256, k.rsa, rsaKid, edit(jwt.MapClaims{"exp": "tomorrow"})), want: ErrClaims},
+		// Numeric dates of the wrong JSON type, correctly signed: a string
+		// holding a number (jwt.NumericDate alone accepts it), bools,
+		// objects, arrays.
+		{name: "exp a numeric string", token: sign(t, rs256, k.rsa, rsaKid, edit(jwt.MapClaims{"exp": "9999999999"})), want: ErrClaims},
+		{name: "exp a numeric string, no iat", token: sign(t, rs256, k.rsa, rsaKid, edit(jwt.MapClaims{"exp": "9999999999", "iat": nil})), want: ErrClaims},
+		{name: "exp a near numeric string", token: sign(t, rs256, k.rsa, rsaKid, edit(jwt.MapClaims{"exp": fmt.Sprint(t0.Add(time.Hour).Unix())})), want: ErrClaims},
+		{name: "exp true", token: sign(t, rs256, k.rsa, rsaKid, edit(jwt.MapClaims{"exp": true})), want: ErrClaims},
+		{name: "exp an object", token: sign(t, rs256, k.rsa, rsaKid, edit(jwt.MapClaims{"exp": map[string]any{"s": 9999999999}})), want: ErrClaims},
+		{name: "exp an array", token: sign(t, rs256, k.rsa, rsaKid, edit(jwt.MapClaims{"exp": []any{9999999999}})), want: ErrClaims},
+		{name: "nbf a numeric string", token: sign(t, rs256, k.rsa, rsaKid, edit(jwt.MapClaims{"nbf": "0"})), want: ErrClaims},
+		{name: "nbf false", token: sign(t, rs256, k.rsa, rsaKid, edit(jwt.MapClaims{"nbf": false})), want: ErrClaims},
+		{name: "nbf null", token: sign(t, rs256, k.rsa, rsaKid, edit(jwt.MapClaims{"nbf": json.RawMessage("null")})), want: ErrClaims},
+		{name: "iat a numeric string", token: sign(t, rs256, k.rsa, rsaKid, edit(jwt.MapClaims{"iat": fmt.Sprint(t0.Unix())})), want: ErrClaims},
+		{name: "iat an object", token: sign(t, rs256, k.rsa, rsaKid, edit(jwt.MapClaims{"iat": map[string]any{}})), want: ErrClaims},
+		{name: "fractional exp", token: sign(t, rs256, k.rsa, rsaKid, edit(jwt.MapClaims{"exp": float64(t0.Add(time.Hour).Unix()) + 0.5})), wantSub: "user-42"},
 		{name: "exp huge", token: sign(t, rs256, k.rsa, rsaKid, edit(jwt.MapClaims{"exp": 1e300})), want: ErrClaims},
 		{name: "exp beyond year 9999", token: sign(t, rs256, k.rsa, rsaKid, edit(jwt.MapClaims{"exp": 253402300800})), want: ErrClaims},
 		{name: "nbf negative", token: sign(t, rs256, k.rsa, rsaKid, edit(jwt.MapClaims{"nbf": -1})), want: ErrClaims},
-		{name: "lifetime over the maximum", token: sign(t, rs256, k.rsa, rsaKid, edit(jwt.MapClaims{"exp": t0.Add(25 * time.Hour).Unix()})), opts: &Options{MaxLifetime: 24 * time.Hour}, want: ErrClaims},
-		{name: "lifetime over the maximum, no iat", token: sign(t, rs256, k.rsa, rsaKid, edit(jwt.MapClaims{"iat": nil, "exp": t0.Add(25 * time.Hour).Unix()})), opts: &Options{MaxLifetime: 24 * time.Hour}, want: ErrClaims},
+		{name: "lifetime over the maximum", token: sign(t, rs256, k.rsa, rsaKid, edit(jwt.MapClaims{"exp": t0.Add(25 * time.Hour).Unix()})), opts: &Options{MaxLifetime: 24 * time.Hour}, want: ErrLifetime},
+		{name: "lifetime over the maximum, no iat", token: sign(t, rs256, k.rsa, rsaKid, edit(jwt.MapClaims{"iat": nil, "exp": t0.Add(25 * time.Hour).Unix()})), opts: &Options{MaxLifetime: 24 * time.Hour}, want: ErrLifetime},
+		{name: "lifetime over the maximum, backdated iat", token: sign(t, rs256, k.rsa, rsaKid, edit(jwt.MapClaims{"iat": t0.Add(-24 * time.Hour).Unix(), "exp": t0.Add(time.Hour).Unix()})), opts: &Options{MaxLifetime: 24 * time.Hour}, want: ErrLifetime},
+		{name: "lifetime within the maximum, no iat", token: sign(t, rs256, k.rsa, rsaKid, edit(jwt.MapClaims{"iat": nil, "exp": t0.Add(24 * time.Hour).Unix()})), opts: &Options{MaxLifetime: 24 * time.Hour}, wantSub: "user-42"},
 
 		// Subject.
 		{name: "no sub", token: sign(t, rs256, k.rsa, rsaKid, edit(jwt.MapClaims{"sub": nil})), want: ErrClaims},
@@ -236,6 +254,34 @@ func TestVerifyClaims(t *testing.T) {
 	}
 }
 
+// The display claims: name and email when they are strings, else empty;
+// never a reason to refuse a token.
+func TestVerifyDisplayClaims(t *testing.T) {
+	k := keys(t)
+	v, _ := newTestVerifier(t, Options{CacheSize: -1})
+	for _, tc := range []struct {
+		name      string
+		claims    jwt.MapClaims
+		wantName  string
+		wantEmail string
+	}{
+		{"both", jwt.MapClaims{"name": "Ada Lovelace", "email": "ada@example.com"}, "Ada Lovelace", "ada@example.com"},
+		{"none", jwt.MapClaims{}, "", ""},
+		{"name an object", jwt.MapClaims{"name": map[string]any{"first": "Ada"}, "email": "ada@example.com"}, "", "ada@example.com"},
+		{"email a number", jwt.MapClaims{"name": "Ada", "email": 7}, "Ada", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := v.Verify(sign(t, jwt.SigningMethodRS256, k.rsa, "", edit(tc.claims)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Name != tc.wantName || got.Email != tc.wantEmail {
+				t.Fatalf("Name, Email = %q, %q; want %q, %q", got.Name, got.Email, tc.wantName, tc.wantEmail)
+			}
+		})
+	}
+}
+
 func TestNewVerifier(t *testing.T) {
 	k := keys(t)
 	small, err := rsaKeyOfSize(1024)
@@ -292,7 +338,7 @@ func TestExplicitKeyID(t *testing.T) {
 }
 
 func TestErrorCodes(t *testing.T) {
-	kinds := []error{ErrMalformed, ErrAlgorithm, ErrUnknownKey, ErrSignature, ErrExpired, ErrNotYetValid, ErrAudience, ErrClaims}
+	kinds := []error{ErrMalformed, ErrAlgorithm, ErrUnknownKey, ErrSignature, ErrExpired, ErrNotYetValid, ErrAudience, ErrLifetime, ErrClaims}
 	seen := map[string]bool{}
 	for _, k := range kinds {
 		c := Code(k)

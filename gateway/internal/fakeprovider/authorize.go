@@ -47,8 +47,13 @@ func (p *Provider) checkAuthorizeRequest(w http.ResponseWriter, q url.Values) bo
 }
 
 func (p *Provider) authorizePage(w http.ResponseWriter, r *http.Request) {
+	p.AuthorizeRequests.Add(1)
 	q := r.URL.Query()
 	if !p.checkAuthorizeRequest(w, q) {
+		return
+	}
+	if p.AutoApprove {
+		p.approve(w, r, q)
 		return
 	}
 	p.renderLogin(w, q, "")
@@ -72,10 +77,10 @@ func (p *Provider) authorizeSubmit(w http.ResponseWriter, r *http.Request) {
 	if !p.checkAuthorizeRequest(w, f) {
 		return
 	}
-	back, _ := url.Parse(f.Get("redirect_uri"))
-	v := back.Query()
-	v.Set("state", f.Get("state"))
 	if f.Get("decision") != "allow" {
+		back, _ := url.Parse(f.Get("redirect_uri"))
+		v := back.Query()
+		v.Set("state", f.Get("state"))
 		v.Set("error", "access_denied")
 		v.Set("error_description", "The user denied access.")
 		back.RawQuery = v.Encode()
@@ -86,6 +91,15 @@ func (p *Provider) authorizeSubmit(w http.ResponseWriter, r *http.Request) {
 		p.renderLogin(w, f, "Wrong user name or password.")
 		return
 	}
+	p.approve(w, r, f)
+}
+
+// approve issues a code for the authorization request f and redirects
+// back with it.
+func (p *Provider) approve(w http.ResponseWriter, r *http.Request, f url.Values) {
+	back, _ := url.Parse(f.Get("redirect_uri"))
+	v := back.Query()
+	v.Set("state", f.Get("state"))
 	code := "code-" + random(12)
 	p.mu.Lock()
 	p.codes[code] = &authCode{clientID: f.Get("client_id"), redirectURI: f.Get("redirect_uri"), challenge: f.Get("code_challenge"),

@@ -49,6 +49,14 @@ type Provider struct {
 
 	RevokeCalls atomic.Int64
 
+	// AutoApprove behaves like a provider where the browser is signed in
+	// and has consented before: the authorization page redirects back with
+	// a code at once, without showing anything (what makes login CSRF
+	// silent).
+	AutoApprove bool
+	// AuthorizeRequests counts visits to the authorization page.
+	AuthorizeRequests atomic.Int64
+
 	mu      sync.Mutex
 	codes   map[string]*authCode
 	access  map[string]time.Time // access token -> expiry (zero: none)
