@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestServeEgressAllow: an API on 127.0.0.1 is refused by default in
@@ -61,7 +62,14 @@ func TestServeEgressAllow(t *testing.T) {
 		t.Fatalf("the API on 127.0.0.1 got %d requests", hits.Load())
 	}
 	_, port, _ := strings.Cut(strings.TrimPrefix(api.URL, "http://"), ":")
-	if logs := g.stderr.String(); !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "egress refused") || !strings.Contains(logs, "integration=acme") || !strings.Contains(logs, "address=127.0.0.1:"+port) {
+	logged := func(logs string) bool {
+		return strings.Contains(logs, "level=WARN") && strings.Contains(logs, "egress refused") && strings.Contains(logs, "integration=acme") && strings.Contains(logs, "address=127.0.0.1:"+port)
+	}
+	// The log reaches the test through a pipe: give the copy a moment.
+	for deadline := time.Now().Add(5 * time.Second); !logged(g.stderr.String()) && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if logs := g.stderr.String(); !logged(logs) {
 		t.Errorf("no warn log of the refusal:\n%s", logs)
 	}
 
