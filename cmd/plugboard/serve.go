@@ -54,6 +54,7 @@ follow redirects on OAuth calls. --egress-allow opens ranges, e.g.
 --egress-allow 10.0.0.0/8 for an API inside your network. Dev mode also lets
 a host a manifest writes literally as localhost or 127.0.0.1 (not one
 templated from user inputs) reach loopback, for local testing.
+
 Manifests' secret references: ${NAME} reads an environment variable, never
 one of the gateway's own (PLUGBOARD_*, PG*, HTTP_PROXY and kin) and, when
 --secret-env-allow is set, only the names it lists; ${file:path} reads a
