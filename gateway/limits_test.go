@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -275,16 +274,7 @@ func TestProxy401StormWithCooldownRefreshesOnceAndRetriesAll(t *testing.T) {
 	conn := e.connectOAuth("quinn", time.Hour)
 	e.provider.RevokeAccess(conn.Credential.AccessToken)
 	tok := e.token("quinn")
-	statuses := make([]int, 30)
-	var wg sync.WaitGroup
-	for i := range statuses {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			statuses[i] = e.do("GET", "/projects/dev/sdk/proxy/custom/fakeoauth/me", tok, nil, nil).status
-		}()
-	}
-	wg.Wait()
+	statuses := e.concurrentGets(30, tok, "/projects/dev/sdk/proxy/custom/fakeoauth/me")
 	for i, s := range statuses {
 		if s != 200 {
 			t.Errorf("request %d: %d, want 200 after the refresh", i, s)

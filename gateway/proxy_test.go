@@ -231,6 +231,21 @@ func startProxyEnvWith(t testing.TB, adjust func(*Config)) *proxyEnv {
 	return &proxyEnv{testGateway: g, provider: p, store: st, signer: signer, kid: kid}
 }
 
+// concurrentGets sends n GETs of path at once and returns their statuses.
+func (e *proxyEnv) concurrentGets(n int, tok, path string) []int {
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i] = e.do("GET", path, tok, nil, nil).status
+		}()
+	}
+	wg.Wait()
+	return statuses
+}
+
 func (e *proxyEnv) token(user string) string {
 	tok, err := usertoken.Mint(e.signer, e.kid, "dev", user, time.Hour, time.Now())
 	if err != nil {
@@ -481,16 +496,7 @@ func TestProxyRefreshStormMakesOneTokenCall(t *testing.T) {
 	e.provider.TokenDelay = 50 * time.Millisecond
 	conn := e.connectOAuth("frank", -time.Minute) // already expired
 	tok := e.token("frank")
-	var wg sync.WaitGroup
-	statuses := make([]int, 100)
-	for i := range statuses {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			statuses[i] = e.do("GET", "/projects/dev/sdk/proxy/custom/fakeoauth/me", tok, nil, nil).status
-		}()
-	}
-	wg.Wait()
+	statuses := e.concurrentGets(100, tok, "/projects/dev/sdk/proxy/custom/fakeoauth/me")
 	for i, s := range statuses {
 		if s != 200 {
 			t.Fatalf("request %d: %d", i, s)
