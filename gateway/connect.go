@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/gateway/oauth"
 	"github.com/plugboardhq/plugboard/gateway/proxy"
@@ -31,7 +32,7 @@ type providerAnswer struct {
 // connectWithValues connects an api_key, basic or client credentials
 // integration from what the user typed: check the values, exchange client
 // credentials, then test and store (see finishConnect).
-func (s *Server) connectWithValues(ctx context.Context, in *manifest.Integration, projectID, userID string, payload map[string]any, reconnectID string) (*store.Connection, *connectFailure) {
+func (s *Server) connectWithValues(ctx context.Context, in *manifest.Integration, projectID, userID string, payload map[string]any, reconnectID string) (*connection.Connection, *connectFailure) {
 	if in.Auth.Type == manifest.AuthOAuth2 {
 		return nil, &connectFailure{status: http.StatusBadRequest, code: CodeUseConnectFlow, message: in.Name + " connects with OAuth: send the user through the connect flow"}
 	}
@@ -50,7 +51,7 @@ func (s *Server) connectWithValues(ctx context.Context, in *manifest.Integration
 			inputs[k] = v
 		}
 	}
-	conn := &store.Connection{ProjectID: projectID, UserID: userID, IntegrationID: in.ID, Status: store.StatusValid, Credential: store.Credential{Inputs: inputs}}
+	conn := &connection.Connection{ProjectID: projectID, UserID: userID, IntegrationID: in.ID, Status: connection.StatusValid, Credential: connection.Credential{Inputs: inputs}}
 	if in.Auth.Type == manifest.AuthClientCredentials {
 		tok, err := s.oauth.ClientCredentials(ctx, in, values[fieldClientID], values[fieldClientSecret], inputs)
 		if err != nil {
@@ -95,7 +96,7 @@ func egressRefusedSentence(in *manifest.Integration) string {
 // finishConnect calls the integration's test endpoint with the new
 // credential and stores it only if that succeeded. With reconnectID, the
 // existing connection keeps its id and takes the new credential.
-func (s *Server) finishConnect(ctx context.Context, in *manifest.Integration, conn *store.Connection, reconnectID string) (*store.Connection, *connectFailure) {
+func (s *Server) finishConnect(ctx context.Context, in *manifest.Integration, conn *connection.Connection, reconnectID string) (*connection.Connection, *connectFailure) {
 	res, err := s.proxy.Test(ctx, in, conn)
 	if err != nil {
 		if f := s.outboundFailure(in, "connect: test request", err); f.code == CodeEgressRefused {
@@ -126,7 +127,7 @@ func (s *Server) finishConnect(ctx context.Context, in *manifest.Integration, co
 	return stored, nil
 }
 
-func (s *Server) saveConnection(ctx context.Context, conn *store.Connection, reconnectID string) (*store.Connection, error) {
+func (s *Server) saveConnection(ctx context.Context, conn *connection.Connection, reconnectID string) (*connection.Connection, error) {
 	if reconnectID == "" {
 		return conn, s.store.Create(ctx, conn)
 	}
@@ -137,7 +138,7 @@ func (s *Server) saveConnection(ctx context.Context, conn *store.Connection, rec
 	if old.IntegrationID != conn.IntegrationID {
 		return nil, store.ErrNotFound
 	}
-	old.Credential, old.ExpiresAt, old.Status, old.LastError = conn.Credential, conn.ExpiresAt, store.StatusValid, ""
+	old.Credential, old.ExpiresAt, old.Status, old.LastError = conn.Credential, conn.ExpiresAt, connection.StatusValid, ""
 	return old, s.store.Update(ctx, old)
 }
 

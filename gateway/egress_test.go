@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/gateway/internal/fakedns"
-	"github.com/plugboardhq/plugboard/gateway/store"
 )
 
 // upstreamRecorder is a real server on 127.0.0.1 that records what it gets
@@ -194,8 +194,8 @@ func TestEgressRefusesSpecialAddressSpellings(t *testing.T) {
 		}
 	})
 	for id := range bases {
-		c := &store.Connection{ProjectID: "dev", UserID: "eve", IntegrationID: id, Status: store.StatusValid,
-			Credential: store.Credential{Inputs: map[string]string{"api_key": "k"}}}
+		c := &connection.Connection{ProjectID: "dev", UserID: "eve", IntegrationID: id, Status: connection.StatusValid,
+			Credential: connection.Credential{Inputs: map[string]string{"api_key": "k"}}}
 		if err := e.store.Create(context.Background(), c); err != nil {
 			t.Fatal(err)
 		}
@@ -246,8 +246,8 @@ func TestEgressTemplatedHostResolvingToLoopback(t *testing.T) {
 		t.Errorf("portal submit: %d %s", status, page)
 	}
 	noDialDetails(t, "portal", page)
-	c := &store.Connection{ProjectID: "dev", UserID: "gus", IntegrationID: "tenant", Status: store.StatusValid,
-		Credential: store.Credential{Inputs: map[string]string{"sub": "acme", "api_key": "k"}}}
+	c := &connection.Connection{ProjectID: "dev", UserID: "gus", IntegrationID: "tenant", Status: connection.StatusValid,
+		Credential: connection.Credential{Inputs: map[string]string{"sub": "acme", "api_key": "k"}}}
 	if err := e.store.Create(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
@@ -333,8 +333,8 @@ api:
 		t.Errorf("token endpoint got %q", got)
 	}
 	// Refresh of an expired token, and revocation on disconnect.
-	c := &store.Connection{ProjectID: "dev", UserID: "ida", IntegrationID: "redir", Status: store.StatusValid,
-		Credential: store.Credential{AccessToken: "old-at", RefreshToken: "the-refresh-token", TokenType: "Bearer"}, ExpiresAt: time.Now().Add(-time.Minute)}
+	c := &connection.Connection{ProjectID: "dev", UserID: "ida", IntegrationID: "redir", Status: connection.StatusValid,
+		Credential: connection.Credential{AccessToken: "old-at", RefreshToken: "the-refresh-token", TokenType: "Bearer"}, ExpiresAt: time.Now().Add(-time.Minute)}
 	if err := e.store.Create(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}

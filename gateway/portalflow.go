@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/oauth"
 	"github.com/plugboardhq/plugboard/gateway/portal"
 	"github.com/plugboardhq/plugboard/gateway/store"
@@ -285,7 +286,7 @@ func (s *Server) submitPortal(w http.ResponseWriter, r *http.Request) {
 // renderConnected shows success. A flow started by the SDK (session set)
 // records the credential for the SDK's session-id polling and closes the
 // popup at once, which is what the SDK waits for.
-func (s *Server) renderConnected(w http.ResponseWriter, r *http.Request, in *manifest.Integration, conn *store.Connection, opener, session string) {
+func (s *Server) renderConnected(w http.ResponseWriter, r *http.Request, in *manifest.Integration, conn *connection.Connection, opener, session string) {
 	payload := map[string]any{"type": "plugboard:connected", "integrationId": in.SDKName(), "credentialId": conn.ID}
 	page := portal.Page{Integration: s.portalView(in), Result: true, Success: true, Title: in.Name + " is connected",
 		Message: "You can close this window and go back to the app.", Opener: opener, Payload: payload}
@@ -434,7 +435,7 @@ func (s *Server) oauthCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cred, exp := oauth.FromToken(tok, st.Inputs, false)
-	conn := &store.Connection{ProjectID: st.ProjectID, UserID: st.UserID, IntegrationID: in.ID, Status: store.StatusValid, Credential: cred, ExpiresAt: exp}
+	conn := &connection.Connection{ProjectID: st.ProjectID, UserID: st.UserID, IntegrationID: in.ID, Status: connection.StatusValid, Credential: cred, ExpiresAt: exp}
 	stored, f := s.finishConnect(r.Context(), in, conn, st.CredentialID)
 	if f != nil {
 		fail(f.status, "Not connected", f.message, f.provider)
@@ -471,7 +472,7 @@ func (s *Server) allowedOrigin(origin string) bool {
 
 // userCredential returns the credential {id} of the request's user, or
 // writes why not.
-func (s *Server) userCredential(w http.ResponseWriter, r *http.Request) (*store.Connection, bool) {
+func (s *Server) userCredential(w http.ResponseWriter, r *http.Request) (*connection.Connection, bool) {
 	u, ok := s.authenticate(w, r, r.PathValue("pid"))
 	if !ok {
 		return nil, false

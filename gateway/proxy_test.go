@@ -18,8 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/gateway/internal/fakeprovider"
+	"github.com/plugboardhq/plugboard/gateway/seal"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/gateway/usertoken"
 	"github.com/plugboardhq/plugboard/manifest"
@@ -172,11 +174,11 @@ func startProxyEnvWith(t testing.TB, adjust func(*Config)) *proxyEnv {
 		body = strings.ReplaceAll(strings.ReplaceAll(body, "{{P}}", p.URL), "{{DOWN}}", downURL)
 		writeFile(t, filepath.Join(dir, strings.TrimSpace(name)), body)
 	}
-	entry, err := store.GenerateKey()
+	entry, err := seal.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	kr, err := store.ParseKeyring(entry)
+	kr, err := seal.ParseKeyring(entry)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,10 +258,10 @@ func (e *proxyEnv) token(user string) string {
 
 // connectOAuth stores an OAuth connection for user with tokens the fake
 // provider issued, expiring after lifetime.
-func (e *proxyEnv) connectOAuth(user string, lifetime time.Duration) *store.Connection {
+func (e *proxyEnv) connectOAuth(user string, lifetime time.Duration) *connection.Connection {
 	at, rt := e.provider.IssueTokens(lifetime)
-	c := &store.Connection{ProjectID: "dev", UserID: user, IntegrationID: "fakeoauth", Status: store.StatusValid,
-		Credential: store.Credential{AccessToken: at, RefreshToken: rt, TokenType: "Bearer"}, ExpiresAt: time.Now().Add(lifetime)}
+	c := &connection.Connection{ProjectID: "dev", UserID: user, IntegrationID: "fakeoauth", Status: connection.StatusValid,
+		Credential: connection.Credential{AccessToken: at, RefreshToken: rt, TokenType: "Bearer"}, ExpiresAt: time.Now().Add(lifetime)}
 	if err := e.store.Create(context.Background(), c); err != nil {
 		e.t.Fatal(err)
 	}
@@ -268,8 +270,8 @@ func (e *proxyEnv) connectOAuth(user string, lifetime time.Duration) *store.Conn
 
 func (e *proxyEnv) connectKey(user, integration, key string) {
 	e.provider.AddAPIKey(key)
-	c := &store.Connection{ProjectID: "dev", UserID: user, IntegrationID: integration, Status: store.StatusValid,
-		Credential: store.Credential{Inputs: map[string]string{"api_key": key}}}
+	c := &connection.Connection{ProjectID: "dev", UserID: user, IntegrationID: integration, Status: connection.StatusValid,
+		Credential: connection.Credential{Inputs: map[string]string{"api_key": key}}}
 	if err := e.store.Create(context.Background(), c); err != nil {
 		e.t.Fatal(err)
 	}
@@ -574,7 +576,7 @@ func TestProxyInvalidGrantNeedsReconnect(t *testing.T) {
 		t.Fatalf("got %d %s, want 403 needs_reconnect", r.status, r.body)
 	}
 	stored, _ := e.store.Get(context.Background(), "dev", "hank", conn.ID)
-	if stored.Status != store.StatusNeedsReconnect || !strings.Contains(stored.LastError, "invalid_grant") {
+	if stored.Status != connection.StatusNeedsReconnect || !strings.Contains(stored.LastError, "invalid_grant") {
 		t.Errorf("stored status %q, last error %q", stored.Status, stored.LastError)
 	}
 	if strings.Contains(stored.LastError, used) {

@@ -8,8 +8,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/portal"
-	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
@@ -78,14 +78,14 @@ type sdkCredential struct {
 	Configurations []sdkConfiguration `json:"configurations"`
 }
 
-func sdkStatus(c *store.Connection) string {
-	if c.Status == store.StatusNeedsReconnect {
+func sdkStatus(c *connection.Connection) string {
+	if c.Status == connection.StatusNeedsReconnect {
 		return "INVALID"
 	}
 	return "VALID"
 }
 
-func (s *Server) sdkCredentialOf(c *store.Connection) sdkCredential {
+func (s *Server) sdkCredentialOf(c *connection.Connection) sdkCredential {
 	return sdkCredential{
 		ID: c.ID, IntegrationID: integrationUUID(c.ProjectID, c.IntegrationID), ProjectID: c.ProjectID,
 		Status: sdkStatus(c), ProviderID: c.UserID, ProviderData: map[string]any{}, IsDefault: c.IsDefault,
@@ -107,7 +107,7 @@ func (s *Server) sdkMe(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, CodeStoreUnavailable, "could not read the user's connections; try again")
 		return
 	}
-	byIntegration := map[string][]*store.Connection{}
+	byIntegration := map[string][]*connection.Connection{}
 	for _, c := range conns {
 		byIntegration[c.IntegrationID] = append(byIntegration[c.IntegrationID], c)
 	}
@@ -247,7 +247,7 @@ func (s *Server) sdkUninstall(w http.ResponseWriter, r *http.Request) {
 
 // disconnect revokes (if the manifest declares it; in may be nil when the
 // integration is no longer loaded) and deletes one connection.
-func (s *Server) disconnect(ctx context.Context, in *manifest.Integration, c *store.Connection) error {
+func (s *Server) disconnect(ctx context.Context, in *manifest.Integration, c *connection.Connection) error {
 	if in != nil {
 		if err := s.oauth.Revoke(ctx, in, c.Credential); err != nil {
 			s.log.Info("revocation at the provider failed; deleting anyway", "integration", in.ID, "error", err.Error())

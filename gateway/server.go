@@ -16,11 +16,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/gateway/metrics"
 	"github.com/plugboardhq/plugboard/gateway/oauth"
 	"github.com/plugboardhq/plugboard/gateway/proxy"
 	"github.com/plugboardhq/plugboard/gateway/reload"
+	"github.com/plugboardhq/plugboard/gateway/seal"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/gateway/usertoken"
 	"github.com/plugboardhq/plugboard/manifest"
@@ -53,7 +55,7 @@ type Config struct {
 	// its results by postMessage, and call the API from browsers (CORS).
 	AllowedOrigins []string
 	// Keyring seals portal sessions (and the store's secrets).
-	Keyring      *store.Keyring
+	Keyring      *seal.Keyring
 	Store        store.Store // connections; required for the proxy and SDK routes
 	MaxBodyBytes int64       // request body limit of proxied calls; default 10 MiB
 	// Egress is which special addresses (loopback, private, link-local …)
@@ -78,10 +80,10 @@ type Server struct {
 
 	projects map[string]*Project
 	store    store.Store
-	creds    *proxy.Credentials
+	creds    *connection.Refresher
 	proxy    *proxy.Handler
 	oauth    oauth.Client
-	keyring  *store.Keyring
+	keyring  *seal.Keyring
 	limiters limiters
 }
 
@@ -129,7 +131,7 @@ func New(cfg Config) (*Server, error) {
 	s.oauth = oauth.Client{HTTP: oauth.NewHTTPClient(guard, oauth.DefaultTimeout)}
 	s.store = cfg.Store
 	s.keyring = cfg.Keyring
-	s.creds = &proxy.Credentials{Store: cfg.Store, OAuth: s.oauth, Metrics: s.metrics, Log: cfg.Log,
+	s.creds = &connection.Refresher{Store: cfg.Store, OAuth: s.oauth, Metrics: s.metrics, Log: cfg.Log,
 		ForcedRefreshCooldown: cfg.Limits.ForcedRefreshCooldown, MaxCached: cfg.Limits.MaxCachedConnections}
 	s.limiters = newLimiters(cfg.Limits)
 	s.proxy = &proxy.Handler{Credentials: s.creds, Egress: guard, MaxBodyBytes: cfg.MaxBodyBytes,

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/seal"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/gateway/usertoken"
 )
@@ -79,7 +80,7 @@ func runKeysGenerate(args []string, stdout, stderr io.Writer) error {
 	if err := writeSigningKeys(*out, *alg); err != nil {
 		return err
 	}
-	entry, err := store.GenerateKey()
+	entry, err := seal.GenerateKey()
 	if err != nil {
 		return err
 	}
@@ -149,13 +150,13 @@ func runKeysRotate(args []string, stdout, stderr io.Writer) error {
 
 // loadKeyring reads PLUGBOARD_ENCRYPTION_KEYS, or in dev mode the data
 // folder's generated key (created on first use).
-func loadKeyring(data string, dev bool) (*store.Keyring, string, error) {
+func loadKeyring(data string, dev bool) (*seal.Keyring, string, error) {
 	v, ok, err := envValue(os.LookupEnv, "PLUGBOARD_ENCRYPTION_KEYS")
 	if err != nil {
 		return nil, "", err
 	}
 	if ok && v != "" {
-		kr, err := store.ParseKeyring(v)
+		kr, err := seal.ParseKeyring(v)
 		if err != nil {
 			return nil, "", fmt.Errorf("PLUGBOARD_ENCRYPTION_KEYS: %w", err)
 		}
@@ -166,7 +167,7 @@ func loadKeyring(data string, dev bool) (*store.Keyring, string, error) {
 	switch {
 	case err == nil:
 	case errors.Is(err, os.ErrNotExist) && dev:
-		entry, gerr := store.GenerateKey()
+		entry, gerr := seal.GenerateKey()
 		if gerr != nil {
 			return nil, "", gerr
 		}
@@ -179,7 +180,7 @@ func loadKeyring(data string, dev bool) (*store.Keyring, string, error) {
 	default:
 		return nil, "", err
 	}
-	kr, err := store.ParseKeyring(strings.TrimSpace(string(b)))
+	kr, err := seal.ParseKeyring(strings.TrimSpace(string(b)))
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", path, err)
 	}
@@ -188,7 +189,7 @@ func loadKeyring(data string, dev bool) (*store.Keyring, string, error) {
 
 // openStore opens the credential store: PostgreSQL for a postgres:// URL
 // (several replicas), SQLite for a file path (optionally sqlite:path).
-func openStore(ctx context.Context, path string, kr *store.Keyring) (store.Store, error) {
+func openStore(ctx context.Context, path string, kr *seal.Keyring) (store.Store, error) {
 	if strings.HasPrefix(path, "postgres://") || strings.HasPrefix(path, "postgresql://") {
 		return store.OpenPostgres(ctx, path, kr)
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/plugboardhq/plugboard/gateway"
-	"github.com/plugboardhq/plugboard/gateway/proxy"
+	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/ratelimit"
 	"github.com/plugboardhq/plugboard/manifest"
 )
@@ -31,8 +31,8 @@ func addLimitFlags(fs *flag.FlagSet, l *limitFlags) {
 	fs.StringVar(&l.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For gives the client address (right-most untrusted hop); empty: the TCP peer is the client and X-Forwarded-For is ignored")
 	fs.IntVar(&l.maxPerUserIntegration, "max-connections-per-user-integration", gateway.DefaultMaxConnectionsPerUserIntegration, "most connections one user may hold for one integration; reconnecting is always allowed (0: no cap)")
 	fs.IntVar(&l.maxPerUser, "max-connections-per-user", gateway.DefaultMaxConnectionsPerUser, "most connections one user may hold over all integrations (0: no cap)")
-	fs.DurationVar(&l.refreshCooldown, "refresh-cooldown", proxy.DefaultForcedRefreshCooldown, "after an upstream 401 forced a token refresh, further 401s of that connection within this time are passed on without refreshing (per replica; 0 disables)")
-	fs.IntVar(&l.maxCached, "max-cached-connections", proxy.DefaultMaxCached, "most decrypted connections kept in memory, least recently used dropped first")
+	fs.DurationVar(&l.refreshCooldown, "refresh-cooldown", connection.DefaultForcedRefreshCooldown, "after an upstream 401 forced a token refresh, further 401s of that connection within this time are passed on without refreshing (per replica; 0 disables)")
+	fs.IntVar(&l.maxCached, "max-cached-connections", connection.DefaultMaxCached, "most decrypted connections kept in memory, least recently used dropped first")
 }
 
 func (l limitFlags) limits() (gateway.Limits, error) {

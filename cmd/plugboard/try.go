@@ -20,6 +20,7 @@ import (
 
 	"github.com/plugboardhq/plugboard/gateway"
 	"github.com/plugboardhq/plugboard/gateway/egress"
+	"github.com/plugboardhq/plugboard/gateway/seal"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/gateway/usertoken"
 	"github.com/plugboardhq/plugboard/manifest"
@@ -98,11 +99,11 @@ func runTry(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(data)
-	entry, err := store.GenerateKey()
+	entry, err := seal.GenerateKey()
 	if err != nil {
 		return err
 	}
-	kr, err := store.ParseKeyring(entry)
+	kr, err := seal.ParseKeyring(entry)
 	if err != nil {
 		return err
 	}

@@ -13,9 +13,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/gateway/oauth"
-	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
@@ -92,7 +92,7 @@ func loopbackAllowed() *egress.Guard {
 // every OAuth call the gateway makes, against the manifest's endpoints.
 func calls(c oauth.Client, oauthIn, ccIn *manifest.Integration) map[string]func() error {
 	ctx := context.Background()
-	cred := store.Credential{AccessToken: "the-access-token", RefreshToken: "the-refresh-token"}
+	cred := connection.Credential{AccessToken: "the-access-token", RefreshToken: "the-refresh-token"}
 	return map[string]func() error{
 		"code exchange": func() error {
 			_, err := c.Exchange(ctx, oauthIn, nil, "https://gw.example/oauth/callback", "the-code", "the-verifier-0123456789012345678901234567890")
@@ -141,7 +141,7 @@ func TestOAuthRefusesRedirectsWithAnyClient(t *testing.T) {
 		http.Redirect(w, r, second.URL+"/token", http.StatusTemporaryRedirect)
 	})
 	c := oauth.Client{HTTP: &http.Client{Transport: loopbackAllowed().NewTransport()}}
-	_, _, err := c.Refresh(context.Background(), integration(t, "oauth2", first.URL), store.Credential{RefreshToken: "rt"})
+	_, _, err := c.Refresh(context.Background(), integration(t, "oauth2", first.URL), connection.Credential{RefreshToken: "rt"})
 	if !errors.Is(err, oauth.ErrRedirect) || len(second.got()) != 0 {
 		t.Errorf("err = %v, second got %q", err, second.got())
 	}

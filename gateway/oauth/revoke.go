@@ -7,8 +7,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/egress"
-	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
@@ -16,7 +16,7 @@ import (
 // the manifest declares a revocation URL; otherwise it does nothing. The
 // refresh token is revoked when there is one (which revokes its access
 // tokens too), else the access token.
-func (c Client) Revoke(ctx context.Context, in *manifest.Integration, cred store.Credential) error {
+func (c Client) Revoke(ctx context.Context, in *manifest.Integration, cred connection.Credential) error {
 	o := in.Auth.OAuth2
 	if o == nil || o.RevocationURL == nil {
 		return nil

@@ -16,8 +16,8 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/egress"
-	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
@@ -25,8 +25,16 @@ import (
 // expires_in, when it can be renewed without the user (client credentials).
 const AssumedLifetime = time.Hour
 
-// ErrNoRefreshToken: the token expired and there is nothing to renew it with.
-var ErrNoRefreshToken = errors.New("the access token expired and the provider gave no refresh token; the user must reconnect")
+// ErrNoRefreshToken: the token expired and there is nothing to renew it
+// with. It matches connection.ErrNeedsReconnect.
+var ErrNoRefreshToken error = noRefreshToken{}
+
+type noRefreshToken struct{}
+
+func (noRefreshToken) Error() string {
+	return "the access token expired and the provider gave no refresh token; the user must reconnect"
+}
+func (noRefreshToken) Is(target error) bool { return target == connection.ErrNeedsReconnect }
 
 // ProviderError is a token endpoint's refusal, with the OAuth error code.
 // Its message never includes a token or a client secret.
@@ -53,12 +61,14 @@ func (e *ProviderError) Permanent() bool {
 	return e.Code == "invalid_grant" || e.Code == "invalid_client" || e.Code == "unauthorized_client"
 }
 
+// Is makes a permanent refusal match connection.ErrNeedsReconnect.
+func (e *ProviderError) Is(target error) bool {
+	return target == connection.ErrNeedsReconnect && e.Permanent()
+}
+
 // NeedsReconnect reports whether err means the connection cannot recover
 // without the user.
-func NeedsReconnect(err error) bool {
-	var pe *ProviderError
-	return errors.Is(err, ErrNoRefreshToken) || (errors.As(err, &pe) && pe.Permanent())
-}
+func NeedsReconnect(err error) bool { return errors.Is(err, connection.ErrNeedsReconnect) }
 
 func providerError(err error) error {
 	var re *oauth2.RetrieveError
@@ -150,7 +160,7 @@ func authStyle(s manifest.TokenAuthStyle) oauth2.AuthStyle {
 // Refresh renews a credential: a refresh grant for oauth2, a new exchange
 // for client credentials. The result keeps the old refresh token when the
 // provider did not rotate it.
-func (c Client) Refresh(ctx context.Context, in *manifest.Integration, cred store.Credential) (store.Credential, time.Time, error) {
+func (c Client) Refresh(ctx context.Context, in *manifest.Integration, cred connection.Credential) (connection.Credential, time.Time, error) {
 	switch in.Auth.Type {
 	case manifest.AuthOAuth2:
 		if cred.RefreshToken == "" {
@@ -245,7 +255,7 @@ func renderParams(params map[string]manifest.Value, vars manifest.Vars) (url.Val
 }
 
 // merge folds a token response into a stored credential.
-func merge(prev store.Credential, tok *oauth2.Token, assumeLifetime bool) (store.Credential, time.Time) {
+func merge(prev connection.Credential, tok *oauth2.Token, assumeLifetime bool) (connection.Credential, time.Time) {
 	next := prev
 	next.AccessToken = tok.AccessToken
 	next.TokenType = tok.TokenType
@@ -260,6 +270,6 @@ func merge(prev store.Credential, tok *oauth2.Token, assumeLifetime bool) (store
 }
 
 // FromToken makes a new credential from a token response.
-func FromToken(tok *oauth2.Token, inputs map[string]string, assumeLifetime bool) (store.Credential, time.Time) {
-	return merge(store.Credential{Inputs: inputs}, tok, assumeLifetime)
+func FromToken(tok *oauth2.Token, inputs map[string]string, assumeLifetime bool) (connection.Credential, time.Time) {
+	return merge(connection.Credential{Inputs: inputs}, tok, assumeLifetime)
 }

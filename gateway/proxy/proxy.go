@@ -17,9 +17,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/gateway/metrics"
-	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
@@ -63,7 +63,7 @@ type ErrorWriter func(w http.ResponseWriter, status int, code, message string)
 
 // Handler forwards requests to integrations' APIs.
 type Handler struct {
-	Credentials *Credentials
+	Credentials *connection.Refresher
 	// Egress guards every connection to upstreams; nil is its default
 	// policy (special ranges refused). Used when Transport is nil.
 	Egress *egress.Guard
@@ -110,7 +110,7 @@ func NewTransport(guard *egress.Guard) *http.Transport {
 // call is the per-request state the ReverseProxy hooks read from the context.
 type call struct {
 	req        Request
-	conn       *store.Connection
+	conn       *connection.Connection
 	target     *url.URL
 	path       string      // checked escaped API path
 	query      string      // caller's raw query
@@ -232,7 +232,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, c *call) {
 }
 
 // prepare renders where the request goes and what it carries.
-func (h *Handler) prepare(c *call, conn *store.Connection, path, query string) error {
+func (h *Handler) prepare(c *call, conn *connection.Connection, path, query string) error {
 	in := c.req.Integration
 	vars := manifest.Vars{Inputs: conn.Credential.Inputs, Credential: map[string]string{
 		"access_token": conn.Credential.AccessToken, "token_type": conn.Credential.TokenType,
@@ -371,7 +371,7 @@ func (h *Handler) modifyResponse(resp *http.Response) error {
 }
 
 func (h *Handler) refreshAfter401(c *call) {
-	ctx, cancel := context.WithTimeout(context.Background(), RefreshTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), connection.RefreshTimeout)
 	defer cancel()
 	_, _ = h.Credentials.Fresh(ctx, c.req.Integration, c.conn, c.conn.Credential.AccessToken)
 }
@@ -437,9 +437,9 @@ func (h *Handler) retry(w http.ResponseWriter, r *http.Request, c *call) {
 
 func (h *Handler) credentialError(w http.ResponseWriter, c *call, err error) {
 	switch {
-	case errors.Is(err, ErrNotConnected):
+	case errors.Is(err, connection.ErrNotConnected):
 		h.fail(w, c, http.StatusNotFound, "not_connected", fmt.Sprintf("the user has not connected %s", c.req.Integration.Name))
-	case errors.Is(err, ErrNeedsReconnect):
+	case errors.Is(err, connection.ErrNeedsReconnect):
 		h.fail(w, c, http.StatusForbidden, "needs_reconnect", fmt.Sprintf("%s no longer accepts this connection; the user must reconnect", c.req.Integration.Name))
 	case egress.IsRefused(err):
 		h.fail(w, c, http.StatusBadGateway, CodeEgressRefused, EgressRefusedMessage(c.req.Integration, ""))

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/egress"
-	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
@@ -29,7 +29,7 @@ const excerptBytes = 2 << 10
 // Test calls the integration's test endpoint with conn's credential, as a
 // proxied GET would be made. It returns nil, nil when the manifest declares
 // no test endpoint.
-func (h *Handler) Test(ctx context.Context, in *manifest.Integration, conn *store.Connection) (*TestResult, error) {
+func (h *Handler) Test(ctx context.Context, in *manifest.Integration, conn *connection.Connection) (*TestResult, error) {
 	if in.API.TestEndpoint == nil {
 		return nil, nil
 	}

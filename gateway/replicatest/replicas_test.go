@@ -30,7 +30,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/internal/fakeprovider"
+	"github.com/plugboardhq/plugboard/gateway/seal"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/gateway/usertoken"
 )
@@ -119,11 +121,11 @@ func newCluster(t *testing.T) *cluster {
 	c := &cluster{t: t, dir: t.TempDir(), provider: fakeprovider.New()}
 	t.Cleanup(c.provider.Close)
 	c.dsn = freshDatabase(t, os.Getenv("PLUGBOARD_TEST_POSTGRES"))
-	entry, err := store.GenerateKey()
+	entry, err := seal.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	kr, err := store.ParseKeyring(entry)
+	kr, err := seal.ParseKeyring(entry)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,10 +292,10 @@ func (c *cluster) token(user string) string {
 }
 
 // connect stores an OAuth connection whose access token expires after lifetime.
-func (c *cluster) connect(user string, lifetime time.Duration) *store.Connection {
+func (c *cluster) connect(user string, lifetime time.Duration) *connection.Connection {
 	at, rt := c.provider.IssueTokens(lifetime)
-	conn := &store.Connection{ProjectID: "dev", UserID: user, IntegrationID: "fakeoauth", Status: store.StatusValid,
-		Credential: store.Credential{AccessToken: at, RefreshToken: rt, TokenType: "Bearer"}, ExpiresAt: time.Now().Add(lifetime)}
+	conn := &connection.Connection{ProjectID: "dev", UserID: user, IntegrationID: "fakeoauth", Status: connection.StatusValid,
+		Credential: connection.Credential{AccessToken: at, RefreshToken: rt, TokenType: "Bearer"}, ExpiresAt: time.Now().Add(lifetime)}
 	if err := c.store.Create(context.Background(), conn); err != nil {
 		c.t.Fatal(err)
 	}
@@ -379,7 +381,7 @@ func TestKilledLockHolderIsTakenOver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stored.Status != store.StatusValid || !c.provider.RefreshTokenLive(stored.Credential.RefreshToken) {
+	if stored.Status != connection.StatusValid || !c.provider.RefreshTokenLive(stored.Credential.RefreshToken) {
 		t.Fatalf("after the takeover the stored refresh token is not live (status %s): a token was lost", stored.Status)
 	}
 	t.Logf("A killed during its token request; B refreshed (%d token calls), the stored refresh token is live", c.provider.TokenCalls.Load())

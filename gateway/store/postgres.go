@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/plugboardhq/plugboard/gateway/seal"
 )
 
 // Postgres is the Store that several gateway replicas share. Every method
@@ -41,7 +42,7 @@ type Postgres struct {
 	// lockPool's connections hold WithLock's locks, one per connection
 	// being refreshed.
 	lockPool *pgxpool.Pool
-	kr       *Keyring
+	kr       *seal.Keyring
 	// name describes the database (host, database, schema) for errors; it
 	// never holds a password.
 	name string
@@ -76,7 +77,7 @@ const (
 // to date (one replica migrates; the others starting at the same time
 // wait, then find nothing to do) and returns the store. kr encrypts and
 // decrypts credentials; every replica needs the same keys.
-func OpenPostgres(ctx context.Context, dsn string, kr *Keyring) (*Postgres, error) {
+func OpenPostgres(ctx context.Context, dsn string, kr *seal.Keyring) (*Postgres, error) {
 	if kr == nil {
 		return nil, errors.New("store: open PostgreSQL: no keyring (set PLUGBOARD_ENCRYPTION_KEYS)")
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/plugboardhq/plugboard/gateway/connection"
 )
 
 // seedPostgres opens a store on a fresh schema and inserts benchRows
@@ -32,7 +33,7 @@ func seedPostgres(b *testing.B) *Postgres {
 			b.Fatal(err)
 		}
 		rows = append(rows, []any{c.ID, c.ProjectID, c.UserID, c.IntegrationID, true,
-			string(StatusValid), sealed, pgNullTime(pgMillis(c.ExpiresAt)), "", now, now, int64(1)})
+			string(connection.StatusValid), sealed, pgNullTime(pgMillis(c.ExpiresAt)), "", now, now, int64(1)})
 	}
 	columns := strings.Split(strings.Join(strings.Fields(connectionColumns), ""), ",")
 	if _, err := p.pool.CopyFrom(b.Context(), pgx.Identifier{"connections"}, columns, pgx.CopyFromRows(rows)); err != nil {
@@ -124,7 +125,7 @@ func BenchmarkPostgresWithLock(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		if _, err := p.WithLock(b.Context(), c.ID, func(cur *Connection) (*Connection, error) {
+		if _, err := p.WithLock(b.Context(), c.ID, func(cur *connection.Connection) (*connection.Connection, error) {
 			cur.Credential.AccessToken = fmt.Sprintf("refreshed-%d", i)
 			return cur, nil
 		}); err != nil {

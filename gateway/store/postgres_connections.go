@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/plugboardhq/plugboard/gateway/connection"
 )
 
 // The statements of the hot paths. pgx prepares each once per pooled
@@ -31,7 +32,7 @@ const (
 // Create inserts c; see SQLite.Create, which it matches. Creates for one
 // user serialise (lockOwner), so that of concurrent first connections
 // exactly one becomes the default.
-func (p *Postgres) Create(ctx context.Context, c *Connection) error {
+func (p *Postgres) Create(ctx context.Context, c *connection.Connection) error {
 	if err := validateNew(c); err != nil {
 		return fmt.Errorf("store: create connection: %w", err)
 	}
@@ -40,7 +41,7 @@ func (p *Postgres) Create(ctx context.Context, c *Connection) error {
 		n.ID = newConnectionID()
 	}
 	if n.Status == "" {
-		n.Status = StatusValid
+		n.Status = connection.StatusValid
 	}
 	now := nowMillis()
 	n.CreatedAt, n.UpdatedAt, n.Version = now, now, 1
@@ -88,7 +89,7 @@ func (p *Postgres) Create(ctx context.Context, c *Connection) error {
 }
 
 // Get returns one connection of a user.
-func (p *Postgres) Get(ctx context.Context, projectID, userID, id string) (*Connection, error) {
+func (p *Postgres) Get(ctx context.Context, projectID, userID, id string) (*connection.Connection, error) {
 	notFound := func() error {
 		return fmt.Errorf("store: connection %s of user %q in project %q: %w", id, userID, projectID, ErrNotFound)
 	}
@@ -106,7 +107,7 @@ func (p *Postgres) Get(ctx context.Context, projectID, userID, id string) (*Conn
 }
 
 // Default returns the user's default connection for an integration.
-func (p *Postgres) Default(ctx context.Context, projectID, userID, integrationID string) (*Connection, error) {
+func (p *Postgres) Default(ctx context.Context, projectID, userID, integrationID string) (*connection.Connection, error) {
 	c, err := p.scanOne(p.pool.QueryRow(ctx, pgDefault, projectID, userID, integrationID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("store: user %q in project %q has no connection to %q: %w",
@@ -120,14 +121,14 @@ func (p *Postgres) Default(ctx context.Context, projectID, userID, integrationID
 
 // List returns all connections of a user, oldest first (insertion order
 // among those created in the same millisecond).
-func (p *Postgres) List(ctx context.Context, projectID, userID string) ([]*Connection, error) {
+func (p *Postgres) List(ctx context.Context, projectID, userID string) ([]*connection.Connection, error) {
 	rows, err := p.pool.Query(ctx, pgSelectConnection+` WHERE project_id = $1 AND user_id = $2 ORDER BY created_at, seq`,
 		projectID, userID)
 	if err != nil {
 		return nil, fmt.Errorf("store: list connections of user %q in project %q: %w", userID, projectID, err)
 	}
 	defer rows.Close()
-	var cs []*Connection
+	var cs []*connection.Connection
 	for rows.Next() {
 		c, err := p.scanOne(rows)
 		if err != nil {
@@ -157,12 +158,12 @@ func (p *Postgres) Count(ctx context.Context, projectID, userID, integrationID s
 
 // Update writes c's status, credential, expiry and last error if c.Version
 // is still the stored version; see SQLite.Update, which it matches.
-func (p *Postgres) Update(ctx context.Context, c *Connection) error {
+func (p *Postgres) Update(ctx context.Context, c *connection.Connection) error {
 	return p.update(ctx, p.pool, c)
 }
 
 // update is Update on q: the pool, or the connection holding WithLock's lock.
-func (p *Postgres) update(ctx context.Context, q pgQuerier, c *Connection) error {
+func (p *Postgres) update(ctx context.Context, q pgQuerier, c *connection.Connection) error {
 	if c == nil {
 		return errors.New("store: update connection: connection is nil")
 	}
@@ -195,7 +196,7 @@ func (p *Postgres) update(ctx context.Context, q pgQuerier, c *Connection) error
 }
 
 // whyNotUpdated tells a missing row from a stale version.
-func (p *Postgres) whyNotUpdated(ctx context.Context, q pgQuerier, c *Connection) error {
+func (p *Postgres) whyNotUpdated(ctx context.Context, q pgQuerier, c *connection.Connection) error {
 	var stored int64
 	err := q.QueryRow(ctx, `SELECT version FROM connections
 		WHERE id = $1 AND project_id = $2 AND user_id = $3 AND integration_id = $4`,
@@ -289,9 +290,9 @@ func (p *Postgres) Delete(ctx context.Context, projectID, userID, id string) err
 }
 
 // scanOne reads one row of connectionColumns and decrypts its credential.
-func (p *Postgres) scanOne(row rowScanner) (*Connection, error) {
+func (p *Postgres) scanOne(row rowScanner) (*connection.Connection, error) {
 	var (
-		c              Connection
+		c              connection.Connection
 		status, sealed string
 		expires        pgtype.Timestamptz
 	)
@@ -299,7 +300,7 @@ func (p *Postgres) scanOne(row rowScanner) (*Connection, error) {
 		&sealed, &expires, &c.LastError, &c.CreatedAt, &c.UpdatedAt, &c.Version); err != nil {
 		return nil, err
 	}
-	c.Status = Status(status)
+	c.Status = connection.Status(status)
 	if expires.Valid {
 		c.ExpiresAt = expires.Time.UTC()
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/gateway/store/storetest"
 )
@@ -69,7 +70,7 @@ func TestPostgresListen(t *testing.T) {
 	c1 := testConnection("p1", "u1", "github", "SECRET-TOKEN-1")
 	c2 := testConnection("p1", "u1", "github", "SECRET-TOKEN-2")
 	z := testConnection("p1", "u2", "zendesk", "SECRET-TOKEN-3")
-	for _, c := range []*store.Connection{c1, c2, z} {
+	for _, c := range []*connection.Connection{c1, c2, z} {
 		if err := b.Create(ctx, c); err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +86,7 @@ func TestPostgresListen(t *testing.T) {
 	if err := b.Update(ctx, &stale); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("stale Update: %v, want ErrConflict", err)
 	}
-	if _, err := b.WithLock(ctx, c1.ID, func(*store.Connection) (*store.Connection, error) { return nil, nil }); err != nil {
+	if _, err := b.WithLock(ctx, c1.ID, func(*connection.Connection) (*connection.Connection, error) { return nil, nil }); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.SetDefault(ctx, "p1", "u1", c1.ID); err != nil { // already the default: no change

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/plugboardhq/plugboard/gateway/connection"
 )
 
 // WithLock runs fn holding connection id's refresh lock, which excludes
@@ -30,7 +31,7 @@ import (
 // Update's version check (which catches a writer that did not take the
 // lock). A waiter whose ctx ends gives up at once: the server is asked to
 // cancel its wait.
-func (p *Postgres) WithLock(ctx context.Context, id string, fn func(current *Connection) (*Connection, error)) (*Connection, error) {
+func (p *Postgres) WithLock(ctx context.Context, id string, fn func(current *connection.Connection) (*connection.Connection, error)) (*connection.Connection, error) {
 	if !validConnectionID(id) {
 		return nil, fmt.Errorf("store: lock connection %s: %w", id, ErrNotFound)
 	}

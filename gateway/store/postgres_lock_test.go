@@ -12,13 +12,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/connection"
+	"github.com/plugboardhq/plugboard/gateway/seal"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/gateway/store/storetest"
 )
 
 // twoReplicas opens two stores on one fresh schema: two pools, as two
 // gateway processes would have.
-func twoReplicas(t *testing.T) (dsn string, kr *store.Keyring, a, b *store.Postgres) {
+func twoReplicas(t *testing.T) (dsn string, kr *seal.Keyring, a, b *store.Postgres) {
 	dsn = store.PostgresTestDSN(t)
 	kr = storetest.Keyring(t, storetest.Key(t, "k1"))
 	return dsn, kr, openPostgres(t, dsn, kr), openPostgres(t, dsn, kr)
@@ -26,7 +28,7 @@ func twoReplicas(t *testing.T) (dsn string, kr *store.Keyring, a, b *store.Postg
 
 // increment is a WithLock fn: a read-modify-write that loses counts unless
 // holders exclude each other.
-func increment(cur *store.Connection) (*store.Connection, error) {
+func increment(cur *connection.Connection) (*connection.Connection, error) {
 	n, _ := strconv.Atoi(cur.Credential.Extra["counter"])
 	time.Sleep(time.Millisecond) // widen the window a missing lock would leave
 	if cur.Credential.Extra == nil {
@@ -89,7 +91,7 @@ func TestPostgresWithLockExcludesOtherReplica(t *testing.T) {
 	defer releaseOnce() // also on failure: the stores' Close waits for the holder
 	done := make(chan error, 1)
 	go func() {
-		_, err := a.WithLock(t.Context(), c.ID, func(cur *store.Connection) (*store.Connection, error) {
+		_, err := a.WithLock(t.Context(), c.ID, func(cur *connection.Connection) (*connection.Connection, error) {
 			close(holding)
 			<-release
 			cur.Credential.AccessToken = "written by the holder"
@@ -101,7 +103,7 @@ func TestPostgresWithLockExcludesOtherReplica(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := b.WithLock(ctx, c.ID, func(*store.Connection) (*store.Connection, error) {
+	_, err := b.WithLock(ctx, c.ID, func(*connection.Connection) (*connection.Connection, error) {
 		t.Error("fn ran in the other replica while the lock was held")
 		return nil, nil
 	})
@@ -115,7 +117,7 @@ func TestPostgresWithLockExcludesOtherReplica(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	got, err := b.WithLock(t.Context(), c.ID, func(cur *store.Connection) (*store.Connection, error) { return nil, nil })
+	got, err := b.WithLock(t.Context(), c.ID, func(cur *connection.Connection) (*connection.Connection, error) { return nil, nil })
 	if err != nil {
 		t.Fatalf("WithLock after the holder released: %v", err)
 	}
@@ -140,7 +142,7 @@ func TestPostgresWithLockHolderLosesConnection(t *testing.T) {
 	defer releaseOnce() // also on failure: the stores' Close waits for the holder
 	done := make(chan error, 1)
 	go func() {
-		_, err := a.WithLock(t.Context(), c.ID, func(cur *store.Connection) (*store.Connection, error) {
+		_, err := a.WithLock(t.Context(), c.ID, func(cur *connection.Connection) (*connection.Connection, error) {
 			close(holding)
 			<-release
 			cur.Credential.AccessToken = "written after the lock was lost"
@@ -155,7 +157,7 @@ func TestPostgresWithLockHolderLosesConnection(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	if _, err := b.WithLock(ctx, c.ID, func(*store.Connection) (*store.Connection, error) { return nil, nil }); err != nil {
+	if _, err := b.WithLock(ctx, c.ID, func(*connection.Connection) (*connection.Connection, error) { return nil, nil }); err != nil {
 		t.Fatalf("WithLock after the holder's session ended: %v", err)
 	}
 	releaseOnce()
@@ -170,7 +172,7 @@ func TestPostgresWithLockHolderLosesConnection(t *testing.T) {
 		t.Error("the connection changed, although the only write was the lost holder's")
 	}
 	// The store whose connection died still works.
-	if _, err := a.WithLock(t.Context(), c.ID, func(*store.Connection) (*store.Connection, error) { return nil, nil }); err != nil {
+	if _, err := a.WithLock(t.Context(), c.ID, func(*connection.Connection) (*connection.Connection, error) { return nil, nil }); err != nil {
 		t.Errorf("WithLock on the store that lost a connection: %v", err)
 	}
 }
@@ -206,7 +208,7 @@ func TestPostgresWithLockReleasedWhenHolderDies(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
-	if _, err := s.WithLock(ctx, c.ID, func(*store.Connection) (*store.Connection, error) {
+	if _, err := s.WithLock(ctx, c.ID, func(*connection.Connection) (*connection.Connection, error) {
 		return nil, errors.New("got the lock while the other process held it")
 	}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("WithLock while another process holds the lock: %v, want context.DeadlineExceeded", err)
@@ -243,7 +245,7 @@ func TestPostgresLockHolderProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.WithLock(t.Context(), os.Getenv("PLUGBOARD_TEST_HOLDER_ID"), func(*store.Connection) (*store.Connection, error) {
+	_, err = s.WithLock(t.Context(), os.Getenv("PLUGBOARD_TEST_HOLDER_ID"), func(*connection.Connection) (*connection.Connection, error) {
 		fmt.Println(holdingLine)
 		time.Sleep(time.Minute) // killed long before
 		return nil, errors.New("not killed")
@@ -321,7 +323,7 @@ func TestPostgresWithLockDoesNotStarveReads(t *testing.T) {
 	defer releaseOnce()
 	done := make(chan error, 1)
 	go func() {
-		_, err := s.WithLock(t.Context(), c.ID, func(*store.Connection) (*store.Connection, error) {
+		_, err := s.WithLock(t.Context(), c.ID, func(*connection.Connection) (*connection.Connection, error) {
 			close(holding)
 			<-release // a token endpoint that takes its time
 			return nil, nil

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/plugboardhq/plugboard/gateway/connection"
 )
 
 // Rotate re-seals, with the keyring's current key, every credential sealed
@@ -19,7 +20,7 @@ import (
 // key anyway. Several replicas may rotate at once: a row is rewritten
 // once, by whichever gets it first.
 func (p *Postgres) Rotate(ctx context.Context) (int, error) {
-	prefix := sealedPrefix(p.kr.CurrentKeyID())
+	prefix := p.kr.CurrentPrefix()
 	total := 0
 	fail := func(err error) (int, error) {
 		return total, fmt.Errorf("store: rotate encryption key (%d rows rewritten so far): %w", total, err)
@@ -65,7 +66,7 @@ func (p *Postgres) rotateConnections(ctx context.Context, prefix, after string) 
 			return err
 		}
 		type staleRow struct {
-			c      Connection
+			c      connection.Connection
 			sealed string
 		}
 		batch, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (staleRow, error) {

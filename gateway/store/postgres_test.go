@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/plugboardhq/plugboard/gateway/connection"
+	"github.com/plugboardhq/plugboard/gateway/seal"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/gateway/store/storetest"
 )
@@ -19,7 +21,7 @@ func TestPostgresConformance(t *testing.T) {
 	store.PostgresTestServer(t)
 	var mu sync.Mutex
 	dsns := map[string]string{} // by test: a second open in the same test reopens its schema
-	storetest.Run(t, func(t *testing.T, kr *store.Keyring) store.Store {
+	storetest.Run(t, func(t *testing.T, kr *seal.Keyring) store.Store {
 		mu.Lock()
 		dsn, ok := dsns[t.Name()]
 		if !ok {
@@ -31,7 +33,7 @@ func TestPostgresConformance(t *testing.T) {
 	})
 }
 
-func openPostgres(t testing.TB, dsn string, kr *store.Keyring) *store.Postgres {
+func openPostgres(t testing.TB, dsn string, kr *seal.Keyring) *store.Postgres {
 	t.Helper()
 	p, err := store.OpenPostgres(t.Context(), dsn, kr)
 	if err != nil {
@@ -113,7 +115,7 @@ func TestPostgresCiphertextBoundToRow(t *testing.T) {
 	ctx := t.Context()
 	victim := testConnection("p1", "victim", "github", "victim-token")
 	attacker := testConnection("p1", "attacker", "github", "attacker-token")
-	for _, c := range []*store.Connection{victim, attacker} {
+	for _, c := range []*connection.Connection{victim, attacker} {
 		if err := s.Create(ctx, c); err != nil {
 			t.Fatal(err)
 		}
@@ -124,7 +126,7 @@ func TestPostgresCiphertextBoundToRow(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := s.Get(ctx, "p1", "attacker", attacker.ID)
-	if !errors.Is(err, store.ErrCiphertextInvalid) {
+	if !errors.Is(err, seal.ErrCiphertextInvalid) {
 		t.Fatalf("Get of a row holding another row's ciphertext: %v, want ErrCiphertextInvalid", err)
 	}
 	if !strings.Contains(err.Error(), attacker.ID) || strings.Contains(err.Error(), "victim-token") {
@@ -133,7 +135,7 @@ func TestPostgresCiphertextBoundToRow(t *testing.T) {
 	if _, err := raw.Exec(ctx, `UPDATE connections SET user_id = 'attacker', is_default = false WHERE id = $1`, victim.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Get(ctx, "p1", "attacker", victim.ID); !errors.Is(err, store.ErrCiphertextInvalid) {
+	if _, err := s.Get(ctx, "p1", "attacker", victim.ID); !errors.Is(err, seal.ErrCiphertextInvalid) {
 		t.Errorf("Get of a row moved to another user: %v, want ErrCiphertextInvalid", err)
 	}
 }
@@ -259,7 +261,7 @@ func TestOpenPostgresRejects(t *testing.T) {
 	const password = "hunter2-PASSWORDCANARY"
 	for _, tc := range []struct {
 		name, dsn string
-		kr        *store.Keyring
+		kr        *seal.Keyring
 		want      string
 	}{
 		{"no keyring", "postgres://u@127.0.0.1/db", nil, "no keyring"},

@@ -51,3 +51,22 @@ func (p *Postgres) TakeTicket(ctx context.Context, kind, key string) ([]byte, er
 	}
 	return value, nil
 }
+
+// PeekTicket returns a ticket's value without using it up. An expired or
+// unknown ticket is ErrNotFound.
+func (p *Postgres) PeekTicket(ctx context.Context, kind, key string) ([]byte, error) {
+	var sealed string
+	var expires time.Time
+	err := p.pool.QueryRow(ctx, `SELECT value, expires_at FROM tickets WHERE kind = $1 AND key = $2`, kind, key).Scan(&sealed, &expires)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && time.Now().After(expires)) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: peek %s ticket: %w", kind, err)
+	}
+	value, err := p.kr.Open(sealed, ticketAAD(kind, key))
+	if err != nil {
+		return nil, fmt.Errorf("store: peek %s ticket: %w", kind, err)
+	}
+	return value, nil
+}

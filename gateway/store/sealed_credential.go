@@ -4,13 +4,16 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+
+	"github.com/plugboardhq/plugboard/gateway/connection"
+	"github.com/plugboardhq/plugboard/gateway/seal"
 )
 
 // credentialAAD is the associated data a connection's credential is sealed
 // with: its id and its owner. A ciphertext copied to another row, or a row
 // whose project, user or integration was edited in the database, does not
 // open. Fields are length-prefixed so that no two tuples encode alike.
-func credentialAAD(c *Connection) []byte {
+func credentialAAD(c *connection.Connection) []byte {
 	b := make([]byte, 0, 32+len(c.ID)+len(c.ProjectID)+len(c.UserID)+len(c.IntegrationID))
 	b = append(b, "plugboard/connection"...)
 	for _, f := range []string{c.ID, c.ProjectID, c.UserID, c.IntegrationID} {
@@ -21,7 +24,7 @@ func credentialAAD(c *Connection) []byte {
 }
 
 // sealCredential encrypts c.Credential for c's row.
-func sealCredential(kr *Keyring, c *Connection) (string, error) {
+func sealCredential(kr *seal.Keyring, c *connection.Connection) (string, error) {
 	pt, err := json.Marshal((*credentialJSON)(&c.Credential))
 	if err != nil {
 		return "", fmt.Errorf("encoding credential of connection %s: %w", c.ID, err)
@@ -32,13 +35,13 @@ func sealCredential(kr *Keyring, c *Connection) (string, error) {
 
 // openCredential decrypts sealed into c.Credential; c's id and owner must
 // already be set.
-func openCredential(kr *Keyring, c *Connection, sealed string) error {
+func openCredential(kr *seal.Keyring, c *connection.Connection, sealed string) error {
 	pt, err := kr.Open(sealed, credentialAAD(c))
 	if err != nil {
 		return fmt.Errorf("decrypting credential of connection %s: %w", c.ID, err)
 	}
 	defer clear(pt)
-	var cred Credential
+	var cred connection.Credential
 	if err := json.Unmarshal(pt, (*credentialJSON)(&cred)); err != nil {
 		// json errors may quote the plaintext: do not wrap them.
 		return fmt.Errorf("decoding credential of connection %s: decrypted value is not a credential", c.ID)
@@ -46,3 +49,7 @@ func openCredential(kr *Keyring, c *Connection, sealed string) error {
 	c.Credential = cred
 	return nil
 }
+
+// credentialJSON is connection.Credential without its methods: its JSON is
+// the real one (Credential's own MarshalJSON writes "<secret>").
+type credentialJSON connection.Credential

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/seal"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
@@ -28,7 +29,7 @@ import (
 // need PostgreSQL.
 type SQLite struct {
 	path  string
-	kr    *Keyring
+	kr    *seal.Keyring
 	w     *sql.DB // exactly one connection; every transaction is BEGIN IMMEDIATE
 	r     *sql.DB // query_only connections
 	stmts sqliteStatements
@@ -65,11 +66,11 @@ var defaultSQLiteOptions = sqliteOptions{
 // OpenSQLite opens (creating if needed) the database file at path, brings
 // its schema up to date and returns the store. A new file is created
 // readable by its owner only. kr encrypts and decrypts credentials.
-func OpenSQLite(ctx context.Context, path string, kr *Keyring) (*SQLite, error) {
+func OpenSQLite(ctx context.Context, path string, kr *seal.Keyring) (*SQLite, error) {
 	return openSQLite(ctx, path, kr, defaultSQLiteOptions)
 }
 
-func openSQLite(ctx context.Context, path string, kr *Keyring, opt sqliteOptions) (*SQLite, error) {
+func openSQLite(ctx context.Context, path string, kr *seal.Keyring, opt sqliteOptions) (*SQLite, error) {
 	if kr == nil {
 		return nil, errors.New("store: open SQLite: no keyring (set PLUGBOARD_ENCRYPTION_KEYS)")
 	}

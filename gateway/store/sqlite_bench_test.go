@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/plugboardhq/plugboard/gateway/connection"
 )
 
 // Benchmark data: benchRows connections, benchIntegrations per user.
@@ -44,7 +46,7 @@ func seedSQLite(b *testing.B, opt sqliteOptions) *SQLite {
 				return err
 			}
 			if _, err := stmt.ExecContext(b.Context(), c.ID, c.ProjectID, c.UserID, c.IntegrationID, true,
-				string(StatusValid), sealed, nullMillis(c.ExpiresAt), "", now, now, 1); err != nil {
+				string(connection.StatusValid), sealed, nullMillis(c.ExpiresAt), "", now, now, 1); err != nil {
 				return err
 			}
 		}
@@ -56,12 +58,12 @@ func seedSQLite(b *testing.B, opt sqliteOptions) *SQLite {
 	return s
 }
 
-func benchConnection(user, integration int) *Connection {
-	return &Connection{
+func benchConnection(user, integration int) *connection.Connection {
+	return &connection.Connection{
 		ProjectID:     "project-1",
 		UserID:        fmt.Sprintf("user-%05d", user),
 		IntegrationID: fmt.Sprintf("integration-%d", integration),
-		Credential: Credential{
+		Credential: connection.Credential{
 			AccessToken:  "gho_" + fmt.Sprintf("%036d", user),
 			RefreshToken: "ghr_" + fmt.Sprintf("%076d", user),
 			TokenType:    "bearer",
@@ -193,7 +195,7 @@ func BenchmarkWithLock(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		if _, err := s.WithLock(b.Context(), c.ID, func(cur *Connection) (*Connection, error) {
+		if _, err := s.WithLock(b.Context(), c.ID, func(cur *connection.Connection) (*connection.Connection, error) {
 			cur.Credential.AccessToken = fmt.Sprintf("refreshed-%d", i)
 			return cur, nil
 		}); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/connection"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -19,7 +20,7 @@ const connectionColumns = `id, project_id, user_id, integration_id, is_default, 
 // connection becomes the default if c.IsDefault is set (the previous
 // default stops being one) or if the user has no default for the
 // integration yet. On success c holds what was stored.
-func (s *SQLite) Create(ctx context.Context, c *Connection) error {
+func (s *SQLite) Create(ctx context.Context, c *connection.Connection) error {
 	if err := validateNew(c); err != nil {
 		return fmt.Errorf("store: create connection: %w", err)
 	}
@@ -28,7 +29,7 @@ func (s *SQLite) Create(ctx context.Context, c *Connection) error {
 		n.ID = newConnectionID()
 	}
 	if n.Status == "" {
-		n.Status = StatusValid
+		n.Status = connection.StatusValid
 	}
 	now := nowMillis()
 	n.CreatedAt, n.UpdatedAt, n.Version = now, now, 1
@@ -71,7 +72,7 @@ func (s *SQLite) Create(ctx context.Context, c *Connection) error {
 }
 
 // Get returns one connection of a user.
-func (s *SQLite) Get(ctx context.Context, projectID, userID, id string) (*Connection, error) {
+func (s *SQLite) Get(ctx context.Context, projectID, userID, id string) (*connection.Connection, error) {
 	c, err := s.scanOne(s.stmts.get.QueryRowContext(ctx, id, projectID, userID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: connection %s of user %q in project %q: %w", id, userID, projectID, ErrNotFound)
@@ -83,7 +84,7 @@ func (s *SQLite) Get(ctx context.Context, projectID, userID, id string) (*Connec
 }
 
 // Default returns the user's default connection for an integration.
-func (s *SQLite) Default(ctx context.Context, projectID, userID, integrationID string) (*Connection, error) {
+func (s *SQLite) Default(ctx context.Context, projectID, userID, integrationID string) (*connection.Connection, error) {
 	c, err := s.scanOne(s.stmts.byDefault.QueryRowContext(ctx, projectID, userID, integrationID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: user %q in project %q has no connection to %q: %w",
@@ -97,14 +98,14 @@ func (s *SQLite) Default(ctx context.Context, projectID, userID, integrationID s
 
 // List returns all connections of a user, oldest first (insertion order
 // among those created in the same millisecond).
-func (s *SQLite) List(ctx context.Context, projectID, userID string) ([]*Connection, error) {
+func (s *SQLite) List(ctx context.Context, projectID, userID string) ([]*connection.Connection, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+connectionColumns+` FROM connections
 		WHERE project_id = ? AND user_id = ? ORDER BY created_at, rowid`, projectID, userID)
 	if err != nil {
 		return nil, fmt.Errorf("store: list connections of user %q in project %q: %w", userID, projectID, err)
 	}
 	defer rows.Close()
-	var cs []*Connection
+	var cs []*connection.Connection
 	for rows.Next() {
 		c, err := s.scanOne(rows)
 		if err != nil {
@@ -136,7 +137,7 @@ func (s *SQLite) Count(ctx context.Context, projectID, userID, integrationID str
 // is still the stored version, then bumps c.Version and sets c.UpdatedAt.
 // c.ID, ProjectID, UserID and IntegrationID select the row; they and
 // IsDefault are never changed by Update.
-func (s *SQLite) Update(ctx context.Context, c *Connection) error {
+func (s *SQLite) Update(ctx context.Context, c *connection.Connection) error {
 	if c == nil {
 		return errors.New("store: update connection: connection is nil")
 	}
@@ -165,7 +166,7 @@ func (s *SQLite) Update(ctx context.Context, c *Connection) error {
 }
 
 // whyNotUpdated tells a missing row from a stale version.
-func (s *SQLite) whyNotUpdated(ctx context.Context, c *Connection) error {
+func (s *SQLite) whyNotUpdated(ctx context.Context, c *connection.Connection) error {
 	var stored int64
 	err := s.w.QueryRowContext(ctx, `SELECT version FROM connections
 		WHERE id = ? AND project_id = ? AND user_id = ? AND integration_id = ?`,
@@ -243,9 +244,9 @@ func (s *SQLite) Delete(ctx context.Context, projectID, userID, id string) error
 type rowScanner interface{ Scan(dest ...any) error }
 
 // scanOne reads one row of connectionColumns and decrypts its credential.
-func (s *SQLite) scanOne(row rowScanner) (*Connection, error) {
+func (s *SQLite) scanOne(row rowScanner) (*connection.Connection, error) {
 	var (
-		c                Connection
+		c                connection.Connection
 		status, sealed   string
 		expires          sql.NullInt64
 		created, updated int64
@@ -254,7 +255,7 @@ func (s *SQLite) scanOne(row rowScanner) (*Connection, error) {
 		&sealed, &expires, &c.LastError, &created, &updated, &c.Version); err != nil {
 		return nil, err
 	}
-	c.Status = Status(status)
+	c.Status = connection.Status(status)
 	c.ExpiresAt = fromNullMillis(expires)
 	c.CreatedAt = time.UnixMilli(created).UTC()
 	c.UpdatedAt = time.UnixMilli(updated).UTC()
@@ -264,7 +265,7 @@ func (s *SQLite) scanOne(row rowScanner) (*Connection, error) {
 	return &c, nil
 }
 
-func validateNew(c *Connection) error {
+func validateNew(c *connection.Connection) error {
 	switch {
 	case c == nil:
 		return errors.New("connection is nil")
@@ -283,12 +284,12 @@ func validateNew(c *Connection) error {
 	return validateStatus(c.Status)
 }
 
-func validateStatus(st Status) error {
+func validateStatus(st connection.Status) error {
 	switch st {
-	case StatusValid, StatusNeedsReconnect:
+	case connection.StatusValid, connection.StatusNeedsReconnect:
 		return nil
 	}
-	return fmt.Errorf("status %q is not %q or %q", st, StatusValid, StatusNeedsReconnect)
+	return fmt.Errorf("status %q is not %q or %q", st, connection.StatusValid, connection.StatusNeedsReconnect)
 }
 
 func isConstraint(err error, code int) bool {

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/plugboardhq/plugboard/gateway/connection"
 )
 
 // WithLock runs fn holding connection id's lock, a mutex in this process
@@ -18,7 +20,7 @@ import (
 // it returns nil, nothing is written and WithLock returns the connection
 // as read. Otherwise the returned connection (which must have the same ID,
 // and normally is current, modified) is written and returned.
-func (s *SQLite) WithLock(ctx context.Context, id string, fn func(current *Connection) (*Connection, error)) (*Connection, error) {
+func (s *SQLite) WithLock(ctx context.Context, id string, fn func(current *connection.Connection) (*connection.Connection, error)) (*connection.Connection, error) {
 	unlock, err := s.locks.lock(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("store: waiting for the lock of connection %s: %w", id, err)

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/plugboardhq/plugboard/gateway/connection"
 )
 
 // rotateBatch is how many rows Rotate rewrites per transaction: large
@@ -24,7 +26,7 @@ const rotateBatch = 200
 // A row sealed with a key the keyring lacks stops the rotation with
 // ErrKeyUnknown; the batches already committed stay rotated and counted.
 func (s *SQLite) Rotate(ctx context.Context) (int, error) {
-	prefix := sealedPrefix(s.kr.CurrentKeyID())
+	prefix := s.kr.CurrentPrefix()
 	total, after := 0, ""
 	for {
 		n, last, err := s.rotateBatch(ctx, prefix, after)
@@ -95,7 +97,7 @@ func (s *SQLite) rotateTickets(ctx context.Context, prefix string) (n int, err e
 // Walking by id makes one pass over the table, whatever fails or races.
 func (s *SQLite) rotateBatch(ctx context.Context, prefix, after string) (n int, last string, err error) {
 	type staleRow struct {
-		c      Connection
+		c      connection.Connection
 		sealed string
 	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {

@@ -11,19 +11,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/connection"
+	"github.com/plugboardhq/plugboard/gateway/seal"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/gateway/store/storetest"
 )
 
 func TestSQLiteConformance(t *testing.T) {
 	dir := t.TempDir()
-	storetest.Run(t, func(t *testing.T, kr *store.Keyring) store.Store {
+	storetest.Run(t, func(t *testing.T, kr *seal.Keyring) store.Store {
 		// One file per test, so that a second open in the same test reopens it.
 		return openSQLite(t, filepath.Join(dir, url.PathEscape(t.Name())+".db"), kr)
 	})
 }
 
-func openSQLite(t testing.TB, path string, kr *store.Keyring) *store.SQLite {
+func openSQLite(t testing.TB, path string, kr *seal.Keyring) *store.SQLite {
 	t.Helper()
 	s, err := store.OpenSQLite(t.Context(), path, kr)
 	if err != nil {
@@ -45,10 +47,10 @@ func rawDB(t *testing.T, path string) *sql.DB {
 	return db
 }
 
-func testConnection(project, user, integration, token string) *store.Connection {
-	return &store.Connection{
+func testConnection(project, user, integration, token string) *connection.Connection {
+	return &connection.Connection{
 		ProjectID: project, UserID: user, IntegrationID: integration,
-		Credential: store.Credential{
+		Credential: connection.Credential{
 			AccessToken:  token,
 			RefreshToken: "refresh-" + token,
 			ClientSecret: "client-secret-" + token,
@@ -125,7 +127,7 @@ func TestSQLiteCiphertextBoundToRow(t *testing.T) {
 	ctx := t.Context()
 	victim := testConnection("p1", "victim", "github", "victim-token")
 	attacker := testConnection("p1", "attacker", "github", "attacker-token")
-	for _, c := range []*store.Connection{victim, attacker} {
+	for _, c := range []*connection.Connection{victim, attacker} {
 		if err := s.Create(ctx, c); err != nil {
 			t.Fatal(err)
 		}
@@ -136,7 +138,7 @@ func TestSQLiteCiphertextBoundToRow(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := s.Get(ctx, "p1", "attacker", attacker.ID)
-	if !errors.Is(err, store.ErrCiphertextInvalid) {
+	if !errors.Is(err, seal.ErrCiphertextInvalid) {
 		t.Fatalf("Get of a row holding another row's ciphertext: %v, want ErrCiphertextInvalid", err)
 	}
 	if !strings.Contains(err.Error(), attacker.ID) {
@@ -149,7 +151,7 @@ func TestSQLiteCiphertextBoundToRow(t *testing.T) {
 	if _, err := db.ExecContext(ctx, `UPDATE connections SET user_id = 'attacker', is_default = 0 WHERE id = ?`, victim.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Get(ctx, "p1", "attacker", victim.ID); !errors.Is(err, store.ErrCiphertextInvalid) {
+	if _, err := s.Get(ctx, "p1", "attacker", victim.ID); !errors.Is(err, seal.ErrCiphertextInvalid) {
 		t.Errorf("Get of a row moved to another user: %v, want ErrCiphertextInvalid", err)
 	}
 }
@@ -270,7 +272,7 @@ func TestOpenSQLiteRejects(t *testing.T) {
 	missingDir := filepath.Join(t.TempDir(), "no", "such", "dir", "plugboard.db")
 	for _, tc := range []struct {
 		path string
-		kr   *store.Keyring
+		kr   *seal.Keyring
 		want string
 	}{
 		{filepath.Join(t.TempDir(), "x.db"), nil, "no keyring"},

@@ -52,3 +52,22 @@ func (s *SQLite) TakeTicket(ctx context.Context, kind, key string) ([]byte, erro
 	}
 	return value, nil
 }
+
+// PeekTicket returns a ticket's value without using it up. An expired or
+// unknown ticket is ErrNotFound.
+func (s *SQLite) PeekTicket(ctx context.Context, kind, key string) ([]byte, error) {
+	var sealed string
+	var expires int64
+	err := s.r.QueryRowContext(ctx, `SELECT value, expires_at FROM tickets WHERE kind = ? AND key = ?`, kind, key).Scan(&sealed, &expires)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && time.Now().UnixMilli() > expires) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: peek %s ticket: %w", kind, err)
+	}
+	value, err := s.kr.Open(sealed, ticketAAD(kind, key))
+	if err != nil {
+		return nil, fmt.Errorf("store: peek %s ticket: %w", kind, err)
+	}
+	return value, nil
+}

@@ -7,70 +7,35 @@ package store
 
 import (
 	"context"
-	"errors"
 	"time"
+
+	"github.com/plugboardhq/plugboard/gateway/connection"
+	"github.com/plugboardhq/plugboard/gateway/seal"
 )
 
-// Status of a connection.
-type Status string
-
-const (
-	// StatusValid: the credential worked when last used or tested.
-	StatusValid Status = "valid"
-	// StatusNeedsReconnect: the provider refused the credential for good
-	// (invalid_grant, revoked); the user must connect again.
-	StatusNeedsReconnect Status = "needs_reconnect"
-)
-
-// Errors every implementation returns (wrapped or as is).
-var (
-	ErrNotFound = errors.New("connection not found")
-	// ErrKeyUnknown: a ciphertext names an encryption key that is not in
-	// the keyring (a key was removed from PLUGBOARD_ENCRYPTION_KEYS too early).
-	ErrKeyUnknown = errors.New("encryption key not in keyring")
-)
-
-// Credential is the secret part of a connection. It is encrypted as a whole
-// before it is written and never logged (String and LogValue hide it).
-type Credential struct {
-	AccessToken  string            `json:"access_token,omitempty"`
-	RefreshToken string            `json:"refresh_token,omitempty"`
-	TokenType    string            `json:"token_type,omitempty"`
-	ClientID     string            `json:"client_id,omitempty"`     // client credentials: what the user typed
-	ClientSecret string            `json:"client_secret,omitempty"` // client credentials: what the user typed
-	Inputs       map[string]string `json:"inputs,omitempty"`        // everything the user typed, secret or not
-	Extra        map[string]string `json:"extra,omitempty"`         // other string fields of the token response
-}
-
-// Connection is one credential of one user for one integration in one
-// project. A user may hold several for the same integration; one is the default.
-type Connection struct {
-	ID            string // credential id: a random (version 4) UUID
-	ProjectID     string
-	UserID        string
-	IntegrationID string // manifest id, without the custom. prefix
-	IsDefault     bool
-	Status        Status
-	Credential    Credential
-	ExpiresAt     time.Time // access token expiry; zero when unknown or not applicable
-	LastError     string    // last provider error, for operators and the portal; never a secret
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
-	Version       int64 // incremented by every write
-}
-
-// Store is the persistence of connections. All methods are safe for
-// concurrent use.
+// Store is the persistence of the gateway's shared state, by role:
+// connections, and tickets (short-lived single-use records of the connect
+// flows). All methods are safe for concurrent use.
 type Store interface {
+	Connections
+	Tickets
+	// Rotate re-encrypts every row with the keyring's current key and
+	// returns how many rows it rewrote.
+	Rotate(ctx context.Context) (int, error)
+	Close() error
+}
+
+// Connections persists end users' connections, their credentials sealed.
+type Connections interface {
 	// Create inserts c, assigning ID (if empty), timestamps and Version.
 	// The user's first connection for an integration becomes its default.
-	Create(ctx context.Context, c *Connection) error
+	Create(ctx context.Context, c *connection.Connection) error
 	// Get returns one connection of a user.
-	Get(ctx context.Context, projectID, userID, id string) (*Connection, error)
+	Get(ctx context.Context, projectID, userID, id string) (*connection.Connection, error)
 	// Default returns the user's default connection for an integration.
-	Default(ctx context.Context, projectID, userID, integrationID string) (*Connection, error)
+	Default(ctx context.Context, projectID, userID, integrationID string) (*connection.Connection, error)
 	// List returns all connections of a user, oldest first.
-	List(ctx context.Context, projectID, userID string) ([]*Connection, error)
+	List(ctx context.Context, projectID, userID string) ([]*connection.Connection, error)
 	// Count returns how many connections a user holds for an integration,
 	// or for all integrations when integrationID is empty (the gateway's
 	// caps on connections per user).
@@ -78,7 +43,7 @@ type Store interface {
 	// Update writes c's mutable fields (IsDefault excepted: see SetDefault)
 	// if c.Version is still current, and bumps c.Version. A stale version
 	// is ErrConflict.
-	Update(ctx context.Context, c *Connection) error
+	Update(ctx context.Context, c *connection.Connection) error
 	// SetDefault makes id the user's default for its integration.
 	SetDefault(ctx context.Context, projectID, userID, id string) error
 	// Delete removes a connection; if it was the default, the user's next
@@ -88,18 +53,22 @@ type Store interface {
 	// at a time for a connection, across every process sharing the store),
 	// with the connection as read after the lock was taken. If fn returns a
 	// non-nil connection, it is written (as Update) before the lock is released.
-	WithLock(ctx context.Context, id string, fn func(current *Connection) (*Connection, error)) (*Connection, error)
-	// PutTicket stores a short-lived, single-use record (a connect link, an
-	// OAuth state) under kind and key until expires; the value is sealed.
+	WithLock(ctx context.Context, id string, fn func(current *connection.Connection) (*connection.Connection, error)) (*connection.Connection, error)
+}
+
+// Tickets keeps short-lived records (a connect link, an OAuth state, an
+// SDK session's result) under a kind and a key, sealed.
+type Tickets interface {
+	// PutTicket stores value under kind and key until expires, replacing
+	// nothing: keys are random or derived from random values.
 	PutTicket(ctx context.Context, kind, key string, value []byte, expires time.Time) error
 	// TakeTicket returns a ticket's value and deletes it atomically: of
 	// concurrent takers, across processes, exactly one succeeds. Unknown or
 	// expired tickets are ErrNotFound.
 	TakeTicket(ctx context.Context, kind, key string) ([]byte, error)
-	// Rotate re-encrypts every row with the keyring's current key and
-	// returns how many rows it rewrote.
-	Rotate(ctx context.Context) (int, error)
-	Close() error
+	// PeekTicket returns a ticket's value and leaves it in place (a result
+	// polled until its reader deletes it). Unknown or expired: ErrNotFound.
+	PeekTicket(ctx context.Context, kind, key string) ([]byte, error)
 }
 
 // Notifier is implemented by stores that can tell a process when another
@@ -115,5 +84,11 @@ type Notifier interface {
 	Listen(ctx context.Context, fn func(projectID, userID, integrationID string)) error
 }
 
-// ErrConflict: the connection changed since it was read.
-var ErrConflict = errors.New("connection was changed concurrently")
+// Errors every implementation returns (wrapped or as is).
+var (
+	ErrNotFound = connection.ErrNotFound
+	ErrConflict = connection.ErrConflict
+	// ErrKeyUnknown: a ciphertext names an encryption key that is not in
+	// the keyring (a key was removed from PLUGBOARD_ENCRYPTION_KEYS too early).
+	ErrKeyUnknown = seal.ErrKeyUnknown
+)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/store"
 )
 
@@ -21,8 +22,8 @@ func testCreateAssignsFields(t *testing.T, h *harness) {
 	if c.Version != 1 {
 		t.Errorf("Version = %d, want 1", c.Version)
 	}
-	if c.Status != store.StatusValid {
-		t.Errorf("Status = %q, want %q (the default)", c.Status, store.StatusValid)
+	if c.Status != connection.StatusValid {
+		t.Errorf("Status = %q, want %q (the default)", c.Status, connection.StatusValid)
 	}
 	if !c.IsDefault {
 		t.Error("the user's first connection to an integration is not its default")
@@ -57,13 +58,13 @@ func testCreateAssignsFields(t *testing.T, h *harness) {
 
 func testCreateRejectsInvalid(t *testing.T, h *harness) {
 	s := h.fresh(t)
-	for name, edit := range map[string]func(c *store.Connection){
-		"no project":     func(c *store.Connection) { c.ProjectID = "" },
-		"no user":        func(c *store.Connection) { c.UserID = "" },
-		"no integration": func(c *store.Connection) { c.IntegrationID = "" },
-		"UUID v7 id":     func(c *store.Connection) { c.ID = "01890a5d-ac96-774b-bcce-b302099a8057" },
-		"uppercase id":   func(c *store.Connection) { c.ID = "6F1C2A4E-8B3D-4C5E-9F7A-0B1C2D3E4F50" },
-		"unknown status": func(c *store.Connection) { c.Status = "broken" },
+	for name, edit := range map[string]func(c *connection.Connection){
+		"no project":     func(c *connection.Connection) { c.ProjectID = "" },
+		"no user":        func(c *connection.Connection) { c.UserID = "" },
+		"no integration": func(c *connection.Connection) { c.IntegrationID = "" },
+		"UUID v7 id":     func(c *connection.Connection) { c.ID = "01890a5d-ac96-774b-bcce-b302099a8057" },
+		"uppercase id":   func(c *connection.Connection) { c.ID = "6F1C2A4E-8B3D-4C5E-9F7A-0B1C2D3E4F50" },
+		"unknown status": func(c *connection.Connection) { c.Status = "broken" },
 	} {
 		c := newConnection("p1", "u1", "github")
 		edit(c)
@@ -137,12 +138,12 @@ func testConcurrentCreateOneDefault(t *testing.T, h *harness) {
 func testRoundTrip(t *testing.T, h *harness) {
 	s := h.fresh(t)
 	c := newConnection("p1", "u1", "github")
-	c.Status = store.StatusNeedsReconnect
+	c.Status = connection.StatusNeedsReconnect
 	c.LastError = `invalid_grant: "refresh token revoked"`
 	create(t, s, c)
 	sameConnection(t, get(t, s, c), c)
 
-	bare := &store.Connection{ProjectID: "p1", UserID: "u1", IntegrationID: "apikey"}
+	bare := &connection.Connection{ProjectID: "p1", UserID: "u1", IntegrationID: "apikey"}
 	create(t, s, bare)
 	got := get(t, s, bare)
 	sameConnection(t, got, bare)
@@ -170,7 +171,7 @@ func testListOldestFirst(t *testing.T, h *harness) {
 	if cs, err := s.List(t.Context(), "p1", "u1"); err != nil || len(cs) != 0 {
 		t.Fatalf("List of a user without connections = %d, %v; want none", len(cs), err)
 	}
-	var want []*store.Connection
+	var want []*connection.Connection
 	for _, integration := range []string{"github", "zendesk", "github", "asana", "zendesk"} {
 		want = append(want, create(t, s, newConnection("p1", "u1", integration)))
 	}
@@ -193,7 +194,7 @@ func testListOldestFirst(t *testing.T, h *harness) {
 func testCount(t *testing.T, h *harness) {
 	s := h.fresh(t)
 	ctx := t.Context()
-	var first *store.Connection
+	var first *connection.Connection
 	for i, integration := range []string{"github", "zendesk", "github", "github"} {
 		c := create(t, s, newConnection("p1", "u1", integration))
 		if i == 0 {
@@ -263,7 +264,7 @@ func testUpdate(t *testing.T, h *harness) {
 	c.Credential.RefreshToken = "rotated refresh token"
 	c.Credential.Extra = map[string]string{"counter": "1"}
 	c.ExpiresAt = time.Time{}
-	c.Status = store.StatusNeedsReconnect
+	c.Status = connection.StatusNeedsReconnect
 	c.LastError = "invalid_grant"
 	c.IsDefault = false // not written by Update
 	if err := s.Update(t.Context(), c); err != nil {

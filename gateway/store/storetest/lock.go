@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/store"
 )
 
@@ -21,7 +22,7 @@ func testWithLockSerialises(t *testing.T, h *harness) {
 	errs := make(chan error, n)
 	for range n {
 		wg.Go(func() {
-			_, err := s.WithLock(t.Context(), c.ID, func(cur *store.Connection) (*store.Connection, error) {
+			_, err := s.WithLock(t.Context(), c.ID, func(cur *connection.Connection) (*connection.Connection, error) {
 				count, _ := strconv.Atoi(cur.Credential.Extra["counter"])
 				if cur.Credential.Extra == nil {
 					cur.Credential.Extra = map[string]string{}
@@ -52,7 +53,7 @@ func testWithLockNilWritesNothing(t *testing.T, h *harness) {
 	s := h.fresh(t)
 	c := create(t, s, newConnection("p1", "u1", "github"))
 	time.Sleep(2 * time.Millisecond) // a write would move UpdatedAt
-	got, err := s.WithLock(t.Context(), c.ID, func(cur *store.Connection) (*store.Connection, error) {
+	got, err := s.WithLock(t.Context(), c.ID, func(cur *connection.Connection) (*connection.Connection, error) {
 		cur.Credential.AccessToken = "changed but not returned"
 		return nil, nil
 	})
@@ -69,7 +70,7 @@ func testWithLockErrorWritesNothing(t *testing.T, h *harness) {
 	s := h.fresh(t)
 	c := create(t, s, newConnection("p1", "u1", "github"))
 	boom := errors.New("token endpoint said no")
-	_, err := s.WithLock(t.Context(), c.ID, func(cur *store.Connection) (*store.Connection, error) {
+	_, err := s.WithLock(t.Context(), c.ID, func(cur *connection.Connection) (*connection.Connection, error) {
 		cur.Credential.AccessToken = "changed"
 		return cur, boom
 	})
@@ -87,7 +88,7 @@ func testWithLockSeesLatest(t *testing.T, h *harness) {
 	if err := s.Update(t.Context(), c); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.WithLock(t.Context(), c.ID, func(cur *store.Connection) (*store.Connection, error) {
+	got, err := s.WithLock(t.Context(), c.ID, func(cur *connection.Connection) (*connection.Connection, error) {
 		if cur.Version != c.Version || cur.Credential.AccessToken != c.Credential.AccessToken {
 			t.Errorf("fn got version %d, want %d with the latest credential", cur.Version, c.Version)
 		}
@@ -106,7 +107,7 @@ func testWithLockSeesLatest(t *testing.T, h *harness) {
 func testWithLockNotFound(t *testing.T, h *harness) {
 	s := h.fresh(t)
 	called := false
-	_, err := s.WithLock(t.Context(), "6f1c2a4e-8b3d-4c5e-9f7a-0b1c2d3e4f50", func(*store.Connection) (*store.Connection, error) {
+	_, err := s.WithLock(t.Context(), "6f1c2a4e-8b3d-4c5e-9f7a-0b1c2d3e4f50", func(*connection.Connection) (*connection.Connection, error) {
 		called = true
 		return nil, nil
 	})
@@ -126,7 +127,7 @@ func testWithLockHonoursContext(t *testing.T, h *harness) {
 	holding, release := make(chan struct{}), make(chan struct{})
 	done := make(chan error)
 	go func() {
-		_, err := s.WithLock(t.Context(), c.ID, func(*store.Connection) (*store.Connection, error) {
+		_, err := s.WithLock(t.Context(), c.ID, func(*connection.Connection) (*connection.Connection, error) {
 			close(holding)
 			<-release
 			return nil, nil
@@ -136,7 +137,7 @@ func testWithLockHonoursContext(t *testing.T, h *harness) {
 	<-holding
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
-	_, err := s.WithLock(ctx, c.ID, func(*store.Connection) (*store.Connection, error) {
+	_, err := s.WithLock(ctx, c.ID, func(*connection.Connection) (*connection.Connection, error) {
 		t.Error("fn ran while another holder had the lock")
 		return nil, nil
 	})
@@ -147,7 +148,7 @@ func testWithLockHonoursContext(t *testing.T, h *harness) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.WithLock(t.Context(), c.ID, func(*store.Connection) (*store.Connection, error) { return nil, nil }); err != nil {
+	if _, err := s.WithLock(t.Context(), c.ID, func(*connection.Connection) (*connection.Connection, error) { return nil, nil }); err != nil {
 		t.Errorf("lock unusable after a waiter gave up: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/store"
 )
 
@@ -17,7 +18,7 @@ func testRotate(t *testing.T, h *harness) {
 	oldKey, newKey := Key(t, "old"), Key(t, "new")
 
 	s := h.open(t, Keyring(t, oldKey))
-	var want []*store.Connection
+	var want []*connection.Connection
 	for i := range rotateRows {
 		want = append(want, create(t, s, newConnection("p1", fmt.Sprintf("user-%d", i%7), fmt.Sprintf("int-%d", i%3))))
 	}

@@ -2,7 +2,7 @@
 // (SQLite, PostgreSQL) runs it, so they behave alike.
 //
 //	func TestConformance(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T, kr *store.Keyring) store.Store { … })
+//		storetest.Run(t, func(t *testing.T, kr *seal.Keyring) store.Store { … })
 //	}
 package storetest
 
@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/connection"
+	"github.com/plugboardhq/plugboard/gateway/seal"
 	"github.com/plugboardhq/plugboard/gateway/store"
 )
 
@@ -24,7 +26,7 @@ import (
 // another keyring. Key a database by t.Name() to get this behaviour.
 // The opener should also register a t.Cleanup that closes the store (Close
 // may then run twice).
-type Opener func(t *testing.T, kr *store.Keyring) store.Store
+type Opener func(t *testing.T, kr *seal.Keyring) store.Store
 
 // Run runs every conformance test against the backend open opens.
 func Run(t *testing.T, open Opener) {
@@ -59,6 +61,7 @@ func Run(t *testing.T, open Opener) {
 		{"TicketsSingleUse", testTicketsSingleUse},
 		{"TicketsExpire", testTicketsExpire},
 		{"TicketsOneTaker", testTicketsOneTaker},
+		{"TicketsPeek", testTicketsPeek},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, h) })
 	}
@@ -77,7 +80,7 @@ func (h *harness) fresh(t *testing.T) store.Store {
 // Key returns a new keyring entry with the given key id.
 func Key(t testing.TB, kid string) string {
 	t.Helper()
-	entry, err := store.GenerateKey()
+	entry, err := seal.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,9 +89,9 @@ func Key(t testing.TB, kid string) string {
 }
 
 // Keyring parses entries (current first) into a keyring.
-func Keyring(t testing.TB, entries ...string) *store.Keyring {
+func Keyring(t testing.TB, entries ...string) *seal.Keyring {
 	t.Helper()
-	kr, err := store.ParseKeyring(strings.Join(entries, ","))
+	kr, err := seal.ParseKeyring(strings.Join(entries, ","))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,13 +99,13 @@ func Keyring(t testing.TB, entries ...string) *store.Keyring {
 }
 
 // newConnection returns an unsaved connection with every field set.
-func newConnection(project, user, integration string) *store.Connection {
-	return &store.Connection{
+func newConnection(project, user, integration string) *connection.Connection {
+	return &connection.Connection{
 		ProjectID:     project,
 		UserID:        user,
 		IntegrationID: integration,
-		Status:        store.StatusValid,
-		Credential: store.Credential{
+		Status:        connection.StatusValid,
+		Credential: connection.Credential{
 			AccessToken:  "at-" + randomish(),
 			RefreshToken: "rt-" + randomish(),
 			TokenType:    "Bearer",
@@ -119,7 +122,7 @@ func newConnection(project, user, integration string) *store.Connection {
 // randomish makes values distinct between connections.
 func randomish() string { return rand.Text()[:12] }
 
-func create(t *testing.T, s store.Store, c *store.Connection) *store.Connection {
+func create(t *testing.T, s store.Store, c *connection.Connection) *connection.Connection {
 	t.Helper()
 	if err := s.Create(t.Context(), c); err != nil {
 		t.Fatalf("Create: %v", err)
@@ -127,7 +130,7 @@ func create(t *testing.T, s store.Store, c *store.Connection) *store.Connection 
 	return c
 }
 
-func get(t *testing.T, s store.Store, c *store.Connection) *store.Connection {
+func get(t *testing.T, s store.Store, c *connection.Connection) *connection.Connection {
 	t.Helper()
 	got, err := s.Get(t.Context(), c.ProjectID, c.UserID, c.ID)
 	if err != nil {
@@ -140,7 +143,7 @@ var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-
 
 // sameConnection fails unless got equals want field by field (times by
 // time.Equal).
-func sameConnection(t *testing.T, got, want *store.Connection) {
+func sameConnection(t *testing.T, got, want *connection.Connection) {
 	t.Helper()
 	type field struct {
 		name      string

@@ -67,3 +67,36 @@ func testTicketsOneTaker(t *testing.T, h *harness) {
 		t.Errorf("%d takers got the ticket, want 1", wins.Load())
 	}
 }
+
+// testTicketsPeek: peeking leaves the ticket in place for the next peek and
+// for the one take; an expired ticket cannot be peeked.
+func testTicketsPeek(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := context.Background()
+	if _, err := s.PeekTicket(ctx, "session", "none"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("peek of an unknown ticket: %v, want ErrNotFound", err)
+	}
+	if err := s.PutTicket(ctx, "session", "k", []byte("cred-1"), time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if v, err := s.PeekTicket(ctx, "session", "k"); err != nil || string(v) != "cred-1" {
+			t.Fatalf("peek %d: %q %v", i+1, v, err)
+		}
+	}
+	if _, err := s.PeekTicket(ctx, "other-kind", "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("peek of another kind: %v, want ErrNotFound", err)
+	}
+	if v, err := s.TakeTicket(ctx, "session", "k"); err != nil || string(v) != "cred-1" {
+		t.Fatalf("take after peeks: %q %v", v, err)
+	}
+	if _, err := s.PeekTicket(ctx, "session", "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("peek after take: %v, want ErrNotFound", err)
+	}
+	if err := s.PutTicket(ctx, "session", "old", []byte("x"), time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PeekTicket(ctx, "session", "old"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("peek of an expired ticket: %v, want ErrNotFound", err)
+	}
+}

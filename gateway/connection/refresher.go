@@ -1,4 +1,4 @@
-package proxy
+package connection
 
 import (
 	"context"
@@ -10,28 +10,42 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/plugboardhq/plugboard/gateway/metrics"
-	"github.com/plugboardhq/plugboard/gateway/oauth"
-	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
-// Errors of credential lookup, mapped to the proxy's error codes.
+// Errors of credential lookup and refresh.
 var (
-	ErrNotConnected   = errors.New("the user has not connected this integration")
+	ErrNotConnected = errors.New("the user has not connected this integration")
+	// ErrNeedsReconnect: the provider refused the credential for good
+	// (invalid_grant, revoked, no refresh token left). A token client's
+	// errors match it with errors.Is when the refusal is final.
 	ErrNeedsReconnect = errors.New("the provider no longer accepts this connection; the user must reconnect")
 )
+
+// Source is where a Refresher reads connections and writes refreshed ones:
+// the store.
+type Source interface {
+	Default(ctx context.Context, projectID, userID, integrationID string) (*Connection, error)
+	WithLock(ctx context.Context, id string, fn func(current *Connection) (*Connection, error)) (*Connection, error)
+}
+
+// Tokens renews a credential at the provider's token endpoint: the OAuth
+// client. A refusal for good matches ErrNeedsReconnect.
+type Tokens interface {
+	Refresh(ctx context.Context, in *manifest.Integration, cred Credential) (Credential, time.Time, error)
+}
 
 // RefreshTimeout bounds one token refresh. Refreshes do not stop when the
 // caller goes away: a rotated refresh token must be stored once it is issued.
 const RefreshTimeout = 30 * time.Second
 
-// Credentials finds a user's connection, keeps decrypted connections in
+// Refresher finds a user's connection, keeps decrypted connections in
 // memory for CacheTTL, and refreshes tokens: at most one refresh per
 // connection at a time in this process (single-flight) and across processes
 // (the store's lock, re-reading after it is taken).
-type Credentials struct {
-	Store    store.Store
-	OAuth    oauth.Client
+type Refresher struct {
+	Store    Source
+	OAuth    Tokens
 	Metrics  *metrics.Metrics
 	Log      *slog.Logger
 	CacheTTL time.Duration // how long a connection read from the store is reused; default 30s
@@ -54,10 +68,10 @@ type Credentials struct {
 	forcedNext int                  // len(forced) at which expired entries are swept
 }
 
-// DefaultForcedRefreshCooldown is Credentials.ForcedRefreshCooldown's default.
+// DefaultForcedRefreshCooldown is Refresher.ForcedRefreshCooldown's default.
 const DefaultForcedRefreshCooldown = 30 * time.Second
 
-func (c *Credentials) ttl() time.Duration {
+func (c *Refresher) ttl() time.Duration {
 	if c.CacheTTL <= 0 {
 		return 30 * time.Second
 	}
@@ -65,12 +79,12 @@ func (c *Credentials) ttl() time.Duration {
 }
 
 // Default returns the user's default connection for the integration.
-func (c *Credentials) Default(ctx context.Context, projectID, userID, integrationID string) (*store.Connection, error) {
+func (c *Refresher) Default(ctx context.Context, projectID, userID, integrationID string) (*Connection, error) {
 	if conn, ok := c.cache.get(cacheKey{projectID, userID, integrationID}, c.ttl()); ok {
 		return conn, nil
 	}
 	conn, err := c.Store.Default(ctx, projectID, userID, integrationID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, ErrNotFound) {
 		return nil, ErrNotConnected
 	}
 	if err != nil {
@@ -80,7 +94,7 @@ func (c *Credentials) Default(ctx context.Context, projectID, userID, integratio
 	return conn, nil
 }
 
-func (c *Credentials) remember(conn *store.Connection) {
+func (c *Refresher) remember(conn *Connection) {
 	if !conn.IsDefault {
 		return
 	}
@@ -89,17 +103,17 @@ func (c *Credentials) remember(conn *store.Connection) {
 
 // Forget drops a user's cached connection for an integration; call it after
 // any change made outside this type (connect, disconnect, set default).
-func (c *Credentials) Forget(projectID, userID, integrationID string) {
+func (c *Refresher) Forget(projectID, userID, integrationID string) {
 	c.cache.forget(cacheKey{projectID, userID, integrationID})
 }
 
 // ForgetAll drops every cached connection (after notifications may have
 // been missed).
-func (c *Credentials) ForgetAll() {
+func (c *Refresher) ForgetAll() {
 	c.cache.forgetAll()
 }
 
-func (c *Credentials) cooldown() time.Duration {
+func (c *Refresher) cooldown() time.Duration {
 	if c.ForcedRefreshCooldown == 0 {
 		return DefaultForcedRefreshCooldown
 	}
@@ -109,7 +123,7 @@ func (c *Credentials) cooldown() time.Duration {
 // MayForceRefresh reports whether an upstream 401 for connection id may
 // make the gateway refresh its token now: no forced refresh of it happened
 // within the cooldown.
-func (c *Credentials) MayForceRefresh(id string) bool {
+func (c *Refresher) MayForceRefresh(id string) bool {
 	cd := c.cooldown()
 	if cd < 0 {
 		return true
@@ -124,7 +138,7 @@ func (c *Credentials) MayForceRefresh(id string) bool {
 // should be retried after a refresh: when no forced refresh of conn happened
 // within the cooldown, or when one did and its token has replaced the one
 // the request carried (the retry then needs no token request).
-func (c *Credentials) Retry401(ctx context.Context, conn *store.Connection) bool {
+func (c *Refresher) Retry401(ctx context.Context, conn *Connection) bool {
 	if c.MayForceRefresh(conn.ID) {
 		return true
 	}
@@ -135,7 +149,7 @@ func (c *Credentials) Retry401(ctx context.Context, conn *store.Connection) bool
 // forcedRefresh records that an upstream 401 made the gateway call the
 // token endpoint for connection id. Entries older than the cooldown are
 // swept whenever the map has doubled, so it holds about one cooldown's worth.
-func (c *Credentials) forcedRefresh(id string) {
+func (c *Refresher) forcedRefresh(id string) {
 	cd := c.cooldown()
 	if cd < 0 {
 		return
@@ -158,7 +172,7 @@ func (c *Credentials) forcedRefresh(id string) {
 }
 
 // needsRefresh reports whether a token is expired or about to.
-func needsRefresh(in *manifest.Integration, conn *store.Connection, now time.Time) bool {
+func needsRefresh(in *manifest.Integration, conn *Connection, now time.Time) bool {
 	if conn.ExpiresAt.IsZero() {
 		return false
 	}
@@ -174,8 +188,8 @@ func needsRefresh(in *manifest.Integration, conn *store.Connection, now time.Tim
 
 // Fresh returns conn, refreshed first if its token is (nearly) expired, or
 // in any case when stale is the access token an upstream just refused.
-func (c *Credentials) Fresh(ctx context.Context, in *manifest.Integration, conn *store.Connection, stale string) (*store.Connection, error) {
-	if conn.Status == store.StatusNeedsReconnect {
+func (c *Refresher) Fresh(ctx context.Context, in *manifest.Integration, conn *Connection, stale string) (*Connection, error) {
+	if conn.Status == StatusNeedsReconnect {
 		return nil, ErrNeedsReconnect
 	}
 	if in.Auth.Type != manifest.AuthOAuth2 && in.Auth.Type != manifest.AuthClientCredentials {
@@ -192,17 +206,17 @@ func (c *Credentials) Fresh(ctx context.Context, in *manifest.Integration, conn 
 	if err != nil {
 		return nil, err
 	}
-	return v.(*store.Connection), nil
+	return v.(*Connection), nil
 }
 
-func (c *Credentials) refresh(ctx context.Context, in *manifest.Integration, id, stale string) (*store.Connection, error) {
+func (c *Refresher) refresh(ctx context.Context, in *manifest.Integration, id, stale string) (*Connection, error) {
 	var outcome error
-	var current *store.Connection
+	var current *Connection
 	forced := false
-	updated, err := c.Store.WithLock(ctx, id, func(cur *store.Connection) (*store.Connection, error) {
+	updated, err := c.Store.WithLock(ctx, id, func(cur *Connection) (*Connection, error) {
 		current = cur
 		switch {
-		case cur.Status == store.StatusNeedsReconnect:
+		case cur.Status == StatusNeedsReconnect:
 			outcome = ErrNeedsReconnect
 			return nil, nil
 		case stale != "" && cur.Credential.AccessToken != stale:
@@ -220,9 +234,9 @@ func (c *Credentials) refresh(ctx context.Context, in *manifest.Integration, id,
 		}
 		cred, exp, err := c.OAuth.Refresh(ctx, in, cur.Credential)
 		if err != nil {
-			if oauth.NeedsReconnect(err) {
+			if errors.Is(err, ErrNeedsReconnect) {
 				next := *cur
-				next.Status, next.LastError = store.StatusNeedsReconnect, err.Error()
+				next.Status, next.LastError = StatusNeedsReconnect, err.Error()
 				outcome = ErrNeedsReconnect
 				c.count(in, "needs_reconnect")
 				c.Log.Warn("token refresh refused; connection needs reconnecting", "integration", in.ID, "connection", id, "error", err.Error())
@@ -233,7 +247,7 @@ func (c *Credentials) refresh(ctx context.Context, in *manifest.Integration, id,
 		}
 		next := *cur
 		next.Credential, next.ExpiresAt = cred, exp
-		next.Status, next.LastError = store.StatusValid, ""
+		next.Status, next.LastError = StatusValid, ""
 		c.count(in, "success")
 		return &next, nil
 	})
@@ -259,7 +273,7 @@ func (c *Credentials) refresh(ctx context.Context, in *manifest.Integration, id,
 	return updated, nil
 }
 
-func (c *Credentials) count(in *manifest.Integration, result string) {
+func (c *Refresher) count(in *manifest.Integration, result string) {
 	if c.Metrics != nil {
 		c.Metrics.TokenRefreshes.WithLabelValues(in.ID, result).Inc()
 	}

@@ -1,45 +1,31 @@
-package proxy
+package connection
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
+	"sync"
 	"testing"
-
-	"github.com/plugboardhq/plugboard/gateway/store"
 )
 
 // Many users calling once each must not keep all their decrypted
 // credentials in memory: the cache stays at its cap, keeping the most
 // recently used.
-func TestCredentialsCacheIsBounded(t *testing.T) {
-	entry, err := store.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := store.ParseKeyring(entry)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "cache.db"), kr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+func TestRefresherCacheIsBounded(t *testing.T) {
+	st := &memSource{}
 	ctx := context.Background()
 	const users, max = 60, 10
-	var conns []*store.Connection
+	var conns []*Connection
 	for i := 0; i < users; i++ {
-		c := &store.Connection{ProjectID: "p", UserID: fmt.Sprint("u", i), IntegrationID: "x", Status: store.StatusValid,
-			Credential: store.Credential{AccessToken: fmt.Sprint("secret-", i)}}
+		c := &Connection{ProjectID: "p", UserID: fmt.Sprint("u", i), IntegrationID: "x", Status: StatusValid,
+			Credential: Credential{AccessToken: fmt.Sprint("secret-", i)}}
 		if err := st.Create(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 		conns = append(conns, c)
 	}
-	creds := &Credentials{Store: st, Log: slog.New(slog.DiscardHandler), MaxCached: max}
+	creds := &Refresher{Store: st, Log: slog.New(slog.DiscardHandler), MaxCached: max}
 	for _, c := range conns {
 		if _, err := creds.Default(ctx, "p", c.UserID, "x"); err != nil {
 			t.Fatal(err)
@@ -78,12 +64,12 @@ func TestConnCacheEvictsLeastRecentlyUsed(t *testing.T) {
 	var c connCache
 	k := func(i int) cacheKey { return cacheKey{"p", fmt.Sprint("u", i), "x"} }
 	for i := 0; i < 3; i++ {
-		c.put(k(i), &store.Connection{ID: fmt.Sprint(i)}, 3)
+		c.put(k(i), &Connection{ID: fmt.Sprint(i)}, 3)
 	}
 	if _, ok := c.get(k(0), 1<<62); !ok { // u0 is now the most recent
 		t.Fatal("u0 missing")
 	}
-	c.put(k(3), &store.Connection{ID: "3"}, 3)
+	c.put(k(3), &Connection{ID: "3"}, 3)
 	if _, ok := c.get(k(1), 1<<62); ok {
 		t.Error("u1, the least recently used, was kept")
 	}
@@ -97,4 +83,41 @@ func TestConnCacheEvictsLeastRecentlyUsed(t *testing.T) {
 	if c.len() != 0 {
 		t.Error("forgetAll left entries")
 	}
+}
+
+// memSource is a Source in memory: the users' default connections.
+type memSource struct {
+	mu    sync.Mutex
+	conns map[string]*Connection
+}
+
+func (m *memSource) Create(_ context.Context, c *Connection) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.conns == nil {
+		m.conns = map[string]*Connection{}
+	}
+	c.ID, c.IsDefault = c.ProjectID+"/"+c.UserID+"/"+c.IntegrationID, true
+	m.conns[c.ID] = c
+	return nil
+}
+
+func (m *memSource) Delete(_ context.Context, projectID, userID, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.conns, id)
+	return nil
+}
+
+func (m *memSource) Default(_ context.Context, projectID, userID, integrationID string) (*Connection, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c, ok := m.conns[projectID+"/"+userID+"/"+integrationID]; ok {
+		return c, nil
+	}
+	return nil, ErrNotFound
+}
+
+func (m *memSource) WithLock(ctx context.Context, id string, fn func(*Connection) (*Connection, error)) (*Connection, error) {
+	return nil, errors.New("memSource: no locks")
 }

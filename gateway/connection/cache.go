@@ -1,14 +1,12 @@
-package proxy
+package connection
 
 import (
 	"container/list"
 	"sync"
 	"time"
-
-	"github.com/plugboardhq/plugboard/gateway/store"
 )
 
-// DefaultMaxCached is how many decrypted connections Credentials keeps by default.
+// DefaultMaxCached is how many decrypted connections Refresher keeps by default.
 const DefaultMaxCached = 10_000
 
 // connCache holds decrypted default connections, at most max of them: the
@@ -24,12 +22,12 @@ type cacheKey struct{ project, user, integration string }
 
 type cacheEntry struct {
 	key     cacheKey
-	conn    *store.Connection
+	conn    *Connection
 	fetched time.Time
 }
 
 // get returns the entry's connection if it was fetched less than ttl ago.
-func (c *connCache) get(k cacheKey, ttl time.Duration) (*store.Connection, bool) {
+func (c *connCache) get(k cacheKey, ttl time.Duration) (*Connection, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[k]
@@ -46,7 +44,7 @@ func (c *connCache) get(k cacheKey, ttl time.Duration) (*store.Connection, bool)
 
 // put stores conn under k, dropping the least recently used entries
 // beyond max (DefaultMaxCached when max <= 0).
-func (c *connCache) put(k cacheKey, conn *store.Connection, max int) {
+func (c *connCache) put(k cacheKey, conn *Connection, max int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil {

@@ -1,4 +1,4 @@
-package store
+package connection
 
 import (
 	"fmt"
@@ -40,11 +40,8 @@ func (c Credential) LogValue() slog.Value { return slog.StringValue(c.String()) 
 
 // MarshalJSON writes "<secret>", so that a Connection that reaches an API
 // response or a JSON log by mistake does not carry its tokens. The store
-// seals the real JSON through credentialJSON.
+// seals the real JSON through a type without this method.
 func (Credential) MarshalJSON() ([]byte, error) { return []byte(`"<secret>"`), nil }
-
-// credentialJSON is Credential without its methods: its JSON is the real one.
-type credentialJSON Credential
 
 // LogValue describes a connection without its credential, and without
 // the noise of every field.

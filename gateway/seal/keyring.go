@@ -1,4 +1,4 @@
-package store
+package seal
 
 import (
 	"crypto/aes"
@@ -27,9 +27,13 @@ const sealedVersion = "v1"
 // was sealed for another record (its associated data differs).
 var ErrCiphertextInvalid = errors.New("sealed value is malformed, tampered with, or belongs to another record")
 
+// ErrKeyUnknown: a ciphertext names an encryption key that is not in the
+// keyring (a key was removed from PLUGBOARD_ENCRYPTION_KEYS too early).
+var ErrKeyUnknown = errors.New("encryption key not in keyring")
+
 // Keyring holds the AES-256-GCM keys that encrypt credentials at rest. The
 // first key is current: Seal uses it. The others only decrypt, so that a
-// key can be replaced without losing what it encrypted (see Store.Rotate).
+// key can be replaced without losing what it encrypted (see the store's Rotate).
 //
 // A Keyring is immutable and safe for concurrent use; make one with
 // ParseKeyring. Its String, Format and LogValue name the key ids only,
@@ -235,6 +239,10 @@ func validKeyID(kid string) bool {
 // sealedPrefix is what every value sealed with kid starts with. Rotate finds
 // the rows still sealed with an old key by comparing it.
 func sealedPrefix(kid string) string { return sealedVersion + "." + kid + "." }
+
+// CurrentPrefix is what every value sealed now starts with: a store finds
+// the rows a rotation must rewrite as those that do not.
+func (k *Keyring) CurrentPrefix() string { return sealedPrefix(k.current.id) }
 
 // sealedAAD also authenticates the prefix, so that relabelling a value with
 // another key id (say, a duplicate of the same key) does not open.

@@ -1,0 +1,57 @@
+// Package connection is what an end user's connected account is:
+// Connection and its secret Credential, and the Refresher that keeps a
+// connection's token fresh. The store persists connections, the oauth
+// client obtains tokens, the proxy uses them; each depends on this package
+// and none of them on another.
+package connection
+
+import (
+	"errors"
+	"time"
+)
+
+// Status of a connection.
+type Status string
+
+const (
+	// StatusValid: the credential worked when last used or tested.
+	StatusValid Status = "valid"
+	// StatusNeedsReconnect: the provider refused the credential for good
+	// (invalid_grant, revoked); the user must connect again.
+	StatusNeedsReconnect Status = "needs_reconnect"
+)
+
+// ErrNotFound: no such connection (for this user).
+var ErrNotFound = errors.New("connection not found")
+
+// ErrConflict: the connection changed since it was read.
+var ErrConflict = errors.New("connection was changed concurrently")
+
+// Credential is the secret part of a connection. It is encrypted as a whole
+// before it is written and never logged (String and LogValue hide it).
+type Credential struct {
+	AccessToken  string            `json:"access_token,omitempty"`
+	RefreshToken string            `json:"refresh_token,omitempty"`
+	TokenType    string            `json:"token_type,omitempty"`
+	ClientID     string            `json:"client_id,omitempty"`     // client credentials: what the user typed
+	ClientSecret string            `json:"client_secret,omitempty"` // client credentials: what the user typed
+	Inputs       map[string]string `json:"inputs,omitempty"`        // everything the user typed, secret or not
+	Extra        map[string]string `json:"extra,omitempty"`         // other string fields of the token response
+}
+
+// Connection is one credential of one user for one integration in one
+// project. A user may hold several for the same integration; one is the default.
+type Connection struct {
+	ID            string // credential id: a random (version 4) UUID
+	ProjectID     string
+	UserID        string
+	IntegrationID string // manifest id, without the custom. prefix
+	IsDefault     bool
+	Status        Status
+	Credential    Credential
+	ExpiresAt     time.Time // access token expiry; zero when unknown or not applicable
+	LastError     string    // last provider error, for operators and the portal; never a secret
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	Version       int64 // incremented by every write
+}
