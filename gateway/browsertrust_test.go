@@ -3,16 +3,14 @@ package gateway
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/apierror"
+	"github.com/plugboardhq/plugboard/gateway/integration"
 	"github.com/plugboardhq/plugboard/gateway/usertoken"
 )
 
@@ -31,7 +29,7 @@ func TestOAuthNonceRequiresAnAllowedOpener(t *testing.T) {
 	e := startProxyEnvWith(t, func(c *Config) { c.AllowedOrigins = []string{testApp} })
 	nonce := func(opener string) string {
 		return e.base + "/projects/dev/sdk/actions/oauth-nonce?" + url.Values{"action": {"custom.fakeoauth"},
-			"integrationId": {integrationUUID("dev", "fakeoauth")}, "originForPostMessage": {opener}, "userToken": {e.token("mallory")}}.Encode()
+			"integrationId": {integration.UUID("dev", "fakeoauth")}, "originForPostMessage": {opener}, "userToken": {e.token("mallory")}}.Encode()
 	}
 	for _, tc := range []struct {
 		name, opener string
@@ -208,65 +206,6 @@ func readAll(t *testing.T, resp *http.Response) string {
 	return b.String()
 }
 
-// With an HTTPS public URL every cookie the gateway sets has the __Host-
-// prefix, which the browser only accepts Secure, with Path=/ and no Domain:
-// a sibling subdomain cannot plant or shadow it. (The browser tests run on
-// http, so this checks the cookie-setting code directly.)
-func TestCookiesUseHostPrefixOnHTTPS(t *testing.T) {
-	for _, tc := range []struct {
-		publicURL, prefix string
-		secure            bool
-	}{
-		{"https://connect.example.com", "__Host-", true},
-		{"http://127.0.0.1:8080", "", false},
-	} {
-		t.Run(tc.publicURL, func(t *testing.T) {
-			e := startProxyEnvWith(t, func(c *Config) { c.PublicURL = tc.publicURL })
-			s := e.srv
-			rec := httptest.NewRecorder()
-			sess := portalSession{ProjectID: "dev", UserID: "u", IntegrationID: "fakekey", CSRF: "c", Expires: time.Now().Add(time.Minute)}
-			if err := s.setSession(rec, sess); err != nil {
-				t.Fatal(err)
-			}
-			binding := s.browserBinding(rec, httptest.NewRequest("GET", "/", nil))
-			s.endSession(rec)
-			cookies := rec.Result().Cookies()
-			if len(cookies) != 3 {
-				t.Fatalf("cookies: %v", rec.Header().Values("Set-Cookie"))
-			}
-			for i, want := range []string{"pb_portal", "pb_oauth", "pb_portal"} {
-				c := cookies[i]
-				if c.Name != tc.prefix+want || c.Secure != tc.secure || c.Path != "/" || c.Domain != "" || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode {
-					t.Errorf("cookie %d: %s", i, rec.Header().Values("Set-Cookie")[i])
-				}
-			}
-			if cookies[2].MaxAge >= 0 {
-				t.Error("endSession does not delete the cookie")
-			}
-			// The gateway reads back what it set, under the same name.
-			req := httptest.NewRequest("GET", "/connect/portal/fakekey", nil)
-			req.AddCookie(cookies[0])
-			req.AddCookie(cookies[1])
-			if got, err := s.session(req); err != nil || got.UserID != "u" {
-				t.Errorf("session read back: %+v, %v", got, err)
-			}
-			if s.browserBinding(httptest.NewRecorder(), req) != binding {
-				t.Error("binding not read back")
-			}
-			// A cookie under the other name is not taken for the session.
-			other := httptest.NewRequest("GET", "/", nil)
-			other.AddCookie(&http.Cookie{Name: strings.TrimPrefix("__Host-pb_portal", tc.prefix), Value: cookies[0].Value})
-			if tc.prefix != "" {
-				other = httptest.NewRequest("GET", "/", nil)
-				other.AddCookie(&http.Cookie{Name: "pb_portal", Value: cookies[0].Value}) // planted by a sibling subdomain
-			}
-			if _, err := s.session(other); err == nil && tc.prefix != "" {
-				t.Error("an unprefixed cookie is read on HTTPS")
-			}
-		})
-	}
-}
-
 // User tokens over the gateway's maximum lifetime are refused with their
 // own code; exp of the wrong JSON type is refused at the gateway too.
 func TestUserTokenLifetimeAndTypes(t *testing.T) {
@@ -276,7 +215,7 @@ func TestUserTokenLifetimeAndTypes(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := e.do("GET", "/projects/dev/sdk/me", long, nil, nil)
-	if r.status != 401 || r.header.Get("X-Plugboard-Error") != CodeTokenLifetime ||
+	if r.status != 401 || r.header.Get("X-Plugboard-Error") != string(apierror.TokenLifetime) ||
 		!strings.Contains(r.body, "lifetime 48h0m0s (exp-iat) exceeds the maximum of 24h0m0s") || !strings.Contains(r.body, "--max-user-token-lifetime") {
 		t.Errorf("48h token: %d %s", r.status, r.body)
 	}
@@ -293,70 +232,6 @@ func TestUserTokenLifetimeAndTypes(t *testing.T) {
 		long, _ := usertoken.Mint(e.signer, e.kid, "dev", "lou", 48*time.Hour, time.Now())
 		if r := e.do("GET", "/projects/dev/sdk/me", long, nil, nil); r.status != 200 {
 			t.Errorf("max %s: 48h token: %d %s", max, r.status, r.body)
-		}
-	}
-}
-
-func TestAccountLabel(t *testing.T) {
-	for _, tc := range []struct {
-		c    usertoken.Claims
-		want string
-	}{
-		{usertoken.Claims{Subject: "u-1", Name: "Ada Lovelace", Email: "ada@example.com"}, "Ada Lovelace (ada@example.com)"},
-		{usertoken.Claims{Subject: "u-1", Name: "Ada"}, "Ada"},
-		{usertoken.Claims{Subject: "u-1", Email: "ada@example.com"}, "ada@example.com"},
-		{usertoken.Claims{Subject: "u-1", Name: "ada@example.com", Email: "ada@example.com"}, "ada@example.com"},
-		{usertoken.Claims{Subject: "u-1"}, "u-1"},
-		{usertoken.Claims{Subject: "u-1", Name: "  \t "}, "u-1"},
-		// Bidirectional overrides and zero-width characters are dropped, so
-		// "moc.elpmaxe@ada" written right-to-left cannot pass for another name.
-		{usertoken.Claims{Subject: "u-1", Email: "evil\u202emoc.elpmaxe@ada"}, "evilmoc.elpmaxe@ada"},
-		{usertoken.Claims{Subject: "u-1", Name: "A\u200bda\nLove\x00lace"}, "Ada Lovelace"},
-		{usertoken.Claims{Subject: "\u202e"}, "an unnamed account"},
-		{usertoken.Claims{Subject: "u", Name: strings.Repeat("x", 200)}, strings.Repeat("x", 80) + "…"},
-	} {
-		if got := accountLabel(tc.c); got != tc.want {
-			t.Errorf("accountLabel(%+v) = %q, want %q", tc.c, got, tc.want)
-		}
-	}
-}
-
-func TestLoadLogo(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name string, b []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89")
-	svg := []byte(`<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>`)
-	fifo := filepath.Join(dir, "fifo.png")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		path, want, err string
-	}{
-		{write("logo.png", png), "data:image/png;base64,", ""},
-		{write("logo.svg", svg), "data:image/svg+xml;base64,", ""},
-		{write("logo.txt", svg), "", "is not a PNG, JPEG, GIF, WebP or SVG"},
-		{write("page.svg", []byte("<html><script>x</script></html>")), "", "is not a PNG"},
-		{write("big.png", append(png, make([]byte, MaxLogoBytes)...)), "", "larger than 64 KiB"},
-		{dir, "", "is not a regular file"},
-		{fifo, "", "is not a regular file"},
-		{filepath.Join(dir, "missing.png"), "", "no such file"},
-	} {
-		got, err := loadLogo(tc.path)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("%s: err %v, want %q", tc.path, err, tc.err)
-			}
-			continue
-		}
-		if err != nil || !strings.HasPrefix(string(got), tc.want) {
-			t.Errorf("%s: %q, %v", tc.path, got, err)
 		}
 	}
 }

@@ -20,7 +20,10 @@ import (
 
 	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/egress"
+	"github.com/plugboardhq/plugboard/gateway/integration"
 	"github.com/plugboardhq/plugboard/gateway/internal/fakeprovider"
+	"github.com/plugboardhq/plugboard/gateway/project"
+	"github.com/plugboardhq/plugboard/gateway/sdk"
 	"github.com/plugboardhq/plugboard/gateway/seal"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/gateway/usertoken"
@@ -207,7 +210,7 @@ func startProxyEnvWith(t testing.TB, adjust func(*Config)) *proxyEnv {
 			return v, ok
 		}}},
 		Log:      slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Projects: []ProjectConfig{{ID: "dev", Keys: []usertoken.PublicKey{{ID: kid, Key: signer.Public()}}}},
+		Projects: []project.Config{{ID: "dev", Keys: []usertoken.PublicKey{{ID: kid, Key: signer.Public()}}}},
 		Store:    st,
 		Keyring:  kr,
 		// The fake provider is on 127.0.0.1: allow it as an operator would
@@ -655,9 +658,9 @@ func TestSDKCredentialsTestBeforeStoring(t *testing.T) {
 	if r.status != 201 || strings.Contains(r.body, "right-key") {
 		t.Fatalf("right key: %d %s", r.status, r.body)
 	}
-	var cred sdkCredential
+	var cred sdk.Credential
 	_ = json.Unmarshal([]byte(r.body), &cred)
-	if cred.Status != "VALID" || cred.IntegrationID != integrationUUID("dev", "fakekey") || len(cred.ID) != 36 || len(cred.Configurations) != 1 || cred.Configurations[0].ConnectCredentialID != cred.ID {
+	if cred.Status != "VALID" || cred.IntegrationID != integration.UUID("dev", "fakekey") || len(cred.ID) != 36 || len(cred.Configurations) != 1 || cred.Configurations[0].ConnectCredentialID != cred.ID {
 		t.Errorf("credential %+v", cred)
 	}
 	if r := e.do("GET", "/projects/dev/sdk/proxy/custom/fakekey/me", tok, nil, nil); r.status != 200 {

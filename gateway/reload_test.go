@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/admin"
+	"github.com/plugboardhq/plugboard/gateway/integration"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
@@ -123,17 +125,17 @@ func (g *testGateway) description(id string) (string, int) {
 	if err != nil {
 		g.t.Fatalf("GET %s: %v", id, err)
 	}
-	var p publicIntegration
+	var p integration.Public
 	_ = json.Unmarshal(body, &p)
 	return p.Description, code
 }
 
-func (g *testGateway) adminFiles() adminCatalog {
+func (g *testGateway) adminFiles() admin.Catalog {
 	code, body, err := g.get("/admin/v1/integrations", true)
 	if err != nil || code != 200 {
 		g.t.Fatalf("admin API: %d %v %s", code, err, body)
 	}
-	var cat adminCatalog
+	var cat admin.Catalog
 	if err := json.Unmarshal(body, &cat); err != nil {
 		g.t.Fatal(err)
 	}
@@ -242,7 +244,7 @@ func TestReloadUnderLoad(t *testing.T) {
 				requests.Add(1)
 				ok := err == nil && (code == 200 || (code == 404 && path != "/v1/integrations"))
 				if ok && code == 200 && path == "/v1/integrations" {
-					var list struct{ Integrations []publicIntegration }
+					var list struct{ Integrations []integration.Public }
 					ok = json.Unmarshal(body, &list) == nil && len(list.Integrations) > 0
 				}
 				if !ok {

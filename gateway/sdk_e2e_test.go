@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/plugboardhq/plugboard/gateway/integration"
 )
 
 // The unmodified @useparagon/connect package (installed by `npm ci` in
@@ -190,7 +191,7 @@ func (a *sdkApp) frameDisplay() string {
 
 func TestSDKUnmodifiedAgainstPlugboard(t *testing.T) {
 	a := startSDKApp(t)
-	uuid := func(id string) string { return integrationUUID("dev", id) }
+	uuid := func(id string) string { return integration.UUID("dev", id) }
 
 	// authenticate, getUser, getIntegrationMetadata
 	tok := a.token("sdk-user")
@@ -437,9 +438,9 @@ func TestSDKPopupLoginCSRFFromAnotherOrigin(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("f-api_key")))
 
 	mallory := e.tokenWith("mallory", map[string]any{"name": "Mallory", "email": "mallory@evil.example"})
-	redirect := e.buildOAuth(mallory, integrationUUID("dev", "fakeoauth"), a.app)
+	redirect := e.buildOAuth(mallory, integration.UUID("dev", "fakeoauth"), a.app)
 	nonce := e.base + "/projects/dev/sdk/actions/oauth-nonce?" + url.Values{"action": {"custom.fakeoauth"},
-		"integrationId": {integrationUUID("dev", "fakeoauth")}, "originForPostMessage": {a.app}, "userToken": {mallory}}.Encode()
+		"integrationId": {integration.UUID("dev", "fakeoauth")}, "originForPostMessage": {a.app}, "userToken": {mallory}}.Encode()
 	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprint(w, `<!doctype html><html><head><title>Free stuff</title></head><body><h1>Win a prize</h1></body></html>`)

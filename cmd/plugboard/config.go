@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/plugboardhq/plugboard/gateway"
+	"github.com/plugboardhq/plugboard/gateway/project"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
@@ -28,7 +28,7 @@ func setByUser(fs *flag.FlagSet, name string) bool {
 // applyConfigFile fills every flag still unset from the configuration file.
 // The default path may be absent; a path given explicitly must exist.
 // It returns the file's projects, if any.
-func applyConfigFile(fs *flag.FlagSet, path string) ([]gateway.ProjectConfig, error) {
+func applyConfigFile(fs *flag.FlagSet, path string) ([]project.Config, error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && !setByUser(fs, "config") {
 		return nil, nil
 	}
@@ -58,13 +58,13 @@ func applyConfigFile(fs *flag.FlagSet, path string) ([]gateway.ProjectConfig, er
 			return nil, fmt.Errorf("%s: %s: %v", path, name, err)
 		}
 	}
-	var projects []gateway.ProjectConfig
+	var projects []project.Config
 	for _, p := range cfg.Projects {
 		keys, err := loadPublicKeys(p.Keys)
 		if err != nil {
 			return nil, fmt.Errorf("%s: project %s: %w", path, p.ID, err)
 		}
-		projects = append(projects, gateway.ProjectConfig{ID: p.ID, Keys: keys, Name: p.Name, Logo: p.Logo})
+		projects = append(projects, project.Config{ID: p.ID, Keys: keys, Name: p.Name, Logo: p.Logo})
 	}
 	return projects, nil
 }

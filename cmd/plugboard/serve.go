@@ -20,6 +20,7 @@ import (
 
 	"github.com/plugboardhq/plugboard/gateway"
 	"github.com/plugboardhq/plugboard/gateway/egress"
+	"github.com/plugboardhq/plugboard/gateway/project"
 	"github.com/plugboardhq/plugboard/gateway/usertoken"
 	"github.com/plugboardhq/plugboard/manifest"
 )
@@ -108,7 +109,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.projectKeys, "project-keys", "", "comma-separated PEM files of the public keys that verify the project's user tokens (dev: generated <data>/signing-key.pub.pem)")
 	fs.StringVar(&o.projectName, "project-name", "", "the app's name as its users know it, shown on every Connect Portal page that connects an account (default: the project id)")
 	fs.StringVar(&o.projectLogo, "project-logo", "", "the app's logo shown next to its name: a PNG, JPEG, GIF, WebP or SVG file of at most 64 KiB")
-	fs.DurationVar(&o.maxTokenLifetime, "max-user-token-lifetime", gateway.DefaultMaxUserTokenLifetime, "refuse user tokens that live longer (exp-iat, or exp-now without iat): they travel in the OAuth popup's URL; 0 means no limit")
+	fs.DurationVar(&o.maxTokenLifetime, "max-user-token-lifetime", project.DefaultMaxUserTokenLifetime, "refuse user tokens that live longer (exp-iat, or exp-now without iat): they travel in the OAuth popup's URL; 0 means no limit")
 	fs.Int64Var(&o.maxBody, "max-body-bytes", 10<<20, "largest request body the proxy forwards, in bytes")
 	fs.StringVar(&o.allowedOrigins, "allowed-origins", "", "comma-separated app origins (https://app.example.com) that may embed the Connect Portal and receive its results")
 	fs.StringVar(&o.egressAllow, "egress-allow", "", "comma-separated CIDRs that outbound calls may reach although they are private or special (e.g. 10.0.0.0/8,fd00::/8); by default only public addresses")
@@ -178,7 +179,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		projects = []gateway.ProjectConfig{{ID: o.project, Keys: keys, Name: o.projectName, Logo: o.projectLogo}}
+		projects = []project.Config{{ID: o.project, Keys: keys, Name: o.projectName, Logo: o.projectLogo}}
 		if !dev && !setByUser(fs, "project") {
 			log.Warn("serving the default project id \"dev\" in production; set --project (PLUGBOARD_PROJECT) to your app's project id")
 		}

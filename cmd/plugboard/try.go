@@ -20,6 +20,7 @@ import (
 
 	"github.com/plugboardhq/plugboard/gateway"
 	"github.com/plugboardhq/plugboard/gateway/egress"
+	"github.com/plugboardhq/plugboard/gateway/project"
 	"github.com/plugboardhq/plugboard/gateway/seal"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/gateway/usertoken"
@@ -127,7 +128,7 @@ func runTry(args []string, stdout, stderr io.Writer) error {
 	srv, err := gateway.New(gateway.Config{
 		PublicURL: base, ManifestDir: *manifests, Log: quiet, Version: version,
 		Manifest: manifest.Options{ResolveSecrets: true, SecretPolicy: policy},
-		Projects: []gateway.ProjectConfig{{ID: "try", Keys: []usertoken.PublicKey{{ID: kid, Key: signer.Public()}}}},
+		Projects: []project.Config{{ID: "try", Keys: []usertoken.PublicKey{{ID: kid, Key: signer.Public()}}}},
 		Store:    st, Keyring: kr,
 		Egress: egress.Policy{Allow: allow, LiteralLoopback: true}, // a dev gateway
 	})

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/apierror"
 	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/gateway/metrics"
@@ -82,6 +83,11 @@ type Handler struct {
 func (h *Handler) Init() {
 	if h.Transport == nil {
 		h.Transport = NewTransport(h.Egress)
+	}
+	if h.WriteError == nil {
+		h.WriteError = func(w http.ResponseWriter, status int, code, message string) {
+			apierror.Write(w, apierror.New(status, apierror.Code(code), message))
+		}
 	}
 	if h.MaxBodyBytes <= 0 {
 		h.MaxBodyBytes = DefaultMaxBodyBytes

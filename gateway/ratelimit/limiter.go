@@ -123,13 +123,3 @@ func (l *Limiter) Len() int {
 	defer l.mu.Unlock()
 	return len(l.buckets)
 }
-
-// RetryAfterSeconds is d in whole seconds, rounded up, at least 1: the
-// value of a Retry-After header.
-func RetryAfterSeconds(d time.Duration) int64 {
-	s := int64(math.Ceil(d.Seconds()))
-	if s < 1 {
-		s = 1
-	}
-	return s
-}

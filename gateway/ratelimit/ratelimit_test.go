@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plugboardhq/plugboard/gateway/apierror"
 )
 
 func TestParseRate(t *testing.T) {
@@ -66,7 +68,7 @@ func TestLimiterBurstThenRefusesWithRetryAfter(t *testing.T) {
 		t.Fatal("the event beyond the burst was allowed")
 	}
 	// One token per 10s: the next is 10s away.
-	if retry != 10*time.Second || RetryAfterSeconds(retry) != 10 {
+	if retry != 10*time.Second || apierror.RetryAfterSeconds(retry) != 10 {
 		t.Errorf("retry after %v, want 10s", retry)
 	}
 	// A refused event takes nothing: after the wait, exactly one more.
@@ -77,14 +79,14 @@ func TestLimiterBurstThenRefusesWithRetryAfter(t *testing.T) {
 	if ok, _ := l.Allow("alice"); !ok {
 		t.Error("refused after waiting Retry-After")
 	}
-	if ok, retry := l.Allow("alice"); ok || RetryAfterSeconds(retry) != 10 {
+	if ok, retry := l.Allow("alice"); ok || apierror.RetryAfterSeconds(retry) != 10 {
 		t.Errorf("second event after the wait: allowed=%v, retry %v", ok, retry)
 	}
 }
 
 func TestRetryAfterSecondsRoundsUp(t *testing.T) {
 	for d, want := range map[time.Duration]int64{time.Millisecond: 1, time.Second: 1, 1500 * time.Millisecond: 2, 0: 1} {
-		if got := RetryAfterSeconds(d); got != want {
+		if got := apierror.RetryAfterSeconds(d); got != want {
 			t.Errorf("RetryAfterSeconds(%v) = %d, want %d", d, got, want)
 		}
 	}

@@ -1,18 +1,29 @@
-package gateway
+// Package origin is the list of app origins the operator allows, and the
+// CORS answers it implies. The same list decides which pages may embed the
+// Connect Portal, receive its results by postMessage, open the SDK's popup
+// and call the API from browsers.
+package origin
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 )
 
-// cors lets the configured app origins call the management API and the
-// proxy from browsers (the SDK does, with a bearer token and no cookies).
-// Other origins get no CORS headers, so browsers keep their responses from
-// the page. Preflights are answered here for every route. These are the only
+// Allowlist holds exact origins ("https://app.example.com").
+type Allowlist []string
+
+// Allows reports whether o is one of the allowed origins.
+func (a Allowlist) Allows(o string) bool { return o != "" && slices.Contains(a, o) }
+
+// CORS lets the allowed origins call the management API and the proxy
+// from browsers (the SDK does, with a bearer token and no cookies). Other
+// origins get no CORS headers, so browsers keep the responses from the
+// page. Preflights are answered here for every route. These are the only
 // CORS headers a proxied answer carries: the proxy drops the upstream's
 // Access-Control-* headers and merges its Vary into one line with ours
 // (gateway/proxy/headers.go).
-func (s *Server) cors(next http.Handler) http.Handler {
+func (a Allowlist) CORS(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
 		if origin == "" {
@@ -21,7 +32,7 @@ func (s *Server) cors(next http.Handler) http.Handler {
 		}
 		h := w.Header()
 		h.Add("Vary", "Origin")
-		allowed := s.allowedOrigin(origin)
+		allowed := a.Allows(origin)
 		if allowed {
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Set("Access-Control-Expose-Headers", "X-Plugboard-Error, Content-Type, Retry-After")

@@ -1,0 +1,134 @@
+package integration
+
+import (
+	"net/url"
+
+	"github.com/plugboardhq/plugboard/gateway/portal"
+	"github.com/plugboardhq/plugboard/manifest"
+)
+
+// Keys of the values the user types for client credentials integrations.
+const (
+	FieldClientID     = "client_id"
+	FieldClientSecret = "client_secret"
+)
+
+// IconPath is the gateway path of an integration's icon, or "" when it
+// has none.
+func IconPath(in *manifest.Integration) string {
+	if in.Icon == nil {
+		return ""
+	}
+	return "/v1/integrations/" + url.PathEscape(in.ID) + "/icon.svg"
+}
+
+// iconURL is IconPath made absolute with the gateway's public URL.
+func iconURL(publicURL string, in *manifest.Integration) string {
+	if p := IconPath(in); p != "" {
+		return publicURL + p
+	}
+	return ""
+}
+
+// Public is what apps may know of an integration (GET /v1/integrations):
+// presentation and the fields a user will be asked for. Never secrets,
+// URLs with credentials, or defaults of secret inputs.
+type Public struct {
+	ID          string        `json:"id"`
+	SDKName     string        `json:"sdkName"`
+	Name        string        `json:"name"`
+	Description string        `json:"description"`
+	AccentColor string        `json:"accentColor"`
+	AuthType    string        `json:"authType"`
+	Icon        string        `json:"icon,omitempty"`
+	Inputs      []PublicInput `json:"inputs"`
+}
+
+// PublicInput is one input of Public.
+type PublicInput struct {
+	Key         string   `json:"key"`
+	Label       string   `json:"label"`
+	Help        string   `json:"help,omitempty"`
+	Placeholder string   `json:"placeholder,omitempty"`
+	Secret      bool     `json:"secret"`
+	Required    bool     `json:"required"`
+	Enum        []string `json:"enum,omitempty"`
+}
+
+// PublicView projects an integration for apps.
+func PublicView(publicURL string, in *manifest.Integration) Public {
+	p := Public{ID: in.ID, SDKName: in.SDKName(), Name: in.Name, Description: in.Description,
+		AccentColor: in.AccentColor, AuthType: string(in.Auth.Type), Icon: iconURL(publicURL, in), Inputs: []PublicInput{}}
+	for _, i := range in.Auth.Inputs {
+		p.Inputs = append(p.Inputs, PublicInput{Key: i.Key, Label: i.Label, Help: i.Help, Placeholder: i.Placeholder, Secret: i.Secret, Required: i.Required, Enum: i.Enum})
+	}
+	return p
+}
+
+// PortalView projects an integration for the Connect Portal's pages.
+func PortalView(in *manifest.Integration) portal.Integration {
+	return portal.Integration{ID: in.ID, Name: in.Name, Description: in.Description, AccentColor: in.AccentColor,
+		AuthType: string(in.Auth.Type), IconURL: IconPath(in)}
+}
+
+// UnknownPortalView is what portal pages show when no integration is known
+// (an expired link, a state from nowhere).
+func UnknownPortalView() portal.Integration {
+	return portal.Integration{Name: "Plugboard", AccentColor: manifest.DefaultAccentColor}
+}
+
+// FormFields lists what the user fills in to connect an integration: its
+// inputs, and a client id and secret for client credentials.
+func FormFields(in *manifest.Integration) []portal.Field {
+	var fields []portal.Field
+	for _, i := range in.Auth.Inputs {
+		fields = append(fields, portal.Field{Key: i.Key, Label: i.Label, Help: i.Help, Placeholder: i.Placeholder, Secret: i.Secret, Required: i.Required, Enum: i.Enum, Value: i.Default})
+	}
+	if cc := in.Auth.ClientCredentials; cc != nil {
+		fields = append(fields,
+			portal.Field{Key: FieldClientID, Label: cc.ClientIDLabel, Required: true},
+			portal.Field{Key: FieldClientSecret, Label: cc.ClientSecretLabel, Required: true, Secret: true})
+	}
+	return fields
+}
+
+// SDKAuthenticationType is the SDK's name for how an integration connects.
+func SDKAuthenticationType(in *manifest.Integration) string {
+	if in.Auth.Type == manifest.AuthOAuth2 {
+		return "oauth"
+	}
+	return "apiKey"
+}
+
+// SDKView projects an integration as the SDK's /sdk/integrations lists it
+// (the shapes it reads: shared/paragon-sdk-protocol.md).
+func SDKView(publicURL, projectID string, in *manifest.Integration) map[string]any {
+	inputs := []any{}
+	for _, f := range FormFields(in) {
+		field := map[string]any{"id": f.Key, "title": f.Label, "tooltip": f.Help, "placeholder": f.Placeholder, "required": f.Required,
+			"type": "text", "defaultValue": f.Value}
+		if f.Secret {
+			field["type"] = "password"
+			field["defaultValue"] = ""
+		}
+		if len(f.Enum) > 0 {
+			field["options"] = f.Enum
+		}
+		inputs = append(inputs, field)
+	}
+	return map[string]any{
+		"id": UUID(projectID, in.ID), "type": "custom", "isActive": true, "name": in.Name, "brandColor": in.AccentColor,
+		"customIntegration": map[string]any{"name": in.Name, "slug": in.SDKName(), "icon": iconURL(publicURL, in), "inputFields": inputs},
+		"configs": []any{map[string]any{"values": map[string]any{
+			"description": in.Description, "overview": in.Description,
+			"sharedMeta": map[string]any{"inputs": []any{}}, "workflowMeta": map[string]any{},
+		}}},
+		"workflows": []any{},
+		// false: installIntegration() always opens the popup, where the
+		// gateway shows whatever form the integration needs (build-oauth).
+		"needPreOauthInputs": false,
+		"authenticationType": SDKAuthenticationType(in),
+		"sdkIntegrationConfig": map[string]any{"accountTypes": []any{}, "oauthInputs": inputs, "postOauthInputs": []any{},
+			"authConfigInputs": []any{}, "dataSources": map[string]any{}},
+	}
+}

@@ -1,0 +1,128 @@
+package sdk
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/plugboardhq/plugboard/gateway/apierror"
+	"github.com/plugboardhq/plugboard/gateway/connection"
+	"github.com/plugboardhq/plugboard/gateway/integration"
+)
+
+const maxCredentialBodySize = 64 << 10
+
+type configuration struct {
+	ID                  string         `json:"id"`
+	ConnectCredentialID string         `json:"connectCredentialId"`
+	IsDefault           bool           `json:"isDefault"`
+	WorkflowSettings    map[string]any `json:"workflowSettings"`
+	SharedSettings      map[string]any `json:"sharedSettings"`
+	ConfigMeta          map[string]any `json:"configMeta"`
+}
+
+// Credential is a connection as the SDK knows it, without secrets.
+type Credential struct {
+	ID             string          `json:"id"`
+	IntegrationID  string          `json:"integrationId"`
+	ProjectID      string          `json:"projectId"`
+	Status         string          `json:"status"`
+	ProviderID     string          `json:"providerId"`
+	ProviderData   map[string]any  `json:"providerData"`
+	IsDefault      bool            `json:"isDefault"`
+	DateCreated    string          `json:"dateCreated"`
+	DateUpdated    string          `json:"dateUpdated"`
+	Configurations []configuration `json:"configurations"`
+}
+
+func status(c *connection.Connection) string {
+	if c.Status == connection.StatusNeedsReconnect {
+		return "INVALID"
+	}
+	return "VALID"
+}
+
+// CredentialOf projects a connection for the SDK.
+func CredentialOf(c *connection.Connection) Credential {
+	return Credential{
+		ID: c.ID, IntegrationID: integration.UUID(c.ProjectID, c.IntegrationID), ProjectID: c.ProjectID,
+		Status: status(c), ProviderID: c.UserID, ProviderData: map[string]any{}, IsDefault: c.IsDefault,
+		DateCreated: c.CreatedAt.UTC().Format("2006-01-02T15:04:05.000Z"), DateUpdated: c.UpdatedAt.UTC().Format("2006-01-02T15:04:05.000Z"),
+		Configurations: []configuration{{ID: integration.ConfigurationUUID(c.ID), ConnectCredentialID: c.ID, IsDefault: true,
+			WorkflowSettings: map[string]any{}, SharedSettings: map[string]any{}, ConfigMeta: map[string]any{}}},
+	}
+}
+
+// createCredentialRequest is what the SDK's _oauthCallback sends; config and
+// installOptions are accepted and not used.
+type createCredentialRequest struct {
+	IntegrationID  string         `json:"integrationId"`
+	Payload        map[string]any `json:"payload"`
+	Config         map[string]any `json:"config"`
+	InstallOptions map[string]any `json:"installOptions"`
+}
+
+// createCredential connects an api_key, basic or client credentials
+// integration from values the user typed (connect.Flows.ConnectWithValues:
+// checked, exchanged, tested, then stored).
+func (a *API) createCredential(w http.ResponseWriter, r *http.Request) {
+	u, ok := a.user(w, r, true)
+	if !ok {
+		return
+	}
+	var req createCredentialRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxCredentialBodySize))
+	if err := dec.Decode(&req); err != nil {
+		apierror.Write(w, apierror.New(http.StatusBadRequest, apierror.BadRequest, "body must be JSON {\"integrationId\": \"custom.<id>\", \"payload\": {…}}"))
+		return
+	}
+	in, ok := a.Integrations.Resolve(u.Project.ID, req.IntegrationID)
+	if !ok {
+		apierror.Write(w, notFound(req.IntegrationID))
+		return
+	}
+	delete(req.Payload, "skipPostOAuthInputs") // sent by the SDK's headless install flow
+	conn, fail := a.Flows.ConnectWithValues(r.Context(), in, u.Project.ID, u.ID, req.Payload, "")
+	if fail != nil {
+		apierror.Write(w, fail)
+		return
+	}
+	apierror.JSON(w, http.StatusCreated, CredentialOf(conn))
+}
+
+// userCredential returns the credential {id} of the request's user, or
+// answers why not.
+func (a *API) userCredential(w http.ResponseWriter, r *http.Request) (*connection.Connection, bool) {
+	u, ok := a.user(w, r, false)
+	if !ok {
+		return nil, false
+	}
+	conn, err := a.Connections.Get(r.Context(), u.Project.ID, u.ID, r.PathValue("id"))
+	if err != nil {
+		apierror.Write(w, apierror.New(http.StatusNotFound, apierror.CredentialMissing, "no credential "+apierror.Quote(r.PathValue("id"))))
+		return nil, false
+	}
+	return conn, true
+}
+
+// getCredential returns one of the user's credentials, without secrets.
+func (a *API) getCredential(w http.ResponseWriter, r *http.Request) {
+	if conn, ok := a.userCredential(w, r); ok {
+		apierror.JSON(w, http.StatusOK, CredentialOf(conn))
+	}
+}
+
+// deleteCredential disconnects: it revokes the token at the provider when
+// the manifest declares a revocation URL, then deletes the connection.
+func (a *API) deleteCredential(w http.ResponseWriter, r *http.Request) {
+	conn, ok := a.userCredential(w, r)
+	if !ok {
+		return
+	}
+	in, _ := a.Integrations.Lookup(conn.IntegrationID)
+	if err := a.Flows.Disconnect(r.Context(), in, conn); err != nil && !errors.Is(err, connection.ErrNotFound) {
+		apierror.Write(w, storeUnavailable("could not delete the credential; try again"))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

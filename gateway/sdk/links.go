@@ -1,0 +1,111 @@
+package sdk
+
+import (
+	"encoding/json"
+	"net/http"
+	"regexp"
+
+	"github.com/plugboardhq/plugboard/gateway/apierror"
+	"github.com/plugboardhq/plugboard/gateway/connect"
+)
+
+type connectLinkRequest struct {
+	IntegrationID string `json:"integrationId"`
+	CredentialID  string `json:"credentialId,omitempty"`
+	Origin        string `json:"origin,omitempty"`
+}
+
+// createConnectLink gives the app a short-lived, single-use URL that opens
+// the Connect Portal for this user, so the user token never sits in a
+// browser's history or address bar.
+func (a *API) createConnectLink(w http.ResponseWriter, r *http.Request) {
+	u, ok := a.user(w, r, true)
+	if !ok {
+		return
+	}
+	var req connectLinkRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10)).Decode(&req); err != nil {
+		apierror.Write(w, apierror.New(http.StatusBadRequest, apierror.BadRequest, `body must be JSON {"integrationId": "custom.<id>"}`))
+		return
+	}
+	in, ok := a.Integrations.Resolve(u.Project.ID, req.IntegrationID)
+	if !ok {
+		apierror.Write(w, notFound(req.IntegrationID))
+		return
+	}
+	if req.Origin != "" && !a.Origins.Allows(req.Origin) {
+		apierror.Write(w, apierror.New(http.StatusBadRequest, apierror.BadRequest, "origin "+apierror.Quote(req.Origin)+" is not one of the gateway's allowed app origins"))
+		return
+	}
+	link, expires, fail := a.Flows.CreateLink(r.Context(), connect.Link{ProjectID: u.Project.ID, UserID: u.ID, Account: u.Account,
+		IntegrationID: in.ID, CredentialID: req.CredentialID, Opener: req.Origin})
+	if fail != nil {
+		apierror.Write(w, fail)
+		return
+	}
+	apierror.JSON(w, http.StatusCreated, map[string]any{"url": link, "expiresAt": expires.UTC()})
+}
+
+var sessionKeyRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// buildOAuth answers the app's build-oauth call with where to send the
+// SDK's popup: a single-use connect link. Its portal page names the app and
+// the account, then continues with the inputs or credentials the
+// integration needs, or with a "Continue to <Provider>" button for OAuth (a
+// POST with the session's CSRF token); the provider is never the first
+// stop, so no account is connected without the person seeing whose it is.
+func (a *API) buildOAuth(w http.ResponseWriter, r *http.Request) {
+	u, ok := a.user(w, r, true)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	in, ok := a.Integrations.Resolve(u.Project.ID, q.Get("integrationId"))
+	if !ok {
+		apierror.Write(w, notFound(q.Get("integrationId")))
+		return
+	}
+	key := q.Get("oauthMetaKeyId")
+	if !sessionKeyRE.MatchString(key) {
+		apierror.Write(w, apierror.New(http.StatusBadRequest, apierror.BadRequest, "oauthMetaKeyId is missing or malformed"))
+		return
+	}
+	opener := q.Get("originForPostMessage")
+	if !a.Origins.Allows(opener) {
+		opener = ""
+	}
+	link, _, fail := a.Flows.CreateLink(r.Context(), connect.Link{ProjectID: u.Project.ID, UserID: u.ID, Account: u.Account,
+		IntegrationID: in.ID, Opener: opener, SDKSession: connect.SDKSessionKey(u.Project.ID, u.ID, key)})
+	if fail != nil {
+		apierror.Write(w, fail)
+		return
+	}
+	apierror.JSON(w, http.StatusOK, map[string]string{"redirectUrl": link})
+}
+
+// sessionGet answers the SDK's polling: {} while the popup has not
+// connected, then {"connectCredentialId": id} until the SDK deletes the
+// session. Unknown keys are pending, never an error (a 401/403 here would
+// log the user out of the SDK).
+func (a *API) sessionGet(w http.ResponseWriter, r *http.Request) {
+	u, ok := a.user(w, r, false)
+	if !ok {
+		return
+	}
+	id, done := a.Flows.SDKSessionResult(r.Context(), connect.SDKSessionKey(u.Project.ID, u.ID, r.PathValue("key")))
+	if !done {
+		apierror.JSON(w, http.StatusOK, map[string]any{})
+		return
+	}
+	apierror.JSON(w, http.StatusOK, map[string]string{"connectCredentialId": id})
+}
+
+// sessionDelete ends a session (the SDK calls it after reading it).
+func (a *API) sessionDelete(w http.ResponseWriter, r *http.Request) {
+	u, ok := a.user(w, r, false)
+	if !ok {
+		return
+	}
+	a.Flows.EndSDKSession(r.Context(), connect.SDKSessionKey(u.Project.ID, u.ID, r.PathValue("key")))
+	apierror.JSON(w, http.StatusOK, map[string]any{})
+}

@@ -1,0 +1,123 @@
+package sdk
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/plugboardhq/plugboard/gateway/apierror"
+	"github.com/plugboardhq/plugboard/gateway/connection"
+	"github.com/plugboardhq/plugboard/gateway/integration"
+)
+
+// me is GET /projects/{pid}/sdk/me: the user, the project, and every
+// integration of the catalog with the user's credentials.
+func (a *API) me(w http.ResponseWriter, r *http.Request) {
+	u, ok := a.user(w, r, false)
+	if !ok {
+		return
+	}
+	conns, err := a.Connections.List(r.Context(), u.Project.ID, u.ID)
+	if err != nil {
+		apierror.Write(w, storeUnavailable("could not read the user's connections; try again"))
+		return
+	}
+	byIntegration := map[string][]*connection.Connection{}
+	for _, c := range conns {
+		byIntegration[c.IntegrationID] = append(byIntegration[c.IntegrationID], c)
+	}
+	integrations := map[string]any{}
+	for _, in := range a.Integrations.Catalog().Integrations() {
+		all := []Credential{}
+		entry := map[string]any{"enabled": false}
+		for _, c := range byIntegration[in.ID] {
+			all = append(all, CredentialOf(c))
+			if c.IsDefault {
+				entry["enabled"] = true
+				entry["credentialId"] = c.ID
+				entry["credentialStatus"] = status(c)
+				entry["providerId"] = u.ID
+				entry["providerData"] = map[string]any{}
+				entry["credentialConfigId"] = integration.ConfigurationUUID(c.ID)
+				entry["sharedSettings"] = map[string]any{}
+				entry["workflowSettings"] = map[string]any{}
+				entry["configuredWorkflows"] = map[string]any{}
+			}
+		}
+		entry["allCredentials"] = all
+		integrations[in.SDKName()] = entry
+	}
+	apierror.JSON(w, http.StatusOK, map[string]any{
+		"id":           u.ID,
+		"meta":         map[string]any{},
+		"resources":    []any{},
+		"project":      map[string]any{"id": u.Project.ID, "accessibleFeatures": []string{"headless-cp", "user-metadata"}},
+		"integrations": integrations,
+	})
+}
+
+// setMeta is PATCH /projects/{pid}/sdk/me. Plugboard keeps no user
+// metadata; the call is accepted so the SDK's authenticate() with metadata works.
+func (a *API) setMeta(w http.ResponseWriter, r *http.Request) {
+	if _, ok := a.user(w, r, false); !ok {
+		return
+	}
+	var body struct {
+		Meta map[string]any `json:"meta"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&body); err != nil {
+		apierror.Write(w, apierror.New(http.StatusBadRequest, apierror.BadRequest, `body must be JSON {"meta": {…}}`))
+		return
+	}
+	apierror.JSON(w, http.StatusOK, map[string]any{"meta": body.Meta})
+}
+
+// integrations is GET /projects/{pid}/sdk/integrations.
+func (a *API) integrations(w http.ResponseWriter, r *http.Request) {
+	u, ok := a.user(w, r, false)
+	if !ok {
+		return
+	}
+	list := []any{}
+	for _, in := range a.Integrations.Catalog().Integrations() {
+		list = append(list, integration.SDKView(a.PublicURL, u.Project.ID, in))
+	}
+	apierror.JSON(w, http.StatusOK, list)
+}
+
+// uninstall is DELETE /projects/{pid}/sdk/integrations/{integrationId}:
+// the credential named by X-Paragon-Credential, or else every credential of
+// the user for the integration. If a deletion fails, the answer says so
+// (503) and the SDK may try again: what was deleted stays deleted.
+func (a *API) uninstall(w http.ResponseWriter, r *http.Request) {
+	u, ok := a.user(w, r, false)
+	if !ok {
+		return
+	}
+	in, ok := a.Integrations.Resolve(u.Project.ID, r.PathValue("integrationId"))
+	if !ok {
+		apierror.Write(w, notFound(r.PathValue("integrationId")))
+		return
+	}
+	conns, err := a.Connections.List(r.Context(), u.Project.ID, u.ID)
+	if err != nil {
+		apierror.Write(w, storeUnavailable("could not read the user's connections; try again"))
+		return
+	}
+	only := r.Header.Get("X-Paragon-Credential")
+	var failed error
+	for _, c := range conns {
+		if c.IntegrationID != in.ID || (only != "" && c.ID != only) {
+			continue
+		}
+		if err := a.Flows.Disconnect(r.Context(), in, c); err != nil && !errors.Is(err, connection.ErrNotFound) {
+			a.Log.Error("disconnecting failed", "integration", in.ID, "connection", c.ID, "error", err.Error())
+			failed = err
+		}
+	}
+	if failed != nil {
+		apierror.Write(w, storeUnavailable("could not delete every credential of "+in.Name+"; try again"))
+		return
+	}
+	apierror.JSON(w, http.StatusOK, map[string]any{})
+}
