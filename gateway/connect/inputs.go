@@ -40,7 +40,7 @@ func checkInputs(in *manifest.Integration, payload map[string]any) (map[string]s
 				continue
 			}
 			if input.Required {
-				errs = append(errs, fieldError(input.Key, input.Label + " is required"))
+				errs = append(errs, fieldError(input.Key, input.Label+" is required"))
 			}
 			continue
 		}
@@ -48,11 +48,11 @@ func checkInputs(in *manifest.Integration, payload map[string]any) (map[string]s
 		case utf8.RuneCountInString(v) > input.MaxLength:
 			errs = append(errs, fieldError(input.Key, fmt.Sprintf("%s is longer than %d characters", input.Label, input.MaxLength)))
 		case strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-			errs = append(errs, fieldError(input.Key, input.Label + " contains a control character"))
+			errs = append(errs, fieldError(input.Key, input.Label+" contains a control character"))
 		case input.Pattern != nil && !input.Pattern.MatchString(v):
-			errs = append(errs, fieldError(input.Key, input.Label + " does not have the expected format"))
+			errs = append(errs, fieldError(input.Key, input.Label+" does not have the expected format"))
 		case len(input.Enum) > 0 && !slices.Contains(input.Enum, v):
-			errs = append(errs, fieldError(input.Key, input.Label + " must be one of: " + strings.Join(input.Enum, ", ")))
+			errs = append(errs, fieldError(input.Key, input.Label+" must be one of: "+strings.Join(input.Enum, ", ")))
 		default:
 			values[input.Key] = v
 		}
@@ -63,11 +63,11 @@ func checkInputs(in *manifest.Integration, payload map[string]any) (map[string]s
 			declared[f.key] = true
 			v, ok := get(f.key)
 			if !ok || v == "" {
-				errs = append(errs, fieldError(f.key, f.label + " is required"))
+				errs = append(errs, fieldError(f.key, f.label+" is required"))
 				continue
 			}
 			if len(v) > 4096 || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-				errs = append(errs, fieldError(f.key, f.label + " is not a valid value"))
+				errs = append(errs, fieldError(f.key, f.label+" is not a valid value"))
 				continue
 			}
 			values[f.key] = v
@@ -81,7 +81,7 @@ func checkInputs(in *manifest.Integration, payload map[string]any) (map[string]s
 	}
 	sort.Strings(unknown)
 	for _, k := range unknown {
-		errs = append(errs, fieldError(apierror.Quote(k), "is not a field of " + in.Name))
+		errs = append(errs, fieldError(apierror.Quote(k), "is not a field of "+in.Name))
 	}
 	return values, errs
 }
