@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 	}
 	tmpRoot = dir
 	code := m.Run()
-	os.RemoveAll(dir)
+	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }
 
@@ -108,8 +108,8 @@ func run(t *testing.T, dir string, env []string, args ...string) (stdout, stderr
 		}
 	case <-time.After(20 * time.Second):
 		_ = cmd.Process.Kill()
-		<-done
-		t.Fatalf("plugboard %s: still running after 20s\nstderr:\n%s", strings.Join(args, " "), errb.String())
+		err := <-done
+		t.Fatalf("plugboard %s: still running after 20s, killed (%v)\nstderr:\n%s", strings.Join(args, " "), err, errb.String())
 	}
 	return out.String(), errb.String(), code
 }
@@ -273,11 +273,11 @@ func loadKubernetes(t *testing.T) []*object {
 	slices.Sort(files)
 	var objs []*object
 	for _, file := range files {
-		f, err := os.Open(file)
+		b, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
 		}
-		dec := yaml.NewDecoder(f)
+		dec := yaml.NewDecoder(bytes.NewReader(b))
 		for i := 0; ; i++ {
 			var doc yaml.Node
 			err := dec.Decode(&doc)
@@ -285,24 +285,20 @@ func loadKubernetes(t *testing.T) []*object {
 				break
 			}
 			if err != nil {
-				f.Close()
 				t.Fatalf("%s: document %d: %v", file, i+1, err)
 			}
 			if len(doc.Content) == 0 {
 				continue // an empty document, e.g. after a trailing ---
 			}
 			if doc.Content[0].Kind != yaml.MappingNode {
-				f.Close()
 				t.Fatalf("%s: document %d is not a mapping", file, i+1)
 			}
 			o := &object{File: file, node: &doc}
 			if err := doc.Decode(o); err != nil {
-				f.Close()
 				t.Fatalf("%s: document %d: %v", file, i+1, err)
 			}
 			objs = append(objs, o)
 		}
-		f.Close()
 	}
 	if len(objs) == 0 {
 		t.Fatal("no objects in examples/kubernetes")

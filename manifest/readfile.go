@@ -53,7 +53,7 @@ func readRegularFile(path string, max int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only: closing loses nothing
 	if fi, err = f.Stat(); err != nil {
 		return nil, err
 	}

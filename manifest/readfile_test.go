@@ -47,7 +47,9 @@ func hostileFiles(t *testing.T, dir, ext string) map[string]string {
 	if err := f.Truncate(1 << 30); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	return names
 }
 

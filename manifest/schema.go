@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -164,9 +165,8 @@ func (set *schemaSet) at(pointer string) map[string]any {
 			}
 			cur = c[tok]
 		case []any:
-			var i int
-			fmt.Sscan(tok, &i)
-			if i < 0 || i >= len(c) {
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(c) {
 				return nil
 			}
 			cur = c[i]
@@ -198,9 +198,8 @@ func valueAt(v any, pointer string) any {
 		case map[string]any:
 			v = c[tok]
 		case []any:
-			var i int
-			fmt.Sscan(tok, &i)
-			if i < 0 || i >= len(c) {
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(c) {
 				return nil
 			}
 			v = c[i]

@@ -24,7 +24,7 @@ func (r *rig) createSchema(ctx context.Context, dsn string) error {
 	if err != nil {
 		return fmt.Errorf("connecting to %s: %w", redactURL(u), err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }() // read-only use; nothing to lose
 	var version string
 	if err := conn.QueryRow(ctx, "SHOW server_version").Scan(&version); err != nil {
 		return err
@@ -37,7 +37,7 @@ func (r *rig) createSchema(ctx context.Context, dsn string) error {
 			c, err := pgx.Connect(ctx, dsn)
 			if err == nil {
 				_, err = c.Exec(ctx, stmt)
-				c.Close(ctx)
+				_ = c.Close(ctx) // the statement's own error is what counts
 			}
 			if err != nil {
 				fmt.Fprintf(r.progress, "plugbench: %s: %v\n", stmt, err)

@@ -162,7 +162,9 @@ func (r *rig) close() {
 		r.pgDrop()
 	}
 	if r.dir != "" {
-		os.RemoveAll(r.dir)
+		if err := os.RemoveAll(r.dir); err != nil {
+			fmt.Fprintf(r.progress, "plugbench: %v\n", err)
+		}
 	}
 }
 

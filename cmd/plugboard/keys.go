@@ -139,8 +139,10 @@ func runKeysRotate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
 	n, err := st.Rotate(ctx)
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return err
 	}
@@ -227,13 +229,9 @@ func runToken(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("signing key: %v (start `plugboard serve` once in dev mode, or pass --key)", err)
 	}
-	priv, err := usertoken.ParsePrivateKeyPEM(b)
+	signer, err := usertoken.ParsePrivateKeyPEM(b)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
-	}
-	signer, ok := priv.(crypto.Signer)
-	if !ok {
-		return fmt.Errorf("%s: not a signing key", path)
 	}
 	kid, err := usertoken.KeyID(signer.Public())
 	if err != nil {

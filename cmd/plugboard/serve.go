@@ -200,7 +200,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("credential store %s: %w", redactDSN(o.storePath), err)
 	}
-	defer st.Close()
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Warn("closing the credential store", "error", err)
+		}
+	}()
 	log.Debug("credential store open", "store", redactDSN(o.storePath), "encryption_keys_from", keySource)
 	if fi, err := os.Stat(o.manifests); err != nil || !fi.IsDir() {
 		return fmt.Errorf("manifest folder %q not found: set --manifests or PLUGBOARD_MANIFESTS", o.manifests)
@@ -236,7 +240,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		Limits:               limits,
 	})
 	if err != nil {
-		ln.Close()
+		_ = ln.Close() // unused; the error that matters is err
 		return err
 	}
 	if dev {
@@ -246,7 +250,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if o.adminListen != "" {
 		aln, err := net.Listen("tcp", o.adminListen)
 		if err != nil {
-			ln.Close()
+			_ = ln.Close() // unused; the error that matters is err
 			return fmt.Errorf("--admin-listen: %w", err)
 		}
 		admin = append(admin, aln)

@@ -195,7 +195,7 @@ func (g *gatewayProcess) do(method, path, token string) response {
 	if err != nil {
 		g.t.Fatalf("%s %s: reading body: %v", method, path, err)
 	}
-	g.responses.Write(append(b, '\n'))
+	_, _ = g.responses.Write(append(b, '\n'))
 	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
 }
 
@@ -740,7 +740,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 				t.Errorf("want \"shutting down\" then \"stopped\" in the log, got:\n%s", s)
 			}
 			if conn, err := net.DialTimeout("tcp", strings.TrimPrefix(g.base, "http://"), time.Second); err == nil {
-				conn.Close()
+				_ = conn.Close()
 				t.Errorf("the port is still open after exit")
 			}
 		})
@@ -853,7 +853,7 @@ func TestServeUsage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { busy.Close() })
+	t.Cleanup(func() { _ = busy.Close() })
 
 	tests := []struct {
 		name       string

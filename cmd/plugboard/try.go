@@ -99,7 +99,11 @@ func runTry(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(data)
+	defer func() {
+		if err := os.RemoveAll(data); err != nil {
+			fmt.Fprintf(stderr, "plugboard try: removing the temporary store: %v\n", err)
+		}
+	}()
 	entry, err := seal.GenerateKey()
 	if err != nil {
 		return err
@@ -114,7 +118,7 @@ func runTry(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }() // a throwaway store, removed with data
 	signer, err := usertoken.GenerateRSA(2048)
 	if err != nil {
 		return err
@@ -133,12 +137,12 @@ func runTry(args []string, stdout, stderr io.Writer) error {
 		Egress: egress.Policy{Allow: allow, LiteralLoopback: true}, // a dev gateway
 	})
 	if err != nil {
-		ln.Close()
+		_ = ln.Close() // unused; the error that matters is err
 		return err
 	}
 	in, ok := srv.Reloader().Catalog().Lookup(id)
 	if !ok {
-		ln.Close()
+		_ = ln.Close() // unused
 		for _, e := range srv.Reloader().Catalog().Entries() {
 			for _, p := range e.Problems.Errors() {
 				fmt.Fprintln(stderr, p.String())

@@ -28,7 +28,7 @@ func buildAndRun(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	plugboardBin = filepath.Join(dir, "plugboard")
 	build := exec.Command("go", "build", "-o", plugboardBin, ".")
 	if out, err := build.CombinedOutput(); err != nil {

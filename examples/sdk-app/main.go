@@ -15,7 +15,6 @@ import (
 	"crypto"
 	_ "embed"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"html/template"
@@ -79,13 +78,9 @@ func loadSigner(path string) (crypto.Signer, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("signing key: %w", err)
 	}
-	k, err := usertoken.ParsePrivateKeyPEM(b)
+	signer, err := usertoken.ParsePrivateKeyPEM(b)
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", path, err)
-	}
-	signer, ok := k.(crypto.Signer)
-	if !ok {
-		return nil, "", errors.New(path + ": not a signing key")
 	}
 	kid, err := usertoken.KeyID(signer.Public())
 	return signer, kid, err

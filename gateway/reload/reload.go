@@ -188,7 +188,7 @@ func (r *Reloader) Start(ctx context.Context) error {
 		return fmt.Errorf("watching %s: %w", r.Dir, err)
 	}
 	if err := w.Add(r.Dir); err != nil {
-		w.Close()
+		_ = w.Close() // the Add error is the one to report
 		return fmt.Errorf("watching %s: %w", r.Dir, err)
 	}
 	// Catch what changed between the last load and the watch.
@@ -196,7 +196,7 @@ func (r *Reloader) Start(ctx context.Context) error {
 		r.Reload("watch started")
 	}
 	go func() {
-		defer w.Close()
+		defer func() { _ = w.Close() }() // the watch is over either way
 		if err := r.watch(ctx, w); err != nil {
 			r.Log.Error("manifest watcher stopped; reload with SIGHUP or POST /admin/v1/reload", "error", err)
 		}

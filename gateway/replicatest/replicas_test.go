@@ -54,7 +54,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }
 
@@ -133,7 +133,7 @@ func newCluster(t *testing.T) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
+	t.Cleanup(func() { _ = st.Close() })
 	c.store = st
 	key, err := usertoken.GenerateRSA(2048)
 	if err != nil {
@@ -184,7 +184,7 @@ func freshDatabase(t *testing.T, dsn string) string {
 	if err != nil {
 		t.Fatalf("connecting to PLUGBOARD_TEST_POSTGRES: %v", err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func freshDatabase(t *testing.T, dsn string) string {
 		c, err := pgx.Connect(context.Background(), dsn)
 		if err == nil {
 			_, _ = c.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)")
-			c.Close(context.Background())
+			_ = c.Close(context.Background())
 		}
 	})
 	u, err := url.Parse(dsn)
@@ -222,7 +222,7 @@ func (c *cluster) start() *replica {
 	go func() {
 		_ = r.cmd.Wait()
 		r.code = r.cmd.ProcessState.ExitCode()
-		pw.Close()
+		_ = pw.Close()
 		close(r.done)
 	}()
 	c.t.Cleanup(func() { _ = r.cmd.Process.Kill(); <-r.done })
@@ -234,7 +234,7 @@ func (c *cluster) start() *replica {
 				addr <- m[1]
 			}
 		}
-		io.Copy(io.Discard, pr)
+		_, _ = io.Copy(io.Discard, pr)
 	}()
 	select {
 	case a := <-addr:

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -274,8 +275,7 @@ func (p *Provider) api(w http.ResponseWriter, r *http.Request) {
 		}
 		fmt.Fprint(w, "data: second\n\n")
 	case "/slow":
-		var ms int
-		fmt.Sscan(r.URL.Query().Get("ms"), &ms)
+		ms, _ := strconv.Atoi(r.URL.Query().Get("ms")) // absent: 0
 		select {
 		case <-time.After(time.Duration(ms) * time.Millisecond):
 		case <-r.Context().Done():
@@ -284,8 +284,7 @@ func (p *Provider) api(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"slow":true}`)
 	case "/big":
-		var n int
-		fmt.Sscan(r.URL.Query().Get("bytes"), &n)
+		n, _ := strconv.Atoi(r.URL.Query().Get("bytes")) // absent: 0
 		w.Header().Set("Content-Type", "application/octet-stream")
 		chunk := make([]byte, 32<<10)
 		for n > 0 {
@@ -303,8 +302,7 @@ func (p *Provider) api(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "plain text")
 	case "/status":
-		var code int
-		fmt.Sscan(r.URL.Query().Get("code"), &code)
+		code, _ := strconv.Atoi(r.URL.Query().Get("code")) // absent: 0
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)
 		fmt.Fprintf(w, `{"message":"status %d"}`, code)
