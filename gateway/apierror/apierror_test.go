@@ -57,7 +57,7 @@ func readmeCodes(t *testing.T) []Code {
 		t.Fatal("README.md has no **Errors made by the gateway** section")
 	}
 	var codes []Code
-	row := regexp.MustCompile("^\\| *\\d{3} *\\| *(.*?) *\\|")
+	row := regexp.MustCompile(`^\| *\d{3} *\| *(.*?) *\|`)
 	inTable := false
 	for _, line := range strings.Split(table, "\n") {
 		if !strings.HasPrefix(line, "|") {
@@ -71,7 +71,7 @@ func readmeCodes(t *testing.T) []Code {
 		if m == nil {
 			continue
 		}
-		for _, c := range regexp.MustCompile("`([a-z_]+)`").FindAllStringSubmatch(m[1], -1) {
+		for _, c := range regexp.MustCompile("`" + `([a-z_]+)` + "`").FindAllStringSubmatch(m[1], -1) {
 			codes = append(codes, Code(c[1]))
 		}
 	}

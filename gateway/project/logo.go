@@ -32,7 +32,7 @@ func loadLogo(path string) (template.URL, error) {
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	if opened, err := f.Stat(); err != nil || !os.SameFile(fi, opened) {
 		return "", fmt.Errorf("%s changed while it was read", path)
 	}

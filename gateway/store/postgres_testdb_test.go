@@ -68,7 +68,7 @@ func adminExec(t testing.TB, dsn, sql string) {
 	if err != nil {
 		t.Fatalf("connecting to %s: %v", postgresTestEnv, err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	if _, err := conn.Exec(ctx, sql); err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}

@@ -12,7 +12,7 @@ func TestSQLitePragmas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	for _, tc := range []struct {
 		pool       string
 		pragma     string
@@ -52,7 +52,7 @@ func TestMigrateSQLiteIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	for range 2 {
 		applied, err := migrateSQLite(t.Context(), s.w, s.path)
 		if err != nil || len(applied) != 0 {
@@ -103,7 +103,7 @@ func TestRotateTickets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	if v, err := s.TakeTicket(ctx, "state", "live"); err != nil || string(v) != "in flight" {
 		t.Errorf("TakeTicket after rotation and removal of the old key = %q, %v", v, err)
 	}
