@@ -29,6 +29,7 @@ import (
 	"github.com/plugboardhq/plugboard/gateway/proxy"
 	"github.com/plugboardhq/plugboard/gateway/ratelimit"
 	"github.com/plugboardhq/plugboard/gateway/reload"
+	"github.com/plugboardhq/plugboard/gateway/routes"
 	"github.com/plugboardhq/plugboard/gateway/sdk"
 	"github.com/plugboardhq/plugboard/gateway/store"
 )
@@ -42,6 +43,8 @@ type Server struct {
 	handler      http.Handler
 	adminHandler http.Handler // /metrics, /admin/v1, probes: for a separate admin listener
 	draining     atomic.Bool
+
+	routes []string // the patterns served, on either listener
 
 	creds *connection.Refresher
 	flows *connect.Flows // nil without a store
@@ -71,12 +74,12 @@ func New(cfg Config) (*Server, error) {
 
 	// Operators' routes: on the public listener, or only on the admin
 	// listener when there is one (Serve's admin argument).
-	adminMux := http.NewServeMux()
+	adminMux := routes.New()
 	ops.RegisterProbes(adminMux)
 	ops.RegisterAdmin(adminMux)
-	s.adminHandler = s.instrument(notFoundAsJSON(adminMux, " on the admin listener"))
+	s.adminHandler = s.instrument(notFoundAsJSON(adminMux.Mux(), " on the admin listener"))
 
-	mux := http.NewServeMux()
+	mux := routes.New()
 	ops.RegisterProbes(mux)
 	if !cfg.SeparateAdmin {
 		ops.RegisterAdmin(mux)
@@ -88,7 +91,11 @@ func New(cfg Config) (*Server, error) {
 		proxyRoute = s.assemble(mux, dir, projects)
 	}
 	allowed := origin.Allowlist(cfg.AllowedOrigins)
-	routed := notFoundAsJSON(mux, "")
+	s.routes = append(mux.Patterns(), proxy.RoutePattern)
+	if cfg.SeparateAdmin {
+		s.routes = append(s.routes, adminMux.Patterns()...)
+	}
+	routed := notFoundAsJSON(mux.Mux(), "")
 	s.handler = s.instrument(allowed.CORS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Proxy paths are routed before the mux, which would clean them:
 		// the proxy checks the API path exactly as it was sent.
@@ -106,7 +113,7 @@ func New(cfg Config) (*Server, error) {
 // assemble builds the routes that need the store: the proxy, the SDK's
 // management API and, with a keyring to seal portal sessions, the connect
 // flows and links. It returns the proxy's route, which is served before the mux.
-func (s *Server) assemble(mux *http.ServeMux, dir *integration.Directory, projects *project.Registry) *proxy.Route {
+func (s *Server) assemble(mux *routes.Table, dir *integration.Directory, projects *project.Registry) *proxy.Route {
 	cfg := s.cfg
 	guard := &egress.Guard{Policy: cfg.Egress, Log: cfg.Log, Metrics: s.metrics,
 		IsLiteral: func(hostport string) bool { return s.reloader.Catalog().LiteralHost(hostport) }}
@@ -143,6 +150,10 @@ func rateOr(r, def ratelimit.Rate) ratelimit.Rate {
 
 // Handler returns the HTTP handler of the gateway.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// Routes lists the route patterns the gateway serves (http.ServeMux
+// syntax; the proxy's is matched before the mux).
+func (s *Server) Routes() []string { return append([]string(nil), s.routes...) }
 
 // Reloader returns the server's reloader (for SIGHUP and tests).
 func (s *Server) Reloader() *reload.Reloader { return s.reloader }

@@ -63,19 +63,41 @@ regular file of at most 64 KiB inside the manifest's folder or a
 --secrets-dir folder, judged after following symbolic links, never inside
 --data. A refused reference makes that manifest invalid, in every mode.
 
-Routes:
-  GET  /healthz                       process alive
-  GET  /readyz                        a catalog is loaded and not shutting down
-  GET  /metrics                       Prometheus metrics (plugboard_*)
-  GET  /v1/integrations[/{id}]        public metadata (no secrets)
-  GET  /v1/integrations/{id}/icon.svg the sanitised icon
-  GET  /admin/v1/integrations         every manifest file, status, problems (admin token)
-  POST /admin/v1/reload               rescan now (admin token)
-                                      (/metrics and /admin/v1 move to --admin-listen when set)
-  POST /projects/{p}/sdk/credentials  connect an api_key/basic/client-credentials
-                                      integration (user token; tested first)
-  ANY  /projects/{p}/sdk/proxy/custom/{integration}/{path}
-                                      the proxy (user token)
+Routes (serve_test.go holds this list to the routes the gateway mounts):
+  Operators
+  GET    /healthz                          process alive
+  GET    /readyz                           a catalog is loaded and not shutting down
+  GET    /metrics                          Prometheus metrics (plugboard_*)
+  GET    /admin/v1/integrations            every manifest file, status, problems (admin token)
+  POST   /admin/v1/reload                  rescan now (admin token)
+                                           (/metrics and /admin/v1 move to --admin-listen when set)
+  Public catalog (no token; never secrets)
+  GET    /v1/integrations                  every integration's public metadata
+  GET    /v1/integrations/{id}             one integration
+  GET    /v1/integrations/{id}/icon.svg    its sanitised icon
+  The app, with a user token (Authorization: Bearer; {pid} is the project)
+  ANY    /projects/{pid}/sdk/proxy/custom/{integration}/{path...}
+                                           the proxy: the user's credential injected
+  POST   /projects/{pid}/sdk/credentials   connect an api_key/basic/client-credentials
+                                           integration (tested before it is stored)
+  GET    /projects/{pid}/sdk/credentials/{id}    one of the user's credentials
+  DELETE /projects/{pid}/sdk/credentials/{id}    disconnect it (revoked where declared)
+  POST   /projects/{pid}/sdk/connect-links       a single-use Connect Portal link
+  GET    /projects/{pid}/sdk/me                  the user and their integrations (SDK)
+  PATCH  /projects/{pid}/sdk/me                  user metadata (accepted, not kept)
+  GET    /projects/{pid}/sdk/integrations        integrations as the SDK lists them
+  DELETE /projects/{pid}/sdk/integrations/{integrationId}   uninstall (SDK)
+  GET    /v2/projects/{pid}/sdk/actions/build-oauth         the SDK popup's connect link
+  GET    /projects/{pid}/sdk/actions/session-id/{key}       the SDK popup's result
+  DELETE /projects/{pid}/sdk/actions/session-id/{key}       forget it
+  End users' browsers (the Connect Portal)
+  GET    /projects/{pid}/sdk/actions/oauth-nonce  the SDK popup's first page
+  GET    /connect/ui                       the page the SDK's connect() frames
+  GET    /connect/link/{code}              open a connect link (starts a portal session)
+  POST   /connect/switch/{code}            replace another account's portal session
+  GET    /connect/portal/{id}              the connect form
+  POST   /connect/portal/{id}              submit it (API key, client credentials, or on to OAuth)
+  GET    /oauth/callback                   the OAuth redirect URI (<public URL>/oauth/callback)
 `
 
 type serveOptions struct {

@@ -14,6 +14,7 @@ import (
 	"github.com/plugboardhq/plugboard/gateway/apierror"
 	"github.com/plugboardhq/plugboard/gateway/metrics"
 	"github.com/plugboardhq/plugboard/gateway/reload"
+	"github.com/plugboardhq/plugboard/gateway/routes"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
@@ -28,13 +29,13 @@ type Ops struct {
 }
 
 // RegisterProbes mounts /healthz and /readyz.
-func (o *Ops) RegisterProbes(mux *http.ServeMux) {
+func (o *Ops) RegisterProbes(mux *routes.Table) {
 	mux.HandleFunc("GET /healthz", o.healthz)
 	mux.HandleFunc("GET /readyz", o.readyz)
 }
 
 // RegisterAdmin mounts /metrics and the admin API.
-func (o *Ops) RegisterAdmin(mux *http.ServeMux) {
+func (o *Ops) RegisterAdmin(mux *routes.Table) {
 	mux.Handle("GET /metrics", o.Metrics.Handler())
 	mux.Handle("GET /admin/v1/integrations", o.guard(o.integrations))
 	mux.Handle("POST /admin/v1/reload", o.guard(o.reload))

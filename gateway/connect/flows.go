@@ -19,6 +19,7 @@ import (
 	"github.com/plugboardhq/plugboard/gateway/project"
 	"github.com/plugboardhq/plugboard/gateway/proxy"
 	"github.com/plugboardhq/plugboard/gateway/ratelimit"
+	"github.com/plugboardhq/plugboard/gateway/routes"
 	"github.com/plugboardhq/plugboard/gateway/seal"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/manifest"
@@ -78,7 +79,7 @@ type Flows struct {
 
 // Register mounts the flows' routes: the portal and its links, the OAuth
 // callback, the SDK's connect iframe and install popup.
-func (f *Flows) Register(mux *http.ServeMux) {
+func (f *Flows) Register(mux *routes.Table) {
 	mux.HandleFunc("GET /connect/link/{code}", f.limitIP(f.openConnectLink))
 	mux.HandleFunc("POST /connect/switch/{code}", f.switchSession)
 	mux.HandleFunc("GET /connect/portal/{id}", f.showPortal)

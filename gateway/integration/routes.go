@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/plugboardhq/plugboard/gateway/apierror"
+	"github.com/plugboardhq/plugboard/gateway/routes"
 )
 
 // Catalog serves the public catalog: what apps may list and show without a
@@ -14,7 +15,7 @@ type Catalog struct {
 }
 
 // Register mounts the catalog's routes.
-func (c Catalog) Register(mux *http.ServeMux) {
+func (c Catalog) Register(mux *routes.Table) {
 	mux.HandleFunc("GET /v1/integrations", c.list)
 	mux.HandleFunc("GET /v1/integrations/{id}", c.one)
 	mux.HandleFunc("GET /v1/integrations/{id}/icon.svg", c.icon)

@@ -15,6 +15,7 @@ import (
 	"github.com/plugboardhq/plugboard/gateway/origin"
 	"github.com/plugboardhq/plugboard/gateway/project"
 	"github.com/plugboardhq/plugboard/gateway/ratelimit"
+	"github.com/plugboardhq/plugboard/gateway/routes"
 	"github.com/plugboardhq/plugboard/gateway/store"
 )
 
@@ -32,7 +33,7 @@ type API struct {
 }
 
 // Register mounts the API's routes but those of RegisterLinks.
-func (a *API) Register(mux *http.ServeMux) {
+func (a *API) Register(mux *routes.Table) {
 	mux.HandleFunc("POST /projects/{pid}/sdk/credentials", a.limitIP(a.createCredential))
 	mux.HandleFunc("GET /projects/{pid}/sdk/credentials/{id}", a.getCredential)
 	mux.HandleFunc("DELETE /projects/{pid}/sdk/credentials/{id}", a.deleteCredential)
@@ -44,7 +45,7 @@ func (a *API) Register(mux *http.ServeMux) {
 
 // RegisterLinks mounts the routes that hand out connect links (which open
 // portal sessions, sealed with the gateway's keyring).
-func (a *API) RegisterLinks(mux *http.ServeMux) {
+func (a *API) RegisterLinks(mux *routes.Table) {
 	mux.HandleFunc("POST /projects/{pid}/sdk/connect-links", a.createConnectLink)
 	mux.HandleFunc("GET /v2/projects/{pid}/sdk/actions/build-oauth", a.limitIP(a.buildOAuth))
 	mux.HandleFunc("GET /projects/{pid}/sdk/actions/session-id/{key}", a.sessionGet)
