@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/plugboardhq/plugboard/internal/testfix"
 )
 
 // These tests drive Debian's headless Chromium through the Connect Portal
@@ -227,10 +228,7 @@ func TestBrowserOAuthWrongRedirectURIStoresNothing(t *testing.T) {
 	e := startProxyEnv(t)
 	e.provider.RedirectURI = "https://app.example.com/elsewhere"
 	run(t, ctx, "start", chromedp.Navigate(e.connectLink("quinn", "custom.fakeoauth")), chromedp.Click(chromedp.ID("submit")))
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.HasPrefix(location(t, ctx), e.provider.URL) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	testfix.Eventually(t, "the provider's page", func() bool { return strings.HasPrefix(location(t, ctx), e.provider.URL) })
 	body, _ := read(ctx, chromedp.Text(chromedp.CSS("body")))
 	if !strings.Contains(body, "redirect_uri does not match") {
 		t.Fatalf("provider page: %q", body)

@@ -47,6 +47,6 @@ func eventually(t T, timeout time.Duration, what string, cond func() (bool, stri
 			return
 		}
 		time.Sleep(wait)
-		wait = min(2*wait, 50*time.Millisecond)
+		wait = min(2*wait, 10*time.Millisecond)
 	}
 }
