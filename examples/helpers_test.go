@@ -26,10 +26,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/testfix"
 	"gopkg.in/yaml.v3"
 )
 
-// tmpRoot holds the binary built for the whole test run.
+// tmpRoot is a folder for the whole test run.
 var tmpRoot string
 
 func TestMain(m *testing.M) {
@@ -39,7 +40,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	tmpRoot = dir
-	code := m.Run()
+	code := testfix.Run(m)
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -54,64 +55,16 @@ func repoRoot(t *testing.T) string {
 	return root
 }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// plugboard builds cmd/plugboard once per test run and returns its path.
-func plugboard(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		root, err := filepath.Abs("..")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(tmpRoot, "plugboard")
-		cmd := exec.Command("go", "build", "-o", binPath, "github.com/plugboardhq/plugboard/cmd/plugboard")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/plugboard: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
 // run runs the binary with args in dir and returns its stdout, stderr and
 // exit code; it fails the test if the command cannot run or takes too long.
 func run(t *testing.T, dir string, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(plugboard(t), args...)
+	cmd := exec.Command(testfix.Plugboard(t), args...)
 	cmd.Dir = dir
 	cmd.Env = env
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		var ee *exec.ExitError
-		switch {
-		case err == nil:
-		case errors.As(err, &ee):
-			code = ee.ExitCode()
-		default:
-			t.Fatalf("plugboard %s: %v", strings.Join(args, " "), err)
-		}
-	case <-time.After(20 * time.Second):
-		_ = cmd.Process.Kill()
-		err := <-done
-		t.Fatalf("plugboard %s: still running after 20s, killed (%v)\nstderr:\n%s", strings.Join(args, " "), err, errb.String())
-	}
-	return out.String(), errb.String(), code
+	p := testfix.Start(t, cmd)
+	code = p.Wait(20 * time.Second)
+	return p.Stdout.String(), p.Stderr.String(), code
 }
 
 // baseEnv is a clean environment for the binary: no PLUGBOARD_* leaking in

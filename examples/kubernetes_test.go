@@ -1,7 +1,6 @@
 package examples
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/testfix"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
@@ -575,55 +575,10 @@ func TestDeploymentStartsGateway(t *testing.T) {
 		t.Logf("refused: %s", strings.TrimSpace(stderr))
 	})
 
-	cmd := exec.Command(plugboard(t), append(args, "--listen=127.0.0.1:0")...)
+	cmd := exec.Command(testfix.Plugboard(t), append(args, "--listen=127.0.0.1:0")...)
 	cmd.Dir, cmd.Env = tmp, testEnv(false)
-	logs, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	stopped := make(chan struct{})
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill() // a no-op once it has exited
-		<-stopped
-	})
-
-	// The listening address is in the log; keep the rest for failures.
-	addrc := make(chan string, 1)
-	var logText strings.Builder
-	logDone := make(chan struct{})
-	go func() {
-		defer close(logDone)
-		sc := bufio.NewScanner(logs)
-		for sc.Scan() {
-			line := sc.Text()
-			logText.WriteString(line + "\n")
-			var rec struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" && rec.Addr != "" {
-				select {
-				case addrc <- rec.Addr:
-				default:
-				}
-			}
-		}
-	}()
-	go func() {
-		<-logDone // Wait only after stderr is read to the end
-		exited <- cmd.Wait()
-		close(stopped)
-	}()
-	var base string
-	select {
-	case addr := <-addrc:
-		base = "http://" + addr
-	case err := <-exited:
-		t.Fatalf("the gateway exited (%v) before listening:\n%s", err, logText.String())
-	case <-time.After(15 * time.Second):
-		t.Fatalf("the gateway did not log a listening address (--log-format json?) within 15s:\n%s", logText.String())
-	}
+	gw := testfix.Start(t, cmd)
+	base := "http://" + gw.Listening()
 
 	get := func(path, token string) (int, string) {
 		t.Helper()
@@ -686,39 +641,26 @@ func TestDeploymentStartsGateway(t *testing.T) {
 		}
 	}
 	writeConfigMapVolume(t, manifestsDir, files, 2)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var now struct {
+		Revision string `json:"revision"`
+		Files    []struct{ File, Status string }
+	}
+	testfix.EventuallySaw(t, "a reload after the ConfigMap's ..data swap (changed "+changed+")", func() (bool, string) {
 		_, body := get("/admin/v1/integrations", adminToken)
-		var now struct {
-			Revision string `json:"revision"`
-			Files    []struct{ File, Status string }
-		}
 		_ = json.Unmarshal([]byte(body), &now)
-		if now.Revision != admin.Revision {
-			for _, f := range now.Files {
-				if f.Status != "ok" {
-					t.Errorf("after the ConfigMap update, %s: status %s", f.File, f.Status)
-				}
-			}
-			break
+		return now.Revision != admin.Revision, body + "\n" + gw.Stderr.String()
+	})
+	for _, f := range now.Files {
+		if f.Status != "ok" {
+			t.Errorf("after the ConfigMap update, %s: status %s", f.File, f.Status)
 		}
-		if time.Now().After(deadline) {
-			t.Errorf("no reload 10s after the ConfigMap's ..data swap (changed %s)\n%s", changed, logText.String())
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("after SIGTERM: %v\n%s", err, logText.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Errorf("still running 10s after SIGTERM with no request in flight:\n%s", logText.String())
+	if code := gw.Wait(10 * time.Second); code != 0 {
+		t.Errorf("exit %d after SIGTERM with no request in flight:\n%s", code, gw.Stderr)
 	}
 }
 

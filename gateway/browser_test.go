@@ -8,10 +8,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/plugboardhq/plugboard/gateway/testfix"
 )
 
 // These tests drive Debian's headless Chromium through the Connect Portal
@@ -34,24 +36,68 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
-// newChrome starts a browser of its own (own profile, so own cookies) and
-// returns a tab context with a deadline for the test.
+// chrome is the one headless Chromium of this test binary, started by the
+// first browser test and stopped by TestMain: starting a browser costs
+// seconds, a tab in a fresh BrowserContext costs milliseconds.
+var chrome struct {
+	once    sync.Once
+	browser context.Context // the browser's first tab; every test's tab is its child
+	stop    func()
+	err     error
+}
+
+// TestMain stops the shared Chromium once every test has run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if chrome.stop != nil {
+		chrome.stop()
+	}
+	os.Exit(code)
+}
+
+// sharedBrowser starts the package's Chromium once and returns its context.
+func sharedBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path := chromiumPath(t)
+	chrome.once.Do(func() {
+		dir, err := os.MkdirTemp("", "plugboard-chromium-")
+		if err != nil {
+			chrome.err = err
+			return
+		}
+		opts := append(chromedp.DefaultExecAllocatorOptions[:],
+			chromedp.ExecPath(path),
+			chromedp.NoSandbox,
+			chromedp.Flag("disable-gpu", true),
+			chromedp.Flag("disable-quic", true),
+			chromedp.Flag("disable-component-update", true),
+			chromedp.UserDataDir(dir),
+			chromedp.WindowSize(1000, 900),
+		)
+		alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		browser, cancelBrowser := chromedp.NewContext(alloc)
+		chrome.browser = browser
+		chrome.stop = func() { cancelBrowser(); cancelAlloc(); os.RemoveAll(dir) }
+		chrome.err = chromedp.Do(browser)
+	})
+	if chrome.err != nil {
+		t.Fatalf("starting Chromium: %v", chrome.err)
+	}
+	if err := chrome.browser.Err(); err != nil {
+		t.Fatalf("the shared Chromium has stopped (an earlier test may have crashed it): %v", err)
+	}
+	return chrome.browser
+}
+
+// newChrome opens a tab in a BrowserContext of its own (own cookies and
+// storage, like a separate browser profile) in the shared Chromium, and
+// returns the tab's context with a deadline for the test.
 func newChrome(t *testing.T) context.Context {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath(t)),
-		chromedp.NoSandbox,
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1000, 900),
-	)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(alloc)
-	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
+	ctx, cancelCtx := chromedp.NewContext(sharedBrowser(t), chromedp.WithNewBrowserContext())
+	t.Cleanup(cancelCtx)
 	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting Chromium: %v", err)
+		t.Fatalf("opening a tab in Chromium: %v", err)
 	}
 	tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	t.Cleanup(cancel)
@@ -182,10 +228,7 @@ func TestBrowserOAuthWrongRedirectURIStoresNothing(t *testing.T) {
 	e := startProxyEnv(t)
 	e.provider.RedirectURI = "https://app.example.com/elsewhere"
 	run(t, ctx, "start", chromedp.Navigate(e.connectLink("quinn", "custom.fakeoauth")), chromedp.Click(chromedp.ID("submit")))
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.HasPrefix(location(t, ctx), e.provider.URL) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	testfix.Eventually(t, "the provider's page", func() bool { return strings.HasPrefix(location(t, ctx), e.provider.URL) })
 	body, _ := read(ctx, chromedp.Text(chromedp.CSS("body")))
 	if !strings.Contains(body, "redirect_uri does not match") {
 		t.Fatalf("provider page: %q", body)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/plugboardhq/plugboard/gateway/admin"
 	"github.com/plugboardhq/plugboard/gateway/integration"
+	"github.com/plugboardhq/plugboard/gateway/testfix"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
@@ -142,18 +143,6 @@ func (g *testGateway) adminFiles() admin.Catalog {
 	return cat
 }
 
-// eventually polls cond until it holds or 5 s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(3 * time.Millisecond)
-	}
-}
-
 func writeFile(t testing.TB, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
@@ -273,21 +262,21 @@ func TestReloadUnderLoad(t *testing.T) {
 			} else {
 				current["echo"] = fmt.Sprintf("echo v%d", op)
 				cm.publish(t, testManifest("echo", current["echo"]))
-				eventually(t, "configmap swap "+current["echo"], visible("echo", current["echo"]))
+				testfix.Eventually(t, "configmap swap "+current["echo"], visible("echo", current["echo"]))
 			}
 			id = "echo"
 		case current[id] == "": // deleted earlier: add it back
 			writeFile(t, path, testManifest(id, desc))
 			current[id] = desc
-			eventually(t, "re-added "+desc, visible(id, desc))
+			testfix.Eventually(t, "re-added "+desc, visible(id, desc))
 		case kind < 4:
 			writeFile(t, path, testManifest(id, desc))
 			current[id] = desc
-			eventually(t, "in-place edit "+desc, visible(id, desc))
+			testfix.Eventually(t, "in-place edit "+desc, visible(id, desc))
 		case kind < 6:
 			replaceFile(t, path, testManifest(id, desc))
 			current[id] = desc
-			eventually(t, "rename-over save "+desc, visible(id, desc))
+			testfix.Eventually(t, "rename-over save "+desc, visible(id, desc))
 		case kind < 9:
 			marker := fmt.Sprintf("bogus_%d", op)
 			if kind == 8 {
@@ -301,7 +290,7 @@ func TestReloadUnderLoad(t *testing.T) {
 				t.Fatal(err)
 			}
 			delete(current, id)
-			eventually(t, "delete "+id, func() bool { _, code := g.description(id); return code == 404 })
+			testfix.Eventually(t, "delete "+id, func() bool { _, code := g.description(id); return code == 404 })
 		}
 		// What is served is exactly the last valid version of each file.
 		if want := current[id]; want != "" {
@@ -359,7 +348,7 @@ func TestReloadUnderLoad(t *testing.T) {
 // problem naming marker, and checks the bad version is not served.
 func waitRejected(t *testing.T, g *testGateway, file, marker string) {
 	t.Helper()
-	eventually(t, "rejection of "+marker, func() bool {
+	testfix.Eventually(t, "rejection of "+marker, func() bool {
 		for _, f := range g.adminFiles().Files {
 			if filepath.Base(f.File) == file && f.Status != manifest.StatusOK {
 				for _, p := range f.Problems {

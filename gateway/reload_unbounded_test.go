@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/plugboardhq/plugboard/gateway/testfix"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
@@ -45,7 +46,7 @@ func TestReloadSurvivesUnboundedFiles(t *testing.T) {
 		"fifo.yaml": "not a regular file", "zero.yaml": "not a regular file", "huge.yaml": "more than the 262144 allowed",
 		"bravo.yaml": "cannot read icon file icon.svg: not a regular file", "charlie.yaml": "cannot read secret file secret.txt: not a regular file",
 	}
-	eventually(t, "the reload that sees every file", func() bool {
+	testfix.Eventually(t, "the reload that sees every file", func() bool {
 		d, code := g.description("delta")
 		return code == 200 && d == "delta v0"
 	})

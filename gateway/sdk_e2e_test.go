@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/plugboardhq/plugboard/gateway/integration"
+	"github.com/plugboardhq/plugboard/gateway/testfix"
 )
 
 // The unmodified @useparagon/connect package (installed by `npm ci` in
@@ -293,7 +294,7 @@ func TestSDKUnmodifiedAgainstPlugboard(t *testing.T) {
 	}
 	screenshot(t, a.ctx, "sdk-4-connect-iframe-connected")
 	run(t, a.ctx, "close portal", chromedp.Click(chromedp.ID("pb-done"), in))
-	waitFor(t, "the iframe to hide", func() bool { return a.frameDisplay() == "none" })
+	testfix.Eventually(t, "the iframe to hide", func() bool { return a.frameDisplay() == "none" })
 	if ev := eval[[]string](a, `window.events`); !containsAll(ev, "cc-open:", "cc-error:", "cc-success:custom.fakecc", "cc-close:") {
 		t.Errorf("callbacks fired: %v", ev)
 	}
@@ -358,17 +359,6 @@ func TestSDKRequestAgainstAnAPIThatSendsCORSHeaders(t *testing.T) {
 		if res["ok"] != true || res["method"] != m {
 			t.Errorf("paragon.request %s against an API that sends CORS headers: %v", m, got)
 		}
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -463,7 +453,7 @@ func TestSDKPopupLoginCSRFFromAnotherOrigin(t *testing.T) {
 	// It settles on a gateway page, or (before the fix) on the callback's
 	// page, which closes the popup at once.
 	closed := false
-	waitFor(t, "the popup to settle", func() bool {
+	testfix.Eventually(t, "the popup to settle", func() bool {
 		if closed = eval[bool](a, `window.w.closed`); closed {
 			return true
 		}

@@ -9,7 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/plugboardhq/plugboard/gateway/testfix"
 )
 
 // TestServeEgressAllow: an API on 127.0.0.1 is refused by default in
@@ -66,12 +67,10 @@ func TestServeEgressAllow(t *testing.T) {
 		return strings.Contains(logs, "level=WARN") && strings.Contains(logs, "egress refused") && strings.Contains(logs, "integration=acme") && strings.Contains(logs, "address=127.0.0.1:"+port)
 	}
 	// The log reaches the test through a pipe: give the copy a moment.
-	for deadline := time.Now().Add(5 * time.Second); !logged(g.stderr.String()) && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if logs := g.stderr.String(); !logged(logs) {
-		t.Errorf("no warn log of the refusal:\n%s", logs)
-	}
+	testfix.EventuallySaw(t, "a warn log of the refusal", func() (bool, string) {
+		logs := g.stderr.String()
+		return logged(logs), logs
+	})
 
 	for name, c := range map[string]struct {
 		config string

@@ -18,33 +18,16 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/plugboardhq/plugboard/gateway/testfix"
 )
 
 // These tests run `plugboard serve` as a user or an orchestrator would: a
 // real process on a free loopback port, driven by files, signals and HTTP.
-// They reuse the binary TestMain builds (validate_test.go).
-
-// syncBuffer collects a child's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// They share one binary, built by testfix.Plugboard.
 
 // serveEnv is the test process's environment without anything that would
 // configure the gateway behind the test's back, plus extra NAME=value pairs.
@@ -80,17 +63,12 @@ func productionEnv(t *testing.T, dir string, extra ...string) []string {
 // gatewayProcess is a running `plugboard serve`.
 type gatewayProcess struct {
 	t              *testing.T
-	cmd            *exec.Cmd
+	proc           *testfix.Process
 	base           string // http://127.0.0.1:<port>
-	stdout, stderr *syncBuffer
-	responses      *syncBuffer // every response body, for leak checks
+	stdout, stderr *testfix.Output
+	responses      *testfix.Output // every response body, for leak checks
 	client         *http.Client
-	done           chan struct{} // closed when the process has exited
-	code           int           // exit code, once done is closed
 }
-
-// listeningRE finds the port in the "listening" log line, text or JSON.
-var listeningRE = regexp.MustCompile(`\baddr"?[=:]"?[^\s"]*:(\d+)`)
 
 // startGateway runs `plugboard serve args…` in dir with env (see serveEnv)
 // and waits until it listens. Without a --listen argument it listens on
@@ -106,54 +84,21 @@ func startGateway(t *testing.T, dir string, env []string, args ...string) *gatew
 	if !hasListen {
 		args = append([]string{"--listen", "127.0.0.1:0"}, args...)
 	}
-	g := &gatewayProcess{
-		t:      t,
-		cmd:    exec.Command(plugboardBin, append([]string{"serve"}, args...)...),
-		stdout: &syncBuffer{}, stderr: &syncBuffer{}, responses: &syncBuffer{},
-		client: &http.Client{Timeout: 5 * time.Second},
-		done:   make(chan struct{}),
+	cmd := exec.Command(testfix.Plugboard(t), append([]string{"serve"}, args...)...)
+	cmd.Dir, cmd.Env = dir, env
+	p := testfix.Start(t, cmd)
+	_, port, err := net.SplitHostPort(p.Listening())
+	if err != nil {
+		t.Fatalf("listening address: %v", err)
 	}
-	g.cmd.Dir, g.cmd.Env = dir, env
-	g.cmd.Stdout, g.cmd.Stderr = g.stdout, g.stderr
-	if err := g.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		_ = g.cmd.Wait()
-		g.code = g.cmd.ProcessState.ExitCode()
-		close(g.done)
-	}()
-	t.Cleanup(func() {
-		_ = g.cmd.Process.Kill()
-		<-g.done
-	})
-
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s := g.stderr.String()
-		for _, l := range lines(s[:strings.LastIndex(s, "\n")+1]) { // whole lines only
-			if strings.Contains(l, "listening") {
-				if m := listeningRE.FindStringSubmatch(l); m != nil {
-					g.base = "http://127.0.0.1:" + m[1]
-					return g
-				}
-			}
-		}
-		select {
-		case <-g.done:
-			t.Fatalf("plugboard serve %v exited %d before listening\n--- stderr:\n%s", args, g.code, g.stderr)
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("plugboard serve %v did not log \"listening\" in 10s\n--- stderr:\n%s", args, g.stderr)
-		}
-	}
+	return &gatewayProcess{t: t, proc: p, base: "http://127.0.0.1:" + port, stdout: p.Stdout, stderr: p.Stderr,
+		responses: &testfix.Output{}, client: &http.Client{Timeout: 5 * time.Second}}
 }
 
 // signal sends sig to the gateway.
 func (g *gatewayProcess) signal(sig os.Signal) {
 	g.t.Helper()
-	if err := g.cmd.Process.Signal(sig); err != nil {
+	if err := g.proc.Cmd.Process.Signal(sig); err != nil {
 		g.t.Fatalf("signal %v: %v", sig, err)
 	}
 }
@@ -161,13 +106,7 @@ func (g *gatewayProcess) signal(sig os.Signal) {
 // wait waits up to timeout for the process to exit and returns its exit code.
 func (g *gatewayProcess) wait(timeout time.Duration) int {
 	g.t.Helper()
-	select {
-	case <-g.done:
-		return g.code
-	case <-time.After(timeout):
-		g.t.Fatalf("plugboard serve still running %v after the signal\n--- stderr:\n%s", timeout, g.stderr)
-		return -1
-	}
+	return g.proc.Wait(timeout)
 }
 
 type response struct {
@@ -303,22 +242,6 @@ func (g *gatewayProcess) description(id string) string {
 	return v.Description
 }
 
-// eventually polls cond until it holds or 5s pass; cond returns what it saw.
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		ok, saw := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 5s; last saw %s", what, saw)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
 // editFile rewrites a file the way most editors save: a temporary file
 // renamed over the original.
 func editFile(t *testing.T, path string, edit func(string) string) {
@@ -368,7 +291,7 @@ func runServeCmd(t *testing.T, dir string, env []string, args ...string) result 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, plugboardBin, args...)
+	cmd := exec.CommandContext(ctx, testfix.Plugboard(t), args...)
 	cmd.Dir, cmd.Env = dir, env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -458,7 +381,7 @@ func TestServeDevHotReload(t *testing.T) {
 	before := g.admin(token)
 	const edited = "Edited while the gateway runs."
 	editFile(t, manifestPath, func(s string) string { return replaceLine(s, "description:", "description: "+edited) })
-	eventually(t, "edited description served", func() (bool, string) {
+	testfix.EventuallySaw(t, "edited description served", func() (bool, string) {
 		d := g.description("github")
 		return d == edited, d
 	})
@@ -480,7 +403,7 @@ func TestServeDevHotReload(t *testing.T) {
 		return replaceLine(s, "testEndpoint:", "testEndpoint: user")
 	})
 	var problems []problemEntry
-	eventually(t, "github.yaml stale", func() (bool, string) {
+	testfix.EventuallySaw(t, "github.yaml stale", func() (bool, string) {
 		v := g.admin(token)
 		st, errs := v.fileStatus("github.yaml")
 		problems = errs
@@ -500,7 +423,7 @@ func TestServeDevHotReload(t *testing.T) {
 	if st, _ := g.admin(token).fileStatus("stripe.yaml"); st != "ok" {
 		t.Errorf("stripe.yaml should stay ok, got %s", st)
 	}
-	eventually(t, "problem logged", func() (bool, string) {
+	testfix.EventuallySaw(t, "problem logged", func() (bool, string) {
 		s := g.stderr.String()
 		return strings.Contains(s, fmt.Sprintf("github.yaml:%d:%d: api.testEndpoint", line, col)), s
 	})
@@ -552,7 +475,7 @@ func TestServeSIGHUPReloads(t *testing.T) {
 		t.Fatalf("want the startup load as the last reload, got %+v", v.LastReload)
 	}
 	g.signal(syscall.SIGHUP)
-	eventually(t, "reload triggered by SIGHUP", func() (bool, string) {
+	testfix.EventuallySaw(t, "reload triggered by SIGHUP", func() (bool, string) {
 		tr := g.admin(token).LastReload.Trigger
 		return tr == "SIGHUP", tr
 	})
@@ -786,7 +709,7 @@ func TestServeSecretsStayOut(t *testing.T) {
 			// served, and, if errPath is set, the file has an error there.
 			wantGithub := func(status, description, errPath string) {
 				t.Helper()
-				eventually(t, "github.yaml "+status+" serving "+description, func() (bool, string) {
+				testfix.EventuallySaw(t, "github.yaml "+status+" serving "+description, func() (bool, string) {
 					st, errs := g.admin(token).fileStatus("github.yaml")
 					d := g.description("github")
 					located := errPath == "" && len(errs) == 0 || len(errs) == 1 && errs[0].Path == errPath && errs[0].Line > 0

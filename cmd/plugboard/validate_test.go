@@ -10,32 +10,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/plugboardhq/plugboard/gateway/testfix"
 )
 
 // These tests run the real binary, as a user or a CI job would, and check
 // what they see: exit codes, stdout and stderr.
 
-// plugboardBin is the binary TestMain builds once for every test.
-var plugboardBin string
-
 func TestMain(m *testing.M) {
-	os.Exit(buildAndRun(m))
-}
-
-func buildAndRun(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "plugboard-cli-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = os.RemoveAll(dir) }()
-	plugboardBin = filepath.Join(dir, "plugboard")
-	build := exec.Command("go", "build", "-o", plugboardBin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		return 1
-	}
-	return m.Run()
+	os.Exit(testfix.Run(m))
 }
 
 // result is what a user sees after running the binary.
@@ -53,7 +36,7 @@ func (r result) String() string {
 // environment so that "unset" really is unset.
 func runIn(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(plugboardBin, args...)
+	cmd := exec.Command(testfix.Plugboard(t), args...)
 	cmd.Dir = dir
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "PLUGBOARD_TEST_") {

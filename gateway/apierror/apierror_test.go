@@ -71,7 +71,7 @@ func readmeCodes(t *testing.T) []Code {
 		if m == nil {
 			continue
 		}
-		for _, c := range regexp.MustCompile("`" + `([a-z_]+)` + "`").FindAllStringSubmatch(m[1], -1) {
+		for _, c := range regexp.MustCompile("`"+`([a-z_]+)`+"`").FindAllStringSubmatch(m[1], -1) {
 			codes = append(codes, Code(c[1]))
 		}
 	}

@@ -197,14 +197,22 @@ func (r *Reloader) Start(ctx context.Context) error {
 	}
 	go func() {
 		defer func() { _ = w.Close() }() // the watch is over either way
-		if err := r.watch(ctx, w); err != nil {
+		if err := r.watch(ctx, w, w.Events, w.Errors); err != nil {
 			r.Log.Error("manifest watcher stopped; reload with SIGHUP or POST /admin/v1/reload", "error", err)
 		}
 	}()
 	return nil
 }
 
-func (r *Reloader) watch(ctx context.Context, w *fsnotify.Watcher) error {
+// folderWatch is what the watch loop does with its *fsnotify.Watcher besides
+// reading its channels; tests drive the loop with a fake inside a synctest
+// bubble, where a real watcher's blocking reads cannot run.
+type folderWatch interface {
+	Add(name string) error
+	Remove(name string) error
+}
+
+func (r *Reloader) watch(ctx context.Context, w folderWatch, events <-chan fsnotify.Event, errs <-chan error) error {
 	watched, _ := filepath.EvalSymlinks(r.Dir)
 	debounce, maxDelay := r.Debounce, r.MaxDelay
 	if debounce <= 0 {
@@ -238,7 +246,7 @@ func (r *Reloader) watch(ctx context.Context, w *fsnotify.Watcher) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case ev, ok := <-w.Events:
+		case ev, ok := <-events:
 			if !ok {
 				return errors.New("file watcher closed")
 			}
@@ -254,7 +262,7 @@ func (r *Reloader) watch(ctx context.Context, w *fsnotify.Watcher) error {
 				wait = max(deadline, 0)
 			}
 			timer.Reset(wait)
-		case err, ok := <-w.Errors:
+		case err, ok := <-errs:
 			if !ok {
 				return errors.New("file watcher closed")
 			}

@@ -5,7 +5,6 @@
 package replicatest
 
 import (
-	"bufio"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -34,28 +33,16 @@ import (
 	"github.com/plugboardhq/plugboard/gateway/internal/fakeprovider"
 	"github.com/plugboardhq/plugboard/gateway/seal"
 	"github.com/plugboardhq/plugboard/gateway/store"
+	"github.com/plugboardhq/plugboard/gateway/testfix"
 	"github.com/plugboardhq/plugboard/gateway/usertoken"
 )
-
-var plugboardBin string
 
 func TestMain(m *testing.M) {
 	if os.Getenv("PLUGBOARD_TEST_POSTGRES") == "" {
 		fmt.Println("PLUGBOARD_TEST_POSTGRES not set: skipping the multi-replica tests (.ci/run starts a server and sets it)")
 		os.Exit(0)
 	}
-	dir, err := os.MkdirTemp("", "plugboard-replicas-")
-	if err != nil {
-		panic(err)
-	}
-	plugboardBin = filepath.Join(dir, "plugboard")
-	if out, err := exec.Command("go", "build", "-o", plugboardBin, "../../cmd/plugboard").CombinedOutput(); err != nil {
-		fmt.Printf("building plugboard: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testfix.Run(m))
 }
 
 // cluster is N gateway processes on one PostgreSQL schema, a fake provider,
@@ -76,29 +63,10 @@ type cluster struct {
 	next     atomic.Uint64
 }
 
+// replica is one gateway process and its base URL.
 type replica struct {
-	cmd    *exec.Cmd
-	base   string
-	stderr *lockedBuffer
-	done   chan struct{}
-	code   int
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	*testfix.Process
+	base string
 }
 
 const manifestTmpl = `id: fakeoauth
@@ -203,60 +171,24 @@ func freshDatabase(t *testing.T, dsn string) string {
 	return u.String()
 }
 
-var listeningRE = regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`)
-
 // start runs one more replica and waits until it is ready; it is not in
 // the load balancer's rotation until add.
 func (c *cluster) start() *replica {
 	c.t.Helper()
-	r := &replica{stderr: &lockedBuffer{}, done: make(chan struct{})}
-	r.cmd = exec.Command(plugboardBin, "serve", "--mode", "production", "--listen", "127.0.0.1:0", "--manifests", filepath.Join(c.dir, "integrations.d"),
+	cmd := exec.Command(testfix.Plugboard(c.t), "serve", "--mode", "production", "--listen", "127.0.0.1:0", "--manifests", filepath.Join(c.dir, "integrations.d"),
 		"--data", c.t.TempDir(), "--log-format", "json", "--shutdown-grace", "10s", "--poll-interval", "0s",
 		"--egress-allow", "127.0.0.0/8") // the fake provider listens on 127.0.0.1
-	r.cmd.Env = c.env
-	pr, pw := io.Pipe()
-	r.cmd.Stderr = io.MultiWriter(r.stderr, pw)
-	if err := r.cmd.Start(); err != nil {
-		c.t.Fatal(err)
-	}
-	go func() {
-		_ = r.cmd.Wait()
-		r.code = r.cmd.ProcessState.ExitCode()
-		_ = pw.Close()
-		close(r.done)
-	}()
-	c.t.Cleanup(func() { _ = r.cmd.Process.Kill(); <-r.done })
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	select {
-	case a := <-addr:
-		r.base = "http://" + a
-	case <-r.done:
-		c.t.Fatalf("replica exited before listening:\n%s", r.stderr)
-	case <-time.After(20 * time.Second):
-		c.t.Fatalf("replica did not start:\n%s", r.stderr)
-	}
-	for i := 0; ; i++ {
+	cmd.Env = c.env
+	r := &replica{Process: testfix.Start(c.t, cmd)}
+	r.base = "http://" + r.Listening()
+	testfix.Eventually(c.t, "the replica ready (GET /readyz 200)", func() bool {
 		resp, err := http.Get(r.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
+		if err != nil {
+			return false
 		}
-		if i > 200 {
-			c.t.Fatal("replica never ready")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
 	return r
 }
 
@@ -362,20 +294,14 @@ func TestKilledLockHolderIsTakenOver(t *testing.T) {
 	conn := c.connect("victim", -time.Minute)
 	tok := c.token("victim")
 	go func() { _, _, _ = get(a.base, "/projects/dev/sdk/proxy/custom/fakeoauth/me", tok) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.provider.TokenCalls.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("replica A never called the token endpoint")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	testfix.Eventually(t, "replica A calling the token endpoint", func() bool { return c.provider.TokenCalls.Load() > 0 })
+	if err := a.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	<-a.done
+	<-a.Done()
 	code, body, err := get(b.base, "/projects/dev/sdk/proxy/custom/fakeoauth/me", tok)
 	if err != nil || code != 200 {
-		t.Fatalf("replica B after A was killed: %d %s %v\n%s", code, body, err, b.stderr)
+		t.Fatalf("replica B after A was killed: %d %s %v\n%s", code, body, err, b.Stderr)
 	}
 	stored, err := c.store.Get(context.Background(), "dev", "victim", conn.ID)
 	if err != nil {
@@ -430,14 +356,9 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 		c.add(next)
 		c.remove(r)
 		time.Sleep(50 * time.Millisecond) // the endpoint leaves the rotation before SIGTERM (preStop)
-		_ = r.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-r.done:
-			if r.code != 0 {
-				t.Errorf("replica exited %d on SIGTERM", r.code)
-			}
-		case <-time.After(15 * time.Second):
-			t.Fatal("replica did not stop")
+		_ = r.Cmd.Process.Signal(syscall.SIGTERM)
+		if code := r.Wait(15 * time.Second); code != 0 {
+			t.Errorf("replica exited %d on SIGTERM", code)
 		}
 	}
 	time.Sleep(300 * time.Millisecond)
