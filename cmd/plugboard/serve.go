@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -21,6 +22,8 @@ import (
 	"github.com/plugboardhq/plugboard/gateway"
 	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/gateway/project"
+	"github.com/plugboardhq/plugboard/gateway/seal"
+	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/gateway/usertoken"
 	"github.com/plugboardhq/plugboard/manifest"
 )
@@ -109,9 +112,59 @@ type serveOptions struct {
 	egressAllow                                                               string
 	limits                                                                    limitFlags
 	secrets                                                                   secretFlags
+	fileProjects                                                              []project.Config // from the config file
 }
 
 func runServe(args []string, stdout, stderr io.Writer) error {
+	o, fs, err := parseServeFlags(args, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	set, err := o.resolve(fs, stderr)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	st, kr, err := openCredentials(ctx, &o, set)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			set.log.Warn("closing the credential store", "error", err)
+		}
+	}()
+	// Listen before building the server so that the default public URL has
+	// the real port when --listen asks for any free one (port 0).
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return err
+	}
+	if o.publicURL == "" {
+		o.publicURL = defaultPublicURL(o.listen, ln.Addr())
+	}
+	srv, err := gateway.New(o.gatewayConfig(set, st, kr))
+	if err != nil {
+		_ = ln.Close() // unused; the error that matters is err
+		return err
+	}
+	if set.dev {
+		printDevBanner(stderr, o, ln.Addr().String(), srv.Reloader().Catalog().Len())
+	}
+	admin, err := o.adminListener(set.log)
+	if err != nil {
+		_ = ln.Close() // unused; the error that matters is err
+		return err
+	}
+	set.log.Info("listening", "addr", ln.Addr().String(), "mode", modeName(set.dev), "manifests", o.manifests, "version", version)
+	set.log.Info("egress: outbound calls reach public addresses only, plus the allowed ranges", "egress_allow", fmt.Sprint(set.egressAllow), "literal_loopback", set.dev)
+	return serveUntilSignalled(ctx, srv, ln, admin)
+}
+
+// parseServeFlags reads serve's flags, then fills those not given from the
+// environment, then from the config file (whose projects it returns in o).
+func parseServeFlags(args []string, stdout, stderr io.Writer) (serveOptions, *flag.FlagSet, error) {
 	fs := newFlagSet("serve", "[flags]", serveHelp, stderr)
 	var o serveOptions
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to listen on, host:port")
@@ -139,109 +192,115 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	o.secrets.register(fs)
 	fs.StringVar(&o.config, "config", "plugboard.yaml", "configuration file (optional when left at its default); see schemas/config.schema.json")
 	if err := parseFlags(fs, args, stdout); err != nil {
-		return err
+		return o, fs, err
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "plugboard serve: unexpected argument %q\n", fs.Arg(0))
-		return exitError{exitUsage}
+		return o, fs, exitError{exitUsage}
 	}
 	if err := applyEnv(fs, os.LookupEnv); err != nil {
 		fmt.Fprintf(stderr, "plugboard serve: %v\n", err)
-		return exitError{exitUsage}
+		return o, fs, exitError{exitUsage}
 	}
-	fileProjects, err := applyConfigFile(fs, o.config)
-	if err != nil {
+	var err error
+	if o.fileProjects, err = applyConfigFile(fs, o.config); err != nil {
 		fmt.Fprintf(stderr, "plugboard serve: %v\n", err)
-		return exitError{exitUsage}
+		return o, fs, exitError{exitUsage}
 	}
-	log, err := newLogger(stderr, o.logFormat, o.logLevel)
-	if err != nil {
-		fmt.Fprintf(stderr, "plugboard serve: %v\n", err)
-		return exitError{exitUsage}
+	return o, fs, nil
+}
+
+// serveSettings are what the options resolve to before anything starts.
+type serveSettings struct {
+	log          *slog.Logger
+	dev          bool
+	egressAllow  []netip.Prefix
+	limits       gateway.Limits
+	secretPolicy manifest.SecretPolicy
+	projects     []project.Config
+}
+
+// resolve checks the options and works out the mode, the policies and the
+// projects; it creates the data folder and, in dev mode, the admin token.
+// Usage errors are printed and returned as exit status 2.
+func (o *serveOptions) resolve(fs *flag.FlagSet, stderr io.Writer) (serveSettings, error) {
+	var set serveSettings
+	usage := func(format string, a ...any) (serveSettings, error) {
+		fmt.Fprintf(stderr, "plugboard serve: "+format+"\n", a...)
+		return set, exitError{exitUsage}
 	}
-	dev, err := resolveMode(o.mode, o.listen)
-	if err != nil {
-		fmt.Fprintf(stderr, "plugboard serve: %v\n", err)
-		return exitError{exitUsage}
+	var err error
+	if set.log, err = newLogger(stderr, o.logFormat, o.logLevel); err != nil {
+		return usage("%v", err)
 	}
-	egressAllow, err := egress.ParseAllow(o.egressAllow)
-	if err != nil {
-		fmt.Fprintf(stderr, "plugboard serve: --egress-allow: %v\n", err)
-		return exitError{exitUsage}
+	if set.dev, err = resolveMode(o.mode, o.listen); err != nil {
+		return usage("%v", err)
 	}
-	limits, err := o.limits.limits()
-	if err != nil {
-		fmt.Fprintf(stderr, "plugboard serve: %v\n", err)
-		return exitError{exitUsage}
+	if set.egressAllow, err = egress.ParseAllow(o.egressAllow); err != nil {
+		return usage("--egress-allow: %v", err)
 	}
-	secretPolicy, err := o.secrets.policy(o.data)
-	if err != nil {
-		fmt.Fprintf(stderr, "plugboard serve: %v\n", err)
-		return exitError{exitUsage}
+	if set.limits, err = o.limits.limits(); err != nil {
+		return usage("%v", err)
+	}
+	if set.secretPolicy, err = o.secrets.policy(o.data); err != nil {
+		return usage("%v", err)
 	}
 	if err := os.MkdirAll(o.data, 0o700); err != nil {
-		return fmt.Errorf("data folder: %w", err)
+		return set, fmt.Errorf("data folder: %w", err)
 	}
-	if dev {
+	if set.dev {
 		if o.adminToken == "" {
 			if o.adminToken, err = devSecret(filepath.Join(o.data, "admin-token")); err != nil {
-				return err
+				return set, err
 			}
 		}
 	} else if len(o.adminToken) < 16 {
-		return errors.New("production mode needs an admin token of at least 16 characters: set PLUGBOARD_ADMIN_TOKEN (or --admin-token); for local development use --mode dev")
+		return set, errors.New("production mode needs an admin token of at least 16 characters: set PLUGBOARD_ADMIN_TOKEN (or --admin-token); for local development use --mode dev")
 	}
-	projects := fileProjects
-	if len(projects) > 0 && !setByUser(fs, "project") && !setByUser(fs, "project-keys") && (setByUser(fs, "project-name") || setByUser(fs, "project-logo")) {
-		fmt.Fprintf(stderr, "plugboard serve: --project-name and --project-logo describe the --project project; the config file's projects take name and logo keys\n")
-		return exitError{exitUsage}
+	projectFlags := setByUser(fs, "project") || setByUser(fs, "project-keys")
+	set.projects = o.fileProjects
+	if len(set.projects) > 0 && !projectFlags && (setByUser(fs, "project-name") || setByUser(fs, "project-logo")) {
+		return usage("--project-name and --project-logo describe the --project project; the config file's projects take name and logo keys")
 	}
-	if len(projects) == 0 || setByUser(fs, "project") || setByUser(fs, "project-keys") {
-		keys, err := projectKeys(o, dev)
+	if len(set.projects) == 0 || projectFlags {
+		keys, err := projectKeys(*o, set.dev)
 		if err != nil {
-			return err
+			return set, err
 		}
-		projects = []project.Config{{ID: o.project, Keys: keys, Name: o.projectName, Logo: o.projectLogo}}
-		if !dev && !setByUser(fs, "project") {
-			log.Warn("serving the default project id \"dev\" in production; set --project (PLUGBOARD_PROJECT) to your app's project id")
+		set.projects = []project.Config{{ID: o.project, Keys: keys, Name: o.projectName, Logo: o.projectLogo}}
+		if !set.dev && !setByUser(fs, "project") {
+			set.log.Warn("serving the default project id \"dev\" in production; set --project (PLUGBOARD_PROJECT) to your app's project id")
 		}
 	}
-	if _, ok, _ := envValue(os.LookupEnv, "PLUGBOARD_ENCRYPTION_KEYS"); !dev && !ok {
-		return errors.New("production mode needs PLUGBOARD_ENCRYPTION_KEYS (credentials are encrypted at rest): create a key with `plugboard keys generate`")
+	if fi, err := os.Stat(o.manifests); err != nil || !fi.IsDir() {
+		return set, fmt.Errorf("manifest folder %q not found: set --manifests or PLUGBOARD_MANIFESTS", o.manifests)
 	}
-	kr, keySource, err := loadKeyring(o.data, dev)
+	return set, nil
+}
+
+// openCredentials loads the encryption keys and opens the credential store.
+func openCredentials(ctx context.Context, o *serveOptions, set serveSettings) (store.Store, *seal.Keyring, error) {
+	if _, ok, _ := envValue(os.LookupEnv, "PLUGBOARD_ENCRYPTION_KEYS"); !set.dev && !ok {
+		return nil, nil, errors.New("production mode needs PLUGBOARD_ENCRYPTION_KEYS (credentials are encrypted at rest): create a key with `plugboard keys generate`")
+	}
+	kr, keySource, err := loadKeyring(o.data, set.dev)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if o.storePath == "" {
 		o.storePath = filepath.Join(o.data, databaseFile)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	st, err := openStore(ctx, o.storePath, kr)
 	if err != nil {
-		return fmt.Errorf("credential store %s: %w", redactDSN(o.storePath), err)
+		return nil, nil, fmt.Errorf("credential store %s: %w", redactDSN(o.storePath), err)
 	}
-	defer func() {
-		if err := st.Close(); err != nil {
-			log.Warn("closing the credential store", "error", err)
-		}
-	}()
-	log.Debug("credential store open", "store", redactDSN(o.storePath), "encryption_keys_from", keySource)
-	if fi, err := os.Stat(o.manifests); err != nil || !fi.IsDir() {
-		return fmt.Errorf("manifest folder %q not found: set --manifests or PLUGBOARD_MANIFESTS", o.manifests)
-	}
+	set.log.Debug("credential store open", "store", redactDSN(o.storePath), "encryption_keys_from", keySource)
+	return st, kr, nil
+}
 
-	// Listen before building the server so that the default public URL has
-	// the real port when --listen asks for any free one (port 0).
-	ln, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return err
-	}
-	if o.publicURL == "" {
-		o.publicURL = defaultPublicURL(o.listen, ln.Addr())
-	}
-	srv, err := gateway.New(gateway.Config{
+// gatewayConfig is the gateway's configuration from the options.
+func (o serveOptions) gatewayConfig(set serveSettings, st store.Store, kr *seal.Keyring) gateway.Config {
+	return gateway.Config{
 		PublicURL:            o.publicURL,
 		ManifestDir:          o.manifests,
 		AdminToken:           o.adminToken,
@@ -249,38 +308,36 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		DrainDelay:           o.drain,
 		SeparateAdmin:        o.adminListen != "",
 		PollInterval:         o.poll,
-		Manifest:             manifest.Options{ResolveSecrets: true, AllowUnresolvedSecrets: dev, SecretPolicy: secretPolicy},
-		Log:                  log,
+		Manifest:             manifest.Options{ResolveSecrets: true, AllowUnresolvedSecrets: set.dev, SecretPolicy: set.secretPolicy},
+		Log:                  set.log,
 		Version:              version,
-		Projects:             projects,
+		Projects:             set.projects,
 		Keyring:              kr,
 		AllowedOrigins:       splitList(o.allowedOrigins),
 		MaxUserTokenLifetime: maxLifetimeConfig(o.maxTokenLifetime),
 		Store:                st,
 		MaxBodyBytes:         o.maxBody,
-		Egress:               egress.Policy{Allow: egressAllow, LiteralLoopback: dev},
-		Limits:               limits,
-	})
-	if err != nil {
-		_ = ln.Close() // unused; the error that matters is err
-		return err
+		Egress:               egress.Policy{Allow: set.egressAllow, LiteralLoopback: set.dev},
+		Limits:               set.limits,
 	}
-	if dev {
-		printDevBanner(stderr, o, ln.Addr().String(), srv.Reloader().Catalog().Len())
-	}
-	var admin []net.Listener
-	if o.adminListen != "" {
-		aln, err := net.Listen("tcp", o.adminListen)
-		if err != nil {
-			_ = ln.Close() // unused; the error that matters is err
-			return fmt.Errorf("--admin-listen: %w", err)
-		}
-		admin = append(admin, aln)
-		log.Info("admin listener: /metrics and /admin/v1 are served here only", "addr", aln.Addr().String())
-	}
-	log.Info("listening", "addr", ln.Addr().String(), "mode", modeName(dev), "manifests", o.manifests, "version", version)
-	log.Info("egress: outbound calls reach public addresses only, plus the allowed ranges", "egress_allow", fmt.Sprint(egressAllow), "literal_loopback", dev)
+}
 
+// adminListener opens --admin-listen, if set.
+func (o serveOptions) adminListener(log *slog.Logger) ([]net.Listener, error) {
+	if o.adminListen == "" {
+		return nil, nil
+	}
+	aln, err := net.Listen("tcp", o.adminListen)
+	if err != nil {
+		return nil, fmt.Errorf("--admin-listen: %w", err)
+	}
+	log.Info("admin listener: /metrics and /admin/v1 are served here only", "addr", aln.Addr().String())
+	return []net.Listener{aln}, nil
+}
+
+// serveUntilSignalled serves until ctx ends (SIGTERM, SIGINT), reloading
+// the manifests on SIGHUP.
+func serveUntilSignalled(ctx context.Context, srv *gateway.Server, ln net.Listener, admin []net.Listener) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

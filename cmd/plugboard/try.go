@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -59,139 +60,206 @@ func (f inputFlags) Set(v string) error {
 }
 
 func runTry(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("try", "<integration> [--manifests DIR] [--input key=value]... [--listen ADDR]", tryHelp, stderr)
-	manifests := fs.String("manifests", "integrations.d", "folder of manifests")
-	listen := fs.String("listen", "127.0.0.1:0", "address of the throwaway gateway (fix the port for OAuth redirect URIs)")
-	wait := fs.Duration("wait", 5*time.Minute, "how long to wait for the browser connection")
-	open := fs.Bool("open", false, "open the connect link in the default browser (xdg-open)")
-	egressAllow := fs.String("egress-allow", "", "comma-separated CIDRs the throwaway gateway may call although they are private (hosts a manifest writes literally as localhost or 127.0.0.1 always may)")
-	config := fs.String("config", "plugboard.yaml", "configuration file whose secrets section applies (optional when left at its default)")
-	var secrets secretFlags
-	secrets.register(fs)
-	inputs := inputFlags{}
-	fs.Var(inputs, "input", "a value the user would type, key=value (repeatable); skips the browser for non-OAuth integrations")
-	if err := parseFlags(fs, args, stdout); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "plugboard try: name one integration, e.g. plugboard try stripe")
-		return exitError{exitUsage}
-	}
-	dataDir, err := secrets.apply(fs, *config, os.LookupEnv)
-	if err != nil {
-		fmt.Fprintf(stderr, "plugboard try: %v\n", err)
-		return exitError{exitUsage}
-	}
-	policy, err := secrets.policy(dataDir)
-	if err != nil {
-		fmt.Fprintf(stderr, "plugboard try: %v\n", err)
-		return exitError{exitUsage}
-	}
-	id := strings.TrimPrefix(fs.Arg(0), "custom.")
-	allow, err := egress.ParseAllow(*egressAllow)
-	if err != nil {
-		fmt.Fprintf(stderr, "plugboard try: --egress-allow: %v\n", err)
-		return exitError{exitUsage}
-	}
-	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-
-	data, err := os.MkdirTemp("", "plugboard-try-")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := os.RemoveAll(data); err != nil {
-			fmt.Fprintf(stderr, "plugboard try: removing the temporary store: %v\n", err)
-		}
-	}()
-	entry, err := seal.GenerateKey()
-	if err != nil {
-		return err
-	}
-	kr, err := seal.ParseKeyring(entry)
+	o, err := parseTryFlags(args, stdout, stderr)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	st, err := store.OpenSQLite(ctx, filepath.Join(data, databaseFile), kr)
+	g, err := startTryGateway(ctx, o, stderr)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = st.Close() }() // a throwaway store, removed with data
-	signer, err := usertoken.GenerateRSA(2048)
-	if err != nil {
-		return err
-	}
-	kid, _ := usertoken.KeyID(signer.Public())
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return err
-	}
-	base := "http://" + ln.Addr().String()
-	srv, err := gateway.New(gateway.Config{
-		PublicURL: base, ManifestDir: *manifests, Log: quiet, Version: version,
-		Manifest: manifest.Options{ResolveSecrets: true, SecretPolicy: policy},
-		Projects: []project.Config{{ID: "try", Keys: []usertoken.PublicKey{{ID: kid, Key: signer.Public()}}}},
-		Store:    st, Keyring: kr,
-		Egress: egress.Policy{Allow: allow, LiteralLoopback: true}, // a dev gateway
-	})
-	if err != nil {
-		_ = ln.Close() // unused; the error that matters is err
-		return err
-	}
-	in, ok := srv.Reloader().Catalog().Lookup(id)
+	defer g.close(stderr)
+	in, ok := g.srv.Reloader().Catalog().Lookup(o.id)
 	if !ok {
-		_ = ln.Close() // unused
-		for _, e := range srv.Reloader().Catalog().Entries() {
+		for _, e := range g.srv.Reloader().Catalog().Entries() {
 			for _, p := range e.Problems.Errors() {
 				fmt.Fprintln(stderr, p.String())
 			}
 		}
-		return fmt.Errorf("integration %q is not loaded from %s (see the problems above, or plugboard validate)", id, *manifests)
+		return fmt.Errorf("integration %q is not loaded from %s (see the problems above, or plugboard validate)", o.id, o.manifests)
 	}
-	serveCtx, cancelServe := context.WithCancel(context.Background())
-	defer cancelServe()
-	go func() { _ = srv.Serve(serveCtx, ln) }()
-	token, err := usertoken.Mint(signer, kid, "try", "plugboard-try", time.Hour, time.Now())
+	go func() { _ = g.srv.Serve(g.serveCtx, g.ln) }()
+	if len(o.inputs) > 0 && in.Auth.Type != manifest.AuthOAuth2 {
+		err = g.connectWithInputs(in, o, stdout)
+	} else {
+		err = g.connectInBrowser(ctx, in, o, stdout)
+	}
 	if err != nil {
 		return err
 	}
-	api := &apiClient{base: base, token: token}
+	return g.reportTest(ctx, in, o.id, stdout)
+}
 
-	if len(inputs) > 0 && in.Auth.Type != manifest.AuthOAuth2 {
-		payload := map[string]any{}
-		for k, v := range inputs {
-			payload[k] = v
-		}
-		status, body, err := api.post("/projects/try/sdk/credentials", map[string]any{"integrationId": id, "payload": payload})
-		if err != nil {
-			return err
-		}
-		if status != http.StatusCreated {
-			fmt.Fprintf(stdout, "%s: not connected (%d)\n%s\n", in.Name, status, indentJSON(body))
-			return exitError{exitInvalid}
-		}
-	} else {
-		status, body, err := api.post("/projects/try/sdk/connect-links", map[string]any{"integrationId": id})
-		if err != nil || status != http.StatusCreated {
-			return fmt.Errorf("creating a connect link: %d %s %v", status, body, err)
-		}
-		var link struct{ URL string }
-		_ = json.Unmarshal(body, &link)
-		fmt.Fprintf(stdout, "Open this link to connect %s (single use, valid 10 minutes):\n  %s\n", in.Name, link.URL)
-		if in.Auth.Type == manifest.AuthOAuth2 {
-			fmt.Fprintf(stdout, "Redirect URI to register at the provider: %s/oauth/callback\n", base)
-		}
-		if *open {
-			_ = exec.Command("xdg-open", link.URL).Start()
-		}
-		fmt.Fprintln(stdout, "Waiting for the connection…")
-		if err := waitConnected(ctx, st, id, *wait); err != nil {
-			return err
-		}
+// tryOptions are try's flags.
+type tryOptions struct {
+	id, manifests, listen string
+	wait                  time.Duration
+	open                  bool
+	egressAllow           []netip.Prefix
+	secretPolicy          manifest.SecretPolicy
+	inputs                inputFlags
+}
+
+func parseTryFlags(args []string, stdout, stderr io.Writer) (tryOptions, error) {
+	var o tryOptions
+	fs := newFlagSet("try", "<integration> [--manifests DIR] [--input key=value]... [--listen ADDR]", tryHelp, stderr)
+	fs.StringVar(&o.manifests, "manifests", "integrations.d", "folder of manifests")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "address of the throwaway gateway (fix the port for OAuth redirect URIs)")
+	fs.DurationVar(&o.wait, "wait", 5*time.Minute, "how long to wait for the browser connection")
+	fs.BoolVar(&o.open, "open", false, "open the connect link in the default browser (xdg-open)")
+	egressAllow := fs.String("egress-allow", "", "comma-separated CIDRs the throwaway gateway may call although they are private (hosts a manifest writes literally as localhost or 127.0.0.1 always may)")
+	config := fs.String("config", "plugboard.yaml", "configuration file whose secrets section applies (optional when left at its default)")
+	var secrets secretFlags
+	secrets.register(fs)
+	o.inputs = inputFlags{}
+	fs.Var(o.inputs, "input", "a value the user would type, key=value (repeatable); skips the browser for non-OAuth integrations")
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return o, err
 	}
-	res, err := srv.TestConnection(ctx, "try", "plugboard-try", id)
+	usage := func(format string, a ...any) (tryOptions, error) {
+		fmt.Fprintf(stderr, "plugboard try: "+format+"\n", a...)
+		return o, exitError{exitUsage}
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "plugboard try: name one integration, e.g. plugboard try stripe")
+		return o, exitError{exitUsage}
+	}
+	o.id = strings.TrimPrefix(fs.Arg(0), "custom.")
+	dataDir, err := secrets.apply(fs, *config, os.LookupEnv)
+	if err != nil {
+		return usage("%v", err)
+	}
+	if o.secretPolicy, err = secrets.policy(dataDir); err != nil {
+		return usage("%v", err)
+	}
+	if o.egressAllow, err = egress.ParseAllow(*egressAllow); err != nil {
+		return usage("--egress-allow: %v", err)
+	}
+	return o, nil
+}
+
+// tryGateway is try's throwaway dev gateway: a store in a temporary
+// folder, a generated signing key, one project "try" and its user.
+type tryGateway struct {
+	srv         *gateway.Server
+	st          store.Store
+	ln          net.Listener
+	base        string
+	api         *apiClient
+	data        string
+	serveCtx    context.Context
+	cancelServe context.CancelFunc
+}
+
+const tryProject, tryUser = "try", "plugboard-try"
+
+func startTryGateway(ctx context.Context, o tryOptions, stderr io.Writer) (*tryGateway, error) {
+	data, err := os.MkdirTemp("", "plugboard-try-")
+	if err != nil {
+		return nil, err
+	}
+	g := &tryGateway{data: data}
+	g.serveCtx, g.cancelServe = context.WithCancel(context.Background())
+	fail := func(err error) (*tryGateway, error) {
+		g.close(stderr)
+		return nil, err
+	}
+	entry, err := seal.GenerateKey()
+	if err != nil {
+		return fail(err)
+	}
+	kr, err := seal.ParseKeyring(entry)
+	if err != nil {
+		return fail(err)
+	}
+	if g.st, err = store.OpenSQLite(ctx, filepath.Join(data, databaseFile), kr); err != nil {
+		return fail(err)
+	}
+	signer, err := usertoken.GenerateRSA(2048)
+	if err != nil {
+		return fail(err)
+	}
+	kid, _ := usertoken.KeyID(signer.Public())
+	if g.ln, err = net.Listen("tcp", o.listen); err != nil {
+		return fail(err)
+	}
+	g.base = "http://" + g.ln.Addr().String()
+	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	g.srv, err = gateway.New(gateway.Config{
+		PublicURL: g.base, ManifestDir: o.manifests, Log: quiet, Version: version,
+		Manifest: manifest.Options{ResolveSecrets: true, SecretPolicy: o.secretPolicy},
+		Projects: []project.Config{{ID: tryProject, Keys: []usertoken.PublicKey{{ID: kid, Key: signer.Public()}}}},
+		Store:    g.st, Keyring: kr,
+		Egress: egress.Policy{Allow: o.egressAllow, LiteralLoopback: true}, // a dev gateway
+	})
+	if err != nil {
+		return fail(err)
+	}
+	token, err := usertoken.Mint(signer, kid, tryProject, tryUser, time.Hour, time.Now())
+	if err != nil {
+		return fail(err)
+	}
+	g.api = &apiClient{base: g.base, token: token}
+	return g, nil
+}
+
+// close stops serving and removes the temporary folder.
+func (g *tryGateway) close(stderr io.Writer) {
+	g.cancelServe()
+	if g.ln != nil {
+		_ = g.ln.Close() // Serve may have closed it already
+	}
+	if g.st != nil {
+		_ = g.st.Close() // a throwaway store, removed with data
+	}
+	if err := os.RemoveAll(g.data); err != nil {
+		fmt.Fprintf(stderr, "plugboard try: removing the temporary store: %v\n", err)
+	}
+}
+
+// connectWithInputs connects with the values given as --input, as the
+// SDK's headless install does.
+func (g *tryGateway) connectWithInputs(in *manifest.Integration, o tryOptions, stdout io.Writer) error {
+	payload := map[string]any{}
+	for k, v := range o.inputs {
+		payload[k] = v
+	}
+	status, body, err := g.api.post("/projects/"+tryProject+"/sdk/credentials", map[string]any{"integrationId": o.id, "payload": payload})
+	if err != nil {
+		return err
+	}
+	if status != http.StatusCreated {
+		fmt.Fprintf(stdout, "%s: not connected (%d)\n%s\n", in.Name, status, indentJSON(body))
+		return exitError{exitInvalid}
+	}
+	return nil
+}
+
+// connectInBrowser prints a connect link and waits for the connection.
+func (g *tryGateway) connectInBrowser(ctx context.Context, in *manifest.Integration, o tryOptions, stdout io.Writer) error {
+	status, body, err := g.api.post("/projects/"+tryProject+"/sdk/connect-links", map[string]any{"integrationId": o.id})
+	if err != nil || status != http.StatusCreated {
+		return fmt.Errorf("creating a connect link: %d %s %v", status, body, err)
+	}
+	var link struct{ URL string }
+	_ = json.Unmarshal(body, &link)
+	fmt.Fprintf(stdout, "Open this link to connect %s (single use, valid 10 minutes):\n  %s\n", in.Name, link.URL)
+	if in.Auth.Type == manifest.AuthOAuth2 {
+		fmt.Fprintf(stdout, "Redirect URI to register at the provider: %s/oauth/callback\n", g.base)
+	}
+	if o.open {
+		_ = exec.Command("xdg-open", link.URL).Start() // a convenience; the link is printed
+	}
+	fmt.Fprintln(stdout, "Waiting for the connection…")
+	return waitConnected(ctx, g.st, o.id, o.wait)
+}
+
+// reportTest makes the test request with the new connection and prints
+// the verdict; a refused credential is exit status 1.
+func (g *tryGateway) reportTest(ctx context.Context, in *manifest.Integration, id string, stdout io.Writer) error {
+	res, err := g.srv.TestConnection(ctx, tryProject, tryUser, id)
 	if err != nil {
 		fmt.Fprintf(stdout, "%s: test request failed: %v\n", in.Name, err)
 		return exitError{exitInvalid}
@@ -210,7 +278,7 @@ func runTry(args []string, stdout, stderr io.Writer) error {
 func waitConnected(ctx context.Context, st store.Store, id string, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) {
-		if _, err := st.Default(ctx, "try", "plugboard-try", id); err == nil {
+		if _, err := st.Default(ctx, tryProject, tryUser, id); err == nil {
 			return nil
 		}
 		select {
