@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/plugboardhq/plugboard/gateway/proxy"
+	"github.com/plugboardhq/plugboard/gateway/apierror"
 )
 
 // Error codes of the SDK credential endpoint.
@@ -16,7 +16,7 @@ const (
 	CodeTokenExchange     = "token_exchange_failed"
 	CodeStoreUnavailable  = "store_unavailable"
 	CodeCredentialMissing = "credential_not_found"
-	CodeEgressRefused     = proxy.CodeEgressRefused // the provider's address is in a range the egress guard refuses
+	CodeEgressRefused     = string(apierror.EgressRefused) // the provider's address is in a range the egress guard refuses
 	maxCredentialBodySize = 64 << 10
 )
 

@@ -135,7 +135,7 @@ func New(cfg Config) (*Server, error) {
 		ForcedRefreshCooldown: cfg.Limits.ForcedRefreshCooldown, MaxCached: cfg.Limits.MaxCachedConnections}
 	s.limiters = newLimiters(cfg.Limits)
 	s.proxy = &proxy.Handler{Credentials: s.creds, Egress: guard, MaxBodyBytes: cfg.MaxBodyBytes,
-		Metrics: s.metrics, Log: cfg.Log, WriteError: writeError, UserAgent: "plugboard/" + cfg.Version}
+		Metrics: s.metrics, Log: cfg.Log, UserAgent: "plugboard/" + cfg.Version}
 	s.proxy.Init()
 	if rep := s.reloader.Reload("startup"); rep.Error != "" {
 		return nil, fmt.Errorf("manifest folder: %s", rep.Error)
