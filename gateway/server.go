@@ -78,13 +78,14 @@ type Server struct {
 	adminHandler http.Handler // /metrics, /admin/v1, health: for a separate admin listener
 	draining     atomic.Bool
 
-	projects map[string]*Project
-	store    store.Store
-	creds    *connection.Refresher
-	proxy    *proxy.Handler
-	oauth    oauth.Client
-	keyring  *seal.Keyring
-	limiters limiters
+	projects   map[string]*Project
+	store      store.Store
+	creds      *connection.Refresher
+	proxy      *proxy.Handler
+	proxyRoute *proxy.Route
+	oauth      oauth.Client
+	keyring    *seal.Keyring
+	limiters   limiters
 }
 
 // New loads the manifest folder once and prepares the handlers. The folder
@@ -137,6 +138,7 @@ func New(cfg Config) (*Server, error) {
 	s.proxy = &proxy.Handler{Credentials: s.creds, Egress: guard, MaxBodyBytes: cfg.MaxBodyBytes,
 		Metrics: s.metrics, Log: cfg.Log, UserAgent: "plugboard/" + cfg.Version}
 	s.proxy.Init()
+	s.proxyRoute = &proxy.Route{Users: proxyUsers{s}, Integrations: proxyIntegrations{s}, Handler: s.proxy}
 	if rep := s.reloader.Reload("startup"); rep.Error != "" {
 		return nil, fmt.Errorf("manifest folder: %s", rep.Error)
 	}
@@ -201,9 +203,8 @@ func (s *Server) routes() http.Handler {
 	return s.instrument(s.cors(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Proxy paths are routed before the mux, which would clean them:
 		// the proxy checks the API path exactly as it was sent.
-		if pid, id, path, ok := proxyTarget(r.URL.EscapedPath()); ok && s.store != nil {
-			r.Pattern = proxyRoute
-			s.serveProxy(w, r, pid, id, path)
+		if _, _, _, ok := s.proxyRoute.Match(r); ok && s.store != nil {
+			s.proxyRoute.ServeHTTP(w, r)
 			return
 		}
 		serveMux(mux, w, r)
