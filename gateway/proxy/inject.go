@@ -24,48 +24,40 @@ type destination struct {
 	underBase bool // absolute must also stay under the base URL's path (ProxyURLHeader)
 }
 
-// injection is what one attempt sends: the upstream URL and the headers the
-// manifest adds (static headers and the credential), rendered from a
-// connection.
-type injection struct {
-	url    *url.URL
-	header http.Header
-}
-
-// render renders the manifest's baseUrl, headers and authorization with
-// conn's credential, for the destination d. Errors are a *PathError when d
-// leaves the API's base URL, otherwise a value conn lacks.
-func render(in *manifest.Integration, conn *connection.Connection, d destination) (injection, error) {
+// render renders what one attempt sends with conn's credential: the
+// upstream URL for the destination d, which it returns, and the manifest's
+// static headers and authorization, which it sets in hdr. Errors are a
+// *PathError when d leaves the API's base URL, otherwise a value conn lacks.
+func render(in *manifest.Integration, conn *connection.Connection, d destination, hdr http.Header) (*url.URL, error) {
 	vars := manifest.Vars{Inputs: conn.Credential.Inputs, Credential: map[string]string{
 		"access_token": conn.Credential.AccessToken, "token_type": conn.Credential.TokenType,
 		"client_id": conn.Credential.ClientID, "client_secret": conn.Credential.ClientSecret,
 	}}
 	base, err := in.API.BaseURL.Render(vars)
 	if err != nil {
-		return injection{}, fmt.Errorf("base URL: %v", err)
+		return nil, fmt.Errorf("base URL: %v", err)
 	}
 	baseURL, err := url.Parse(base)
 	if err != nil {
-		return injection{}, errors.New("base URL does not parse once rendered")
+		return nil, errors.New("base URL does not parse once rendered")
 	}
 	if a := d.absolute; a != nil {
 		if !strings.EqualFold(a.Scheme, baseURL.Scheme) || !strings.EqualFold(a.Host, baseURL.Host) {
-			return injection{}, &PathError{Reason: ProxyURLHeader + " must stay on " + baseURL.Scheme + "://" + baseURL.Host}
+			return nil, &PathError{Reason: ProxyURLHeader + " must stay on " + baseURL.Scheme + "://" + baseURL.Host}
 		}
 		if d.underBase && !underPath(a.EscapedPath(), baseURL.EscapedPath()) {
-			return injection{}, &PathError{Reason: ProxyURLHeader + " must stay under the API's base URL " + baseURL.Scheme + "://" + baseURL.Host + baseURL.EscapedPath()}
+			return nil, &PathError{Reason: ProxyURLHeader + " must stay under the API's base URL " + baseURL.Scheme + "://" + baseURL.Host + baseURL.EscapedPath()}
 		}
 		baseURL.Path, baseURL.RawPath, baseURL.RawQuery = "", "", ""
 	}
 	target, err := join(baseURL, d.path, d.query)
 	if err != nil {
-		return injection{}, err
+		return nil, err
 	}
-	hdr := http.Header{}
 	for _, sh := range in.API.Headers {
 		v, err := sh.Value.Render(vars)
 		if err != nil {
-			return injection{}, fmt.Errorf("header %s: %v", sh.Name, err)
+			return nil, fmt.Errorf("header %s: %v", sh.Name, err)
 		}
 		hdr.Set(sh.Name, v)
 	}
@@ -74,7 +66,7 @@ func render(in *manifest.Integration, conn *connection.Connection, d destination
 	case manifest.AuthorizeBearer, manifest.AuthorizeHeader, manifest.AuthorizeQuery:
 		v, err := a.Value.Render(vars)
 		if err != nil {
-			return injection{}, fmt.Errorf("authorization: %v", err)
+			return nil, fmt.Errorf("authorization: %v", err)
 		}
 		switch a.Type {
 		case manifest.AuthorizeBearer:
@@ -89,15 +81,15 @@ func render(in *manifest.Integration, conn *connection.Connection, d destination
 	case manifest.AuthorizeBasic:
 		u, err := a.Username.Render(vars)
 		if err != nil {
-			return injection{}, fmt.Errorf("authorization: %v", err)
+			return nil, fmt.Errorf("authorization: %v", err)
 		}
 		p, err := a.Password.Render(vars)
 		if err != nil {
-			return injection{}, fmt.Errorf("authorization: %v", err)
+			return nil, fmt.Errorf("authorization: %v", err)
 		}
 		hdr.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(u+":"+p)))
 	}
-	return injection{url: target, header: hdr}, nil
+	return target, nil
 }
 
 // injectTransport sends each attempt to the upstream URL with the
@@ -107,21 +99,20 @@ type injectTransport struct{ next http.RoundTripper }
 
 func (t injectTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	p := planFrom(req.Context())
-	inj, err := render(p.Integration, p.conn, p.dest)
+	out := *req // RoundTrip must not change req: the replay sends it again
+	out.Header = make(http.Header, len(req.Header)+len(p.Integration.API.Headers)+1)
+	maps.Copy(out.Header, req.Header)
+	target, err := render(p.Integration, p.conn, p.dest, out.Header)
 	if err != nil {
 		if req.Body != nil {
 			req.Body.Close()
 		}
 		return nil, &renderError{err}
 	}
-	out := *req // RoundTrip must not change req: the replay sends it again
-	out.Header = make(http.Header, len(req.Header)+len(inj.header))
-	maps.Copy(out.Header, req.Header)
-	maps.Copy(out.Header, inj.header)
-	out.URL, out.Host = inj.url, inj.url.Host
+	out.URL, out.Host = target, target.Host
 	resp, err := t.next.RoundTrip(&out)
 	if err != nil {
-		return nil, &sendError{host: inj.url.Hostname(), err: err}
+		return nil, &sendError{host: target.Hostname(), err: err}
 	}
 	return resp, nil
 }

@@ -50,17 +50,18 @@ func (h *Handler) Test(ctx context.Context, in *manifest.Integration, conn *conn
 	} else {
 		d.path, d.query, _ = strings.Cut(rendered, "?")
 	}
-	inj, err := render(in, conn, d)
+	header := http.Header{}
+	target, err := render(in, conn, d, header)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(egress.WithIntegration(ctx, in.ID), in.API.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, inj.url.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.String(), nil)
 	if err != nil {
 		return nil, err
 	}
-	req.Header = inj.header
+	req.Header = header
 	req.Header.Set("User-Agent", h.UserAgent)
 	req.Header.Set("Accept", "application/json")
 	start := time.Now()
@@ -70,7 +71,7 @@ func (h *Handler) Test(ctx context.Context, in *manifest.Integration, conn *conn
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, excerptBytes))
-	endpoint := *inj.url
+	endpoint := *target
 	endpoint.RawQuery = ""
 	return &TestResult{Status: resp.StatusCode, Duration: time.Since(start), Endpoint: endpoint.String(), Excerpt: string(body)}, nil
 }
