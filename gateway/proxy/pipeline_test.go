@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,14 +75,15 @@ func (f *fakeCreds) forcedRefreshes() int {
 // want (401 otherwise) and records what it received.
 type upstream struct {
 	*httptest.Server
-	mu   sync.Mutex
-	want string
-	got  []string // "Authorization body" per request
+	mu    sync.Mutex
+	want  string
+	got   []string     // "Authorization body" per request
+	conns atomic.Int32 // connections accepted
 }
 
 func newUpstream(t *testing.T, want string) *upstream {
 	u := &upstream{want: want}
-	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	u.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		u.mu.Lock()
 		u.got = append(u.got, r.Header.Get("Authorization")+" "+string(body))
@@ -94,6 +97,12 @@ func newUpstream(t *testing.T, want string) *upstream {
 		}
 		io.WriteString(w, `{"ok":true}`)
 	}))
+	u.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			u.conns.Add(1)
+		}
+	}
+	u.Start()
 	t.Cleanup(u.Close)
 	return u
 }
