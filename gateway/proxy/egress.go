@@ -6,14 +6,9 @@ import (
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
-// CodeEgressRefused is the error code of a call the egress guard refused:
-// the host resolves to a loopback, private or otherwise special address
-// the operator has not allowed (--egress-allow).
-const CodeEgressRefused = "egress_refused"
-
 // EgressRefusedMessage says what end users and apps are told when the
-// egress guard refused a call for in: the host, never the address it
-// resolved to (that goes to the log).
+// egress guard refused a call for in (apierror.EgressRefused): the host,
+// never the address it resolved to (that goes to the log).
 func EgressRefusedMessage(in *manifest.Integration, host string) string {
 	where := in.Name
 	if host != "" {

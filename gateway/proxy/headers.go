@@ -125,18 +125,16 @@ func filterRequestHeaders(h http.Header, websocket bool) {
 
 // filterResponseHeaders removes what droppedResponseHeaders and
 // droppedResponsePrefixes name from an upstream answer, merges its Vary
-// with the gateway's own (already in gw, from the CORS middleware) into
-// one line without duplicates, and marks the answer nosniff.
-func filterResponseHeaders(h, gw http.Header) {
+// with the gateway's own (from the CORS middleware, taken out of the
+// answer by Serve) into one line without duplicates, and marks the answer
+// nosniff.
+func filterResponseHeaders(h http.Header, gatewayVary []string) {
 	for name := range h {
 		if responseFilter.drops(name) {
 			delete(h, name)
 		}
 	}
-	if vary := mergeTokens(gw.Values("Vary"), h.Values("Vary")); vary != "" {
-		// ReverseProxy appends the upstream's values to the gateway's:
-		// one merged line, on the upstream side.
-		gw.Del("Vary")
+	if vary := mergeTokens(gatewayVary, h.Values("Vary")); vary != "" {
 		h.Set("Vary", vary)
 	}
 	h.Set("X-Content-Type-Options", "nosniff")

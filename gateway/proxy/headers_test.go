@@ -69,10 +69,9 @@ func TestWebsocketHandshakeHeadersPassOnAnUpgrade(t *testing.T) {
 }
 
 func TestVaryIsMerged(t *testing.T) {
-	gw := http.Header{"Vary": {"Origin"}}
 	up := http.Header{"Vary": {"Accept-Encoding, origin", "Accept", "accept-encoding"}}
-	filterResponseHeaders(up, gw)
-	if got := up["Vary"]; len(got) != 1 || got[0] != "Origin, Accept-Encoding, Accept" || gw["Vary"] != nil {
-		t.Errorf("Vary upstream %q, gateway %q", got, gw["Vary"])
+	filterResponseHeaders(up, []string{"Origin"})
+	if got := up["Vary"]; len(got) != 1 || got[0] != "Origin, Accept-Encoding, Accept" {
+		t.Errorf("Vary %q", got)
 	}
 }

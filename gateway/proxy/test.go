@@ -33,13 +33,12 @@ func (h *Handler) Test(ctx context.Context, in *manifest.Integration, conn *conn
 	if in.API.TestEndpoint == nil {
 		return nil, nil
 	}
-	c := &call{req: Request{Integration: in}}
 	vars := manifest.Vars{Inputs: conn.Credential.Inputs}
 	rendered, err := in.API.TestEndpoint.Render(vars)
 	if err != nil {
 		return nil, err
 	}
-	path, query := rendered, ""
+	var d destination
 	if !in.API.TestIsPath {
 		// An absolute test URL on the API's host: its path is from the
 		// host's root, as with the proxy's X-Paragon-Proxy-Url.
@@ -47,20 +46,22 @@ func (h *Handler) Test(ctx context.Context, in *manifest.Integration, conn *conn
 		if err != nil {
 			return nil, err
 		}
-		c.absolute, path, query = u, u.EscapedPath(), u.RawQuery
-	} else if i := strings.IndexByte(rendered, '?'); i >= 0 {
-		path, query = rendered[:i], rendered[i+1:]
+		d = destination{path: u.EscapedPath(), query: u.RawQuery, absolute: u}
+	} else {
+		d.path, d.query, _ = strings.Cut(rendered, "?")
 	}
-	if err := h.prepare(c, conn, path, query); err != nil {
+	header := http.Header{}
+	target, err := render(in, conn, d, header)
+	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(egress.WithIntegration(ctx, in.ID), in.API.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.target.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.String(), nil)
 	if err != nil {
 		return nil, err
 	}
-	req.Header = c.header
+	req.Header = header
 	req.Header.Set("User-Agent", h.UserAgent)
 	req.Header.Set("Accept", "application/json")
 	start := time.Now()
@@ -70,7 +71,7 @@ func (h *Handler) Test(ctx context.Context, in *manifest.Integration, conn *conn
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, excerptBytes))
-	endpoint := *c.target
+	endpoint := *target
 	endpoint.RawQuery = ""
 	return &TestResult{Status: resp.StatusCode, Duration: time.Since(start), Endpoint: endpoint.String(), Excerpt: string(body)}, nil
 }

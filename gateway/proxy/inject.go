@@ -1,0 +1,118 @@
+package proxy
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/plugboardhq/plugboard/gateway/connection"
+	"github.com/plugboardhq/plugboard/manifest"
+)
+
+// destination is the caller's part of the upstream URL, already checked.
+type destination struct {
+	path  string // escaped, passed checkPath
+	query string // raw
+	// absolute is the URL of ProxyURLHeader or of an absolute test
+	// endpoint: its path is from the host's root, and it must be on the
+	// base URL's scheme and host.
+	absolute  *url.URL
+	underBase bool // absolute must also stay under the base URL's path (ProxyURLHeader)
+}
+
+// render renders what one attempt sends with conn's credential: the
+// upstream URL for the destination d, which it returns, and the manifest's
+// static headers and authorization, which it sets in hdr. Errors are a
+// *PathError when d leaves the API's base URL, otherwise a value conn lacks.
+func render(in *manifest.Integration, conn *connection.Connection, d destination, hdr http.Header) (*url.URL, error) {
+	vars := manifest.Vars{Inputs: conn.Credential.Inputs, Credential: map[string]string{
+		"access_token": conn.Credential.AccessToken, "token_type": conn.Credential.TokenType,
+		"client_id": conn.Credential.ClientID, "client_secret": conn.Credential.ClientSecret,
+	}}
+	base, err := in.API.BaseURL.Render(vars)
+	if err != nil {
+		return nil, fmt.Errorf("base URL: %v", err)
+	}
+	baseURL, err := url.Parse(base)
+	if err != nil {
+		return nil, errors.New("base URL does not parse once rendered")
+	}
+	if a := d.absolute; a != nil {
+		if !strings.EqualFold(a.Scheme, baseURL.Scheme) || !strings.EqualFold(a.Host, baseURL.Host) {
+			return nil, &PathError{Reason: ProxyURLHeader + " must stay on " + baseURL.Scheme + "://" + baseURL.Host}
+		}
+		if d.underBase && !underPath(a.EscapedPath(), baseURL.EscapedPath()) {
+			return nil, &PathError{Reason: ProxyURLHeader + " must stay under the API's base URL " + baseURL.Scheme + "://" + baseURL.Host + baseURL.EscapedPath()}
+		}
+		baseURL.Path, baseURL.RawPath, baseURL.RawQuery = "", "", ""
+	}
+	target, err := join(baseURL, d.path, d.query)
+	if err != nil {
+		return nil, err
+	}
+	for _, sh := range in.API.Headers {
+		v, err := sh.Value.Render(vars)
+		if err != nil {
+			return nil, fmt.Errorf("header %s: %v", sh.Name, err)
+		}
+		hdr.Set(sh.Name, v)
+	}
+	a := in.API.Authorization
+	switch a.Type {
+	case manifest.AuthorizeBearer, manifest.AuthorizeHeader, manifest.AuthorizeQuery:
+		v, err := a.Value.Render(vars)
+		if err != nil {
+			return nil, fmt.Errorf("authorization: %v", err)
+		}
+		switch a.Type {
+		case manifest.AuthorizeBearer:
+			hdr.Set("Authorization", "Bearer "+v)
+		case manifest.AuthorizeHeader:
+			hdr.Set(a.Name, v)
+		default:
+			q := target.Query()
+			q.Set(a.Name, v)
+			target.RawQuery = q.Encode()
+		}
+	case manifest.AuthorizeBasic:
+		u, err := a.Username.Render(vars)
+		if err != nil {
+			return nil, fmt.Errorf("authorization: %v", err)
+		}
+		p, err := a.Password.Render(vars)
+		if err != nil {
+			return nil, fmt.Errorf("authorization: %v", err)
+		}
+		hdr.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(u+":"+p)))
+	}
+	return target, nil
+}
+
+// injectTransport sends each attempt to the upstream URL with the
+// credential, rendered from the attempt's connection: a replay after a
+// refresh carries the new token.
+type injectTransport struct{ next http.RoundTripper }
+
+func (t injectTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	p := planFrom(req.Context())
+	out := *req // RoundTrip must not change req: the replay sends it again
+	out.Header = make(http.Header, len(req.Header)+len(p.Integration.API.Headers)+1)
+	maps.Copy(out.Header, req.Header)
+	target, err := render(p.Integration, p.conn, p.dest, out.Header)
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, &renderError{err}
+	}
+	out.URL, out.Host = target, target.Host
+	resp, err := t.next.RoundTrip(&out)
+	if err != nil {
+		return nil, &sendError{host: target.Hostname(), err: err}
+	}
+	return resp, nil
+}
