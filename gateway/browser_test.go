@@ -77,7 +77,7 @@ func sharedBrowser(t *testing.T) context.Context {
 		alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 		browser, cancelBrowser := chromedp.NewContext(alloc)
 		chrome.browser = browser
-		chrome.stop = func() { cancelBrowser(); cancelAlloc(); os.RemoveAll(dir) }
+		chrome.stop = func() { cancelBrowser(); cancelAlloc(); _ = os.RemoveAll(dir) }
 		chrome.err = chromedp.Do(browser)
 	})
 	if chrome.err != nil {

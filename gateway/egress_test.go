@@ -357,7 +357,7 @@ api:
 func TestGatewayErrorsCarryNoDialDetails(t *testing.T) {
 	down, _ := net.Listen("tcp", "127.0.0.1:0")
 	downURL := "http://" + down.Addr().String()
-	down.Close()
+	_ = down.Close()
 	nx := fakedns.New(netip.Addr{}) // answers every name with no address
 	t.Cleanup(nx.Close)
 	e := startProxyEnvWith(t, func(c *Config) {

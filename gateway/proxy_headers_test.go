@@ -202,7 +202,7 @@ func startRawUpstream(t *testing.T) *rawUpstream {
 		t.Fatal(err)
 	}
 	u := &rawUpstream{ln: ln}
-	t.Cleanup(func() { ln.Close() })
+	t.Cleanup(func() { _ = ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -218,7 +218,7 @@ func startRawUpstream(t *testing.T) *rawUpstream {
 func (u *rawUpstream) URL() string { return "http://" + u.ln.Addr().String() }
 
 func (u *rawUpstream) serve(c net.Conn) {
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	br := bufio.NewReader(c)
 	var head strings.Builder
 	for {
@@ -238,10 +238,10 @@ func (u *rawUpstream) serve(c net.Conn) {
 	lower := strings.ToLower(h)
 	switch {
 	case strings.Contains(lower, "\r\nupgrade: websocket\r\n"):
-		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
+		_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
 		_, _ = io.Copy(c, br)
 	default:
-		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}")
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}")
 	}
 }
 
@@ -259,7 +259,7 @@ func exchange(t *testing.T, base, request string) (*http.Response, net.Conn, *bu
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() { _ = c.Close() })
 	_ = c.SetDeadline(time.Now().Add(20 * time.Second)) // a hang fails the test instead of stalling it
 	if _, err := io.WriteString(c, strings.ReplaceAll(request, "\n", "\r\n")); err != nil {
 		t.Fatal(err)

@@ -169,7 +169,7 @@ func startProxyEnvWith(t testing.TB, adjust func(*Config)) *proxyEnv {
 	t.Cleanup(p.Close)
 	down, _ := net.Listen("tcp", "127.0.0.1:0")
 	downURL := "http://" + down.Addr().String()
-	down.Close()
+	_ = down.Close()
 
 	dir := t.TempDir()
 	for _, part := range strings.Split(fakeManifests, "-- ")[1:] {
@@ -189,7 +189,7 @@ func startProxyEnvWith(t testing.TB, adjust func(*Config)) *proxyEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
+	t.Cleanup(func() { _ = st.Close() })
 	signer, err := usertoken.GenerateRSA(2048)
 	if err != nil {
 		t.Fatal(err)
@@ -230,7 +230,12 @@ func startProxyEnvWith(t testing.TB, adjust func(*Config)) *proxyEnv {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
 	g := &testGateway{t: t, srv: srv, base: "http://" + ln.Addr().String(), admin: "test-admin-token-0123456789",
 		client: &http.Client{Timeout: 10 * time.Second}, logs: logs}
 	return &proxyEnv{testGateway: g, provider: p, store: st, signer: signer, kid: kid}
@@ -485,7 +490,7 @@ func rawRequest(t *testing.T, base, line, token string) (int, http.Header, strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	fmt.Fprintf(conn, "%s HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n", line, token)
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
@@ -622,7 +627,7 @@ func TestProxyStreamsLargeUploadsAndLimitsThem(t *testing.T) {
 		for i := 0; i < 128; i++ {
 			_, _ = pw.Write(chunk)
 		}
-		pw.Close()
+		_ = pw.Close()
 	}()
 	r := e.do("POST", "/projects/dev/sdk/proxy/custom/fakekey/upload", tok, pr, nil)
 	if r.body != `{"output":{"received":8388608}}` {

@@ -33,7 +33,7 @@ func TestReloadSurvivesUnboundedFiles(t *testing.T) {
 	f, err := os.Create(filepath.Join(dir, "huge.yaml"))
 	must(err)
 	must(f.Truncate(1 << 30))
-	f.Close()
+	_ = f.Close()
 	must(syscall.Mkfifo(filepath.Join(dir, "icon.svg"), 0o600))
 	must(syscall.Mkfifo(filepath.Join(dir, "secret.txt"), 0o600))
 	icon := strings.Replace(testManifest("bravo", "bravo v0"), "icon: '<svg", "icon: icon.svg\n#'<svg", 1)

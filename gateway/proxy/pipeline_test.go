@@ -92,10 +92,10 @@ func newUpstream(t *testing.T, want string) *upstream {
 		w.Header().Set("Content-Type", "application/json")
 		if !ok {
 			w.WriteHeader(http.StatusUnauthorized)
-			io.WriteString(w, `{"message":"Bad credentials"}`)
+			_, _ = io.WriteString(w, `{"message":"Bad credentials"}`)
 			return
 		}
-		io.WriteString(w, `{"ok":true}`)
+		_, _ = io.WriteString(w, `{"ok":true}`)
 	}))
 	u.Config.ConnState = func(c net.Conn, s http.ConnState) {
 		if s == http.StateNew {
@@ -364,12 +364,12 @@ func TestWebsocketTunnel(t *testing.T) {
 		if err != nil {
 			return
 		}
-		defer c.Close()
-		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
-		brw.Flush()
+		defer func() { _ = c.Close() }()
+		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+		_ = brw.Flush()
 		line, _ := brw.ReadString('\n')
-		brw.WriteString("echo " + line)
-		brw.Flush()
+		_, _ = brw.WriteString("echo " + line)
+		_ = brw.Flush()
 	}))
 	t.Cleanup(up.Close)
 	in := testIntegration(t, keyManifest+"  websocket: true\n", up.URL)
@@ -386,7 +386,7 @@ func TestWebsocketTunnel(t *testing.T) {
 	if resp.StatusCode != 101 || !ok {
 		t.Fatalf("status %d, body %T", resp.StatusCode, resp.Body)
 	}
-	io.WriteString(conn, "hello\n")
+	_, _ = io.WriteString(conn, "hello\n")
 	line, _ := bufio.NewReader(conn).ReadString('\n')
 	if line != "echo hello\n" {
 		t.Errorf("through the tunnel: %q", line)

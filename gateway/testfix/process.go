@@ -49,7 +49,7 @@ func Plugboard(t testing.TB) string {
 func Run(m *testing.M) int {
 	code := m.Run()
 	if build.dir != "" {
-		os.RemoveAll(build.dir)
+		_ = os.RemoveAll(build.dir)
 	}
 	return code
 }
