@@ -54,7 +54,11 @@ func runKeys(args []string, stdout, stderr io.Writer) error {
 	case "rotate":
 		return runKeysRotate(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "plugboard keys: unknown subcommand %q (want generate or rotate)\n", args[0])
+	hint := "want generate or rotate"
+	if s := suggest(args[0], []string{"generate", "rotate"}); s != "" {
+		hint = fmt.Sprintf("did you mean %q?", s)
+	}
+	fmt.Fprintf(stderr, "plugboard keys: unknown subcommand %q (%s)\n", args[0], hint)
 	return exitError{exitUsage}
 }
 

@@ -12,8 +12,15 @@ import (
 	"strings"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
+// version is the module version of this build (see buildVersion); -ldflags
+// "-X main.version=…" sets it instead.
+var version = ""
+
+func init() {
+	if version == "" {
+		version = buildVersion()
+	}
+}
 
 // exitError carries an exit code through command functions.
 type exitError struct{ code int }
@@ -50,6 +57,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		args[0] = "version"
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		if len(args) > 1 {
 			return run([]string{args[1], "--help"}, stdout, stderr)
@@ -79,8 +89,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	fmt.Fprintf(stderr, "plugboard: unknown command %q\n\n", args[0])
-	usage(stderr)
+	var names []string
+	for _, c := range commands() {
+		names = append(names, c.name)
+	}
+	msg := fmt.Sprintf("plugboard: unknown command %q", args[0])
+	if s := suggest(args[0], names); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	fmt.Fprintf(stderr, "%s\nRun `plugboard help` for the commands.\n", msg)
 	return exitUsage
 }
 
@@ -90,11 +107,12 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun `plugboard <command> --help` for a command's flags.")
+	fmt.Fprintln(w, "\nRun `plugboard <command> --help` for a command's flags, `plugboard --version` for the build.")
 }
 
 // newFlagSet returns a flag set whose --help prints the description, the
-// usage line and the flags, and whose parse errors exit with code 2.
+// usage line and the flags (written --name, as the README does), and whose
+// parse errors exit with code 2.
 func newFlagSet(name, synopsis, description string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -105,15 +123,19 @@ func newFlagSet(name, synopsis, description string, stderr io.Writer) *flag.Flag
 		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
 		if hasFlags {
 			fmt.Fprintln(out, "\nFlags:")
-			fs.PrintDefaults()
+			printFlags(out, fs)
 		}
 	}
 	return fs
 }
 
 // parseFlags parses args; --help prints usage to stdout and returns flag.ErrHelp,
-// a bad flag returns exit code 2.
+// a bad flag is reported on the flag set's output (with a "did you mean"
+// for a misspelt name) and returns exit code 2.
 func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	stderr := fs.Output()
+	fs.SetOutput(io.Discard) // the flag package's own report prints -name and the whole usage
+	defer fs.SetOutput(stderr)
 	for _, a := range args {
 		if a == "--" {
 			break
@@ -129,6 +151,7 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
+			fmt.Fprintf(stderr, "plugboard %s: %s\n%s\n", fs.Name(), flagParseError(fs, err), usageHint(fs.Name()))
 			return exitError{exitUsage}
 		}
 		rest := fs.Args()
@@ -143,13 +166,4 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 		args = rest[1:]
 	}
 	return fs.Parse(append([]string{"--"}, positional...))
-}
-
-func runVersion(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("version", "", "Print the version of this binary.", stderr)
-	if err := parseFlags(fs, args, stdout); err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, "plugboard", version)
-	return nil
 }

@@ -785,9 +785,11 @@ func TestServeUsage(t *testing.T) {
 		code       int
 		wantStderr string
 	}{
-		{"unknown flag", nil, []string{"--bogus"}, 2, "flag provided but not defined: -bogus"},
-		{"missing flag value", nil, []string{"--shutdown-grace"}, 2, "flag needs an argument"},
-		{"bad duration", nil, []string{"--poll-interval", "soon"}, 2, "invalid value"},
+		{"unknown flag", nil, []string{"--bogus"}, 2, "plugboard serve: unknown flag --bogus\nRun `plugboard serve --help` for its flags.\n"},
+		{"misspelt flag", nil, []string{"--listn", "127.0.0.1:0"}, 2, "unknown flag --listn (did you mean --listen?)"},
+		{"misspelt long flag", nil, []string{"--max-connections-per-usr", "3"}, 2, "(did you mean --max-connections-per-user?)"},
+		{"missing flag value", nil, []string{"--shutdown-grace"}, 2, "flag needs an argument: --shutdown-grace"},
+		{"bad duration", nil, []string{"--poll-interval", "soon"}, 2, `invalid value "soon" for flag --poll-interval`},
 		{"unexpected argument", nil, []string{"integrations.d"}, 2, `unexpected argument "integrations.d"`},
 		{"bad mode", nil, []string{"--mode", "staging"}, 2, `--mode "staging"`},
 		{"bad log format", nil, []string{"--log-format", "xml"}, 2, `--log-format "xml"`},
@@ -820,7 +822,7 @@ func TestServeUsage(t *testing.T) {
 			t.Parallel()
 			r := runServeCmd(t, dir, serveEnv(), args...)
 			wantCode(t, r, 0)
-			for _, w := range []string{"Usage: plugboard serve", "-listen", "-manifests", "-admin-token", "-shutdown-grace", "PLUGBOARD_", "/admin/v1/reload"} {
+			for _, w := range []string{"Usage: plugboard serve", "\n  --listen string\n", "--manifests", "--admin-token", "--shutdown-grace", "PLUGBOARD_", "/admin/v1/reload"} {
 				if !strings.Contains(r.stdout, w) {
 					t.Errorf("help should mention %q, got %s", w, r)
 				}

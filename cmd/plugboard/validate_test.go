@@ -8,6 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -459,14 +462,18 @@ func TestUsageErrors(t *testing.T) {
 		args       []string
 		wantStderr string
 	}{
-		{"unknown flag", []string{"validate", "--bogus", "warn.yaml"}, "flag provided but not defined: -bogus"},
+		{"unknown flag", []string{"validate", "--bogus", "warn.yaml"}, "plugboard validate: unknown flag --bogus\nRun `plugboard validate --help` for its flags."},
+		{"misspelt flag", []string{"validate", "--strcit", "warn.yaml"}, "unknown flag --strcit (did you mean --strict?)"},
 		{"bad format", []string{"validate", "--format", "xml", "warn.yaml"}, `unknown --format "xml"`},
-		{"missing format value", []string{"validate", "--format"}, "flag needs an argument"},
+		{"missing format value", []string{"validate", "--format"}, "flag needs an argument: --format"},
 		{"nonexistent path", []string{"validate", "nope.yaml"}, "nope.yaml"},
 		{"nonexistent path among good ones", []string{"validate", "warn.yaml", "missing.d"}, "missing.d"},
-		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
+		{"unknown command", []string{"frobnicate"}, "plugboard: unknown command \"frobnicate\"\nRun `plugboard help` for the commands."},
+		{"misspelt command", []string{"serv"}, `unknown command "serv" (did you mean "serve"?)`},
+		{"misspelt command, transposed", []string{"valdiate", "warn.yaml"}, `unknown command "valdiate" (did you mean "validate"?)`},
 		{"help for unknown command", []string{"help", "frobnicate"}, `unknown command "frobnicate"`},
-		{"version takes no flags", []string{"version", "--bogus"}, "flag provided but not defined"},
+		{"misspelt keys subcommand", []string{"keys", "generat"}, `unknown subcommand "generat" (did you mean "generate"?)`},
+		{"version takes no flags", []string{"version", "--bogus"}, "unknown flag --bogus"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -503,18 +510,69 @@ func TestSchema(t *testing.T) {
 	}
 }
 
+// TestVersion runs `plugboard version` and `plugboard --version`: the
+// module version, the commit and the Go version the binary was built with.
 func TestVersion(t *testing.T) {
 	t.Parallel()
-	r := runIn(t, t.TempDir(), nil, "version")
-	wantCode(t, r, 0)
-	if !strings.HasPrefix(r.stdout, "plugboard ") || len(lines(r.stdout)) != 1 {
-		t.Errorf("want one line starting \"plugboard \", got %s", r)
+	for _, arg := range []string{"version", "--version", "-version"} {
+		r := runIn(t, t.TempDir(), nil, arg)
+		wantCode(t, r, 0)
+		l := lines(r.stdout)
+		if len(l) < 3 || !strings.HasPrefix(l[0], "plugboard ") || !strings.HasPrefix(l[1], "  commit  ") || l[len(l)-1] != "  go      "+runtime.Version() {
+			t.Errorf("%s: want plugboard <version>, a commit line and the Go version (%s), got %s", arg, runtime.Version(), r)
+		}
+	}
+}
+
+// TestVersionCommit checks what version prints for a build with VCS
+// information (the test binary may be built with -buildvcs=false).
+func TestVersionCommit(t *testing.T) {
+	bi := &debug.BuildInfo{GoVersion: "go1.99.1", Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "0123456789abcdef0123456789abcdef01234567"},
+		{Key: "vcs.time", Value: "2026-01-02T03:04:05Z"},
+		{Key: "vcs.modified", Value: "true"},
+	}}
+	var b strings.Builder
+	readBuildInfo(bi).print(&b)
+	want := "plugboard " + version + "\n" +
+		"  commit  0123456789abcdef0123456789abcdef01234567 (modified: built with uncommitted changes)\n" +
+		"  date    2026-01-02T03:04:05Z\n" +
+		"  go      go1.99.1\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+	bi.Settings[2].Value = "false"
+	b.Reset()
+	readBuildInfo(bi).print(&b)
+	if !strings.Contains(b.String(), "  commit  0123456789abcdef0123456789abcdef01234567\n") {
+		t.Errorf("an unmodified tree: got\n%s", b.String())
+	}
+}
+
+// TestHelpWritesDoubleDash holds --help to the README's spelling of flags.
+func TestHelpWritesDoubleDash(t *testing.T) {
+	t.Parallel()
+	for _, cmd := range []string{"serve", "validate", "try", "token", "keys generate", "keys rotate", "version"} {
+		r := runIn(t, t.TempDir(), nil, append(strings.Fields(cmd), "--help")...)
+		wantCode(t, r, 0)
+		if m := regexp.MustCompile(`(?m)^\s+-[a-z]`).FindString(r.stdout); m != "" {
+			t.Errorf("%s --help lists a flag with one dash (%q):\n%s", cmd, m, r.stdout)
+		}
+		if !strings.Contains(r.stdout, "\n  --") && cmd != "version" {
+			t.Errorf("%s --help lists no --flag:\n%s", cmd, r.stdout)
+		}
+	}
+	r := runIn(t, t.TempDir(), nil, "validate", "--help")
+	for _, want := range []string{"  --format string\n    \toutput format: text, json or github (default \"text\")\n", "  --strict\n"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("validate --help should contain %q:\n%s", want, r.stdout)
+		}
 	}
 }
 
 func TestHelp(t *testing.T) {
 	t.Parallel()
-	validateFlags := []string{"Usage: plugboard validate", "-format", "-strict", "-check-env", "-quiet", "Exit status"}
+	validateFlags := []string{"Usage: plugboard validate", "--format", "--strict", "--check-env", "--quiet", "Exit status"}
 	tests := []struct {
 		args []string
 		want []string
