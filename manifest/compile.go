@@ -21,8 +21,8 @@ type Options struct {
 	// which is what CI validation needs.
 	ResolveSecrets bool
 	// AllowUnresolvedSecrets makes an unset secret a warning instead of an
-	// error (dev mode): the integration loads, and whatever needs the secret
-	// fails when it is used.
+	// error (dev mode, and validate without --check-env): the integration
+	// loads, and whatever needs the secret fails when it is used.
 	AllowUnresolvedSecrets bool
 	Secrets                SecretResolver
 	// SecretPolicy limits which variables and files secret references may
@@ -413,10 +413,12 @@ func (c *compiler) resolve(ptr string, ref *SecretRef) {
 		return
 	}
 	if c.opts.AllowUnresolvedSecrets {
-		c.warnf(ptr, "dev mode loads it anyway; flows that need this secret will fail", "%v", err)
+		c.warnf(ptr, "dev mode loads it anyway; flows that need this secret will fail, and production rejects the manifest", "%v", err)
+		c.probs[len(c.probs)-1].Code = SecretUnset
 		return
 	}
 	c.errorf(ptr, "secrets are read when the gateway loads the manifest", "%v", err)
+	c.probs[len(c.probs)-1].Code = SecretUnset
 }
 
 func (c *compiler) params(ptr string, raw map[string]string) map[string]Value {

@@ -27,7 +27,18 @@ type Problem struct {
 	Message  string   `json:"message"`
 	Hint     string   `json:"hint,omitempty"`
 	Severity Severity `json:"severity"`
+	// Code names a kind of problem callers treat specially; most have none.
+	Code ProblemCode `json:"code,omitempty"`
 }
+
+// ProblemCode classifies a problem for callers that act on its kind.
+type ProblemCode string
+
+// SecretUnset is a secret reference that could not be read (an unset
+// variable, a missing file): a warning in dev mode and for validate, an
+// error in production and under validate --check-env. It is about the
+// environment, not the manifest, so validate --strict leaves it a warning.
+const SecretUnset ProblemCode = "secret_unset"
 
 // String renders the problem as `file:line:col: path: message (hint)`, the
 // format editors and CI logs recognise.
@@ -76,10 +87,11 @@ func (ps Problems) Errors() Problems {
 	return out
 }
 
-// HasErrors reports whether any problem is an error; with strict, warnings count too.
+// HasErrors reports whether any problem is an error; with strict, warnings
+// count too, except SecretUnset (see there).
 func (ps Problems) HasErrors(strict bool) bool {
 	for _, p := range ps {
-		if p.Severity == Error || strict {
+		if p.Severity == Error || strict && p.Code != SecretUnset {
 			return true
 		}
 	}

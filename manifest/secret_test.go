@@ -165,8 +165,8 @@ api:
 			}
 			continue
 		}
-		if in != nil || len(probs) != 1 || !parseWant(t, tc.want).matches(path, probs[0]) {
-			t.Errorf("%s: want %s, got %v", tc.ref, tc.want, probs)
+		if in != nil || len(probs) != 1 || !parseWant(t, tc.want).matches(path, probs[0]) || probs[0].Code != SecretUnset {
+			t.Errorf("%s: want %s (code %s), got %v", tc.ref, tc.want, SecretUnset, probs)
 		}
 		// Without resolution (CI validation) the same manifest is fine.
 		if in, probs := Parse(path, data, Options{}); in == nil {
@@ -176,7 +176,7 @@ api:
 		dev := opts
 		dev.AllowUnresolvedSecrets = true
 		in, probs = Parse(path, data, dev)
-		if in == nil || len(probs) != 1 || probs[0].Severity != Warning || !strings.Contains(probs[0].Message, strings.SplitN(tc.want, ": ", 3)[2]) {
+		if in == nil || len(probs) != 1 || probs[0].Severity != Warning || probs[0].Code != SecretUnset || !strings.Contains(probs[0].Message, strings.SplitN(tc.want, ": ", 3)[2]) {
 			t.Errorf("%s with AllowUnresolvedSecrets: %v", tc.ref, probs)
 		} else if _, ok := in.Auth.OAuth2.ClientSecret.Value(); ok {
 			t.Errorf("%s: unresolved secret has a value", tc.ref)

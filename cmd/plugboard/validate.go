@@ -17,15 +17,22 @@ the JSON Schema, and the rules the schema cannot express (unique ids, declared
 template inputs, URL shapes, secret references, icon safety). PATH is a
 manifest file or a folder of *.yaml/*.yml files; the default is integrations.d.
 
-No secret values are needed: secrets are checked for form, and against
-the secret policy serve applies (no PLUGBOARD_* or other gateway variable,
+No secret values are needed: secrets are checked for form and against the
+secret policy serve applies (no PLUGBOARD_* or other gateway variable,
 --secret-env-allow, files only in the manifest's folder or a --secrets-dir
-folder), unless --check-env also asks to read them. The policy comes from
-the flags, PLUGBOARD_SECRET_ENV_ALLOW and PLUGBOARD_SECRETS_DIR, and the
-secrets section of the configuration file, as for serve.
+folder), then read as serve reads them, never printed. An unset variable or
+a missing file is a warning, the same one serve's dev mode logs (dev mode
+loads the manifest; production rejects it); --check-env makes it an error,
+as production does. The policy comes from the flags,
+PLUGBOARD_SECRET_ENV_ALLOW and PLUGBOARD_SECRETS_DIR, and the secrets
+section of the configuration file, as for serve.
 
 Exit status: 0 when every manifest is valid, 1 when any is invalid (or has a
-warning under --strict), 2 for usage errors (bad flags, missing path).
+warning under --strict, unset secrets aside: they are the environment's, not
+the manifest's), 2 for usage errors (bad flags, missing path).
+
+The summary counts files, the integrations that load (valid files), errors
+and warnings; under --strict it adds how many warnings fail.
 
 Formats:
   text    path:line:col: json.path: message (hint), one problem per line
@@ -36,8 +43,8 @@ Formats:
 func runValidate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("validate", "[--format text|json|github] [--strict] [--check-env] [--secrets-dir DIR] [PATH...]", validateHelp, stderr)
 	format := fs.String("format", "text", "output format: text, json or github")
-	strict := fs.Bool("strict", false, "treat warnings (plain http URLs, no test endpoint, …) as errors")
-	checkEnv := fs.Bool("check-env", false, "also read every secret reference and report unset environment variables and unreadable files")
+	strict := fs.Bool("strict", false, "treat warnings (plain http URLs, no test endpoint, …) as errors; unset secrets stay warnings (see --check-env)")
+	checkEnv := fs.Bool("check-env", false, "make unset environment variables and unreadable secret files errors, as production does (without it they are warnings)")
 	quiet := fs.Bool("quiet", false, "text format: print problems only, no summary line")
 	config := fs.String("config", "plugboard.yaml", "configuration file whose secrets section applies (optional when left at its default; its own secrets are not read)")
 	var secrets secretFlags
@@ -63,7 +70,9 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 	if len(paths) == 0 {
 		paths = []string{"integrations.d"}
 	}
-	res, err := manifest.LoadPaths(paths, manifest.Options{ResolveSecrets: *checkEnv, SecretPolicy: policy})
+	// Secrets are read as serve reads them, so an unset one is the warning
+	// dev mode logs (an error under --check-env, as in production).
+	res, err := manifest.LoadPaths(paths, manifest.Options{ResolveSecrets: true, AllowUnresolvedSecrets: !*checkEnv, SecretPolicy: policy})
 	if err != nil {
 		fmt.Fprintf(stderr, "plugboard validate: %v\n", err)
 		return exitError{exitUsage}
@@ -83,7 +92,7 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 	case "github":
 		for _, p := range report.Problems {
 			level := "error"
-			if p.Severity == manifest.Warning && !*strict {
+			if !manifest.Problems([]manifest.Problem{p}).HasErrors(*strict) {
 				level = "warning"
 			}
 			title := "plugboard"
@@ -123,6 +132,9 @@ type validationSummary struct {
 	Integrations int `json:"integrations"`
 	Errors       int `json:"errors"`
 	Warnings     int `json:"warnings"`
+	// StrictFailures are the warnings that fail validation under --strict
+	// (all but unset secrets); 0 without --strict.
+	StrictFailures int `json:"strictFailures"`
 }
 
 type validationFile struct {
@@ -135,7 +147,7 @@ type validationFile struct {
 func newValidationReport(res *manifest.Result, strict bool) *validationReport {
 	r := &validationReport{Version: 1, Strict: strict, Schema: schemas.IntegrationURL, Files: []validationFile{}, Problems: []manifest.Problem{}}
 	for _, f := range res.Files {
-		vf := validationFile{Path: f.Path, Valid: f.Integration != nil && !(strict && len(f.Problems) > 0)}
+		vf := validationFile{Path: f.Path, Valid: f.Integration != nil && !f.Problems.HasErrors(strict)}
 		if f.Integration != nil {
 			vf.IntegrationID, vf.Hash = f.Integration.ID, f.Integration.Hash
 		}
@@ -144,16 +156,20 @@ func newValidationReport(res *manifest.Result, strict bool) *validationReport {
 		}
 		r.Files = append(r.Files, vf)
 		for _, p := range f.Problems {
-			if p.Severity == manifest.Error {
+			switch {
+			case p.Severity == manifest.Error:
 				r.Summary.Errors++
-			} else {
+			case strict && p.Code != manifest.SecretUnset:
+				r.Summary.Warnings++
+				r.Summary.StrictFailures++
+			default:
 				r.Summary.Warnings++
 			}
 			r.Problems = append(r.Problems, p)
 		}
 	}
 	r.Summary.Files = len(res.Files)
-	r.Valid = r.Summary.Errors == 0 && !(strict && r.Summary.Warnings > 0)
+	r.Valid = r.Summary.Errors == 0 && r.Summary.StrictFailures == 0
 	return r
 }
 
@@ -162,7 +178,11 @@ func (r *validationReport) summaryLine() string {
 	if !r.Valid {
 		verdict = "INVALID"
 	}
-	return fmt.Sprintf("%s: %d file(s), %d integration(s), %d error(s), %d warning(s)", verdict, r.Summary.Files, r.Summary.Integrations, r.Summary.Errors, r.Summary.Warnings)
+	line := fmt.Sprintf("%s: %d file(s), %d integration(s), %d error(s), %d warning(s)", verdict, r.Summary.Files, r.Summary.Integrations, r.Summary.Errors, r.Summary.Warnings)
+	if r.Summary.StrictFailures > 0 {
+		line += fmt.Sprintf(" (%d fail under --strict)", r.Summary.StrictFailures)
+	}
+	return line
 }
 
 func problemText(p manifest.Problem) string {

@@ -162,12 +162,17 @@ func folderWith(t *testing.T, manifests map[string]string) string {
 	return dir
 }
 
+// githubSecrets sets the shipped GitHub manifest's secrets, which validate
+// reads (unset, they are warnings).
+var githubSecrets = []string{"GITHUB_CLIENT_ID=validate-test-id", "GITHUB_CLIENT_SECRET=validate-test-secret"}
+
 func TestValidateValidFolder(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	copyShipped(t, filepath.Join(dir, "manifests"), "github", "stripe")
+	env := githubSecrets
 
-	r := runIn(t, dir, nil, "validate", "manifests")
+	r := runIn(t, dir, env, "validate", "manifests")
 	wantCode(t, r, 0)
 	want := "valid: 2 file(s), 2 integration(s), 0 error(s), 0 warning(s)"
 	if got := lines(r.stdout); len(got) != 1 || got[0] != want {
@@ -178,13 +183,13 @@ func TestValidateValidFolder(t *testing.T) {
 	}
 
 	// Files can be named one by one too.
-	r = runIn(t, dir, nil, "validate", filepath.Join("manifests", "github.yaml"), filepath.Join("manifests", "stripe.yaml"))
+	r = runIn(t, dir, env, "validate", filepath.Join("manifests", "github.yaml"), filepath.Join("manifests", "stripe.yaml"))
 	wantCode(t, r, 0)
 	if !strings.HasPrefix(r.stdout, "valid: 2 file(s)") {
 		t.Errorf("want summary valid: 2 file(s)…, got %s", r)
 	}
 
-	r = runIn(t, dir, nil, "validate", "--quiet", "manifests")
+	r = runIn(t, dir, env, "validate", "--quiet", "manifests")
 	wantCode(t, r, 0)
 	if r.stdout != "" {
 		t.Errorf("--quiet on a valid folder should print nothing, got %s", r)
@@ -196,7 +201,7 @@ func TestValidateDefaultPath(t *testing.T) {
 	dir := t.TempDir()
 	copyShipped(t, filepath.Join(dir, "integrations.d"), "github", "stripe")
 
-	r := runIn(t, dir, nil, "validate")
+	r := runIn(t, dir, githubSecrets, "validate")
 	wantCode(t, r, 0)
 	if !strings.HasPrefix(r.stdout, "valid: 2 file(s), 2 integration(s)") {
 		t.Errorf("want the default folder integrations.d validated, got %s", r)
@@ -284,6 +289,7 @@ type validateJSON struct {
 		Integrations int `json:"integrations"`
 		Errors       int `json:"errors"`
 		Warnings     int `json:"warnings"`
+		StrictFail   int `json:"strictFailures"`
 	} `json:"summary"`
 	Files []struct {
 		Path          string `json:"path"`
@@ -299,6 +305,7 @@ type validateJSON struct {
 		Message  string `json:"message"`
 		Hint     string `json:"hint"`
 		Severity string `json:"severity"`
+		Code     string `json:"code"`
 	} `json:"problems"`
 }
 
@@ -401,7 +408,7 @@ func TestValidateStrict(t *testing.T) {
 
 	r = runIn(t, dir, nil, "validate", "--strict", "warn.yaml")
 	wantCode(t, r, 1)
-	if !strings.HasSuffix(r.stdout, "INVALID: 1 file(s), 0 integration(s), 0 error(s), 2 warning(s)\n") {
+	if !strings.HasSuffix(r.stdout, "INVALID: 1 file(s), 0 integration(s), 0 error(s), 2 warning(s) (2 fail under --strict)\n") {
 		t.Errorf("--strict: want an INVALID summary, got %s", r)
 	}
 
@@ -417,15 +424,43 @@ func TestValidateCheckEnv(t *testing.T) {
 	t.Parallel()
 	dir := folderWith(t, map[string]string{"envy.yaml": envManifest})
 
-	// Secrets are checked for form only by default: no value is needed.
+	// No value is needed: an unset secret is the warning serve's dev mode
+	// logs, and the summary counts it.
 	r := runIn(t, dir, nil, "validate", "envy.yaml")
 	wantCode(t, r, 0)
+	want := []string{
+		"envy.yaml:11:19: warning: auth.oauth2.clientSecret: environment variable ENVY_TEST_CLIENT_SECRET is not set (dev mode loads it anyway; flows that need this secret will fail, and production rejects the manifest)",
+		"valid: 1 file(s), 1 integration(s), 0 error(s), 1 warning(s)",
+	}
+	if got := lines(r.stdout); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("want the unset secret as a warning:\n%s\ngot %s", strings.Join(want, "\n"), r)
+	}
+	// It is about the environment, not the manifest: --strict keeps it a
+	// warning, so CI without secrets can run validate --strict.
+	r = runIn(t, dir, nil, "validate", "--strict", "envy.yaml")
+	wantCode(t, r, 0)
+	if !strings.HasSuffix(r.stdout, "valid: 1 file(s), 1 integration(s), 0 error(s), 1 warning(s)\n") {
+		t.Errorf("--strict: want the unset secret counted as a warning, got %s", r)
+	}
+	r = runIn(t, dir, nil, "validate", "--strict", "--format", "github", "envy.yaml")
+	wantCode(t, r, 0)
+	if !strings.HasPrefix(r.stdout, "::warning file=envy.yaml,line=11,col=19,") {
+		t.Errorf("--strict --format github: want a ::warning, got %s", r)
+	}
+	r = runIn(t, dir, nil, "validate", "--format", "json", "envy.yaml")
+	if doc := decodeReport(t, r); len(doc.Problems) != 1 || doc.Problems[0].Code != "secret_unset" || doc.Problems[0].Severity != "warning" || doc.Summary.Warnings != 1 {
+		t.Errorf("--format json: want one secret_unset warning, got %s", r)
+	}
 
+	// --check-env makes it an error, as production does.
 	r = runIn(t, dir, nil, "validate", "--check-env", "envy.yaml")
 	wantCode(t, r, 1)
-	want := "envy.yaml:11:19: auth.oauth2.clientSecret: environment variable ENVY_TEST_CLIENT_SECRET is not set"
-	if got := lines(r.stdout); len(got) != 2 || !strings.HasPrefix(got[0], want) {
-		t.Errorf("want a problem naming the variable, starting %q, got %s", want, r)
+	want = []string{
+		"envy.yaml:11:19: auth.oauth2.clientSecret: environment variable ENVY_TEST_CLIENT_SECRET is not set (secrets are read when the gateway loads the manifest)",
+		"INVALID: 1 file(s), 0 integration(s), 1 error(s), 0 warning(s)",
+	}
+	if got := lines(r.stdout); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("--check-env: want\n%s\ngot %s", strings.Join(want, "\n"), r)
 	}
 
 	r = runIn(t, dir, []string{"ENVY_TEST_CLIENT_SECRET="}, "validate", "--check-env", "envy.yaml")
