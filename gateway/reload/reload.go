@@ -46,6 +46,7 @@ type Reloader struct {
 	last    Report
 	files   map[string]bool // files with metric series
 	stamp   string          // fingerprint of the folder at the last reload
+	warned  map[string]bool // warnings logged, by located text: each is logged once while it lasts
 }
 
 // Report describes one reload.
@@ -142,8 +143,9 @@ func (r *Reloader) finish(rep *Report, cat *manifest.Catalog) {
 }
 
 func (r *Reloader) logReport(rep Report, first bool) {
+	fresh, total := r.freshWarnings(rep.Problems)
 	ch := rep.Changes
-	if !first && ch.Empty() {
+	if !first && ch.Empty() && len(fresh) == 0 {
 		r.Log.Debug("manifest reload: no change", "trigger", rep.Trigger, "revision", short(rep.Revision))
 		return
 	}
@@ -157,18 +159,37 @@ func (r *Reloader) logReport(rep Report, first bool) {
 		"integrations", r.current.Load().Len(),
 		"added", ch.Added, "updated", ch.Updated, "removed", ch.Removed, "rejected", ch.Rejected,
 		"duration_ms", float64(rep.Duration.Microseconds())/1000)
-	warnings := 0
 	for _, p := range rep.Problems {
 		if p.Severity == manifest.Error {
 			r.Log.Warn("manifest problem", "problem", p.String())
-		} else {
-			warnings++
-			r.Log.Debug("manifest warning", "problem", p.String())
 		}
 	}
-	if warnings > 0 {
-		r.Log.Info("manifests have warnings; see GET /admin/v1/integrations, plugboard validate, or --log-level debug", "warnings", warnings)
+	for _, p := range fresh {
+		r.Log.Debug("manifest warning", "problem", p.String())
 	}
+	if len(fresh) > 0 {
+		r.Log.Info("manifests have warnings: `plugboard validate "+r.Dir+"` lists them (so do GET /admin/v1/integrations and --log-level debug)",
+			"warnings", total, "new", len(fresh))
+	}
+}
+
+// freshWarnings returns the warnings among probs not logged before, and
+// how many warnings there are. A warning is logged once while it lasts, not
+// after every reload; one that goes away and comes back is new again.
+func (r *Reloader) freshWarnings(probs manifest.Problems) (fresh manifest.Problems, total int) {
+	now := map[string]bool{}
+	for _, p := range probs {
+		if p.Severity != manifest.Warning {
+			continue
+		}
+		key := p.String()
+		if !r.warned[key] && !now[key] {
+			fresh = append(fresh, p)
+		}
+		now[key] = true
+	}
+	r.warned = now
+	return fresh, len(now)
 }
 
 func short(rev string) string {
