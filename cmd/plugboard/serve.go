@@ -115,11 +115,12 @@ type serveOptions struct {
 	fileProjects                                                              []project.Config // from the config file
 }
 
-func runServe(args []string, stdout, stderr io.Writer) error {
+func runServe(args []string, stdout, stderr io.Writer) (err error) {
 	o, fs, err := parseServeFlags(args, stdout, stderr)
 	if err != nil {
 		return err
 	}
+	defer func() { err = o.startFailure(stderr, err) }()
 	set, err := o.resolve(fs, stderr)
 	if err != nil {
 		return err
@@ -150,7 +151,12 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if set.dev {
-		printDevBanner(stderr, o, ln.Addr().String(), srv.Reloader().Catalog().Len())
+		// With JSON logs nothing else may reach stderr: the banner is then one record.
+		if o.logFormat == "json" {
+			logDevMode(set.log, o, ln.Addr().String(), srv.Reloader().Catalog().Len())
+		} else {
+			printDevBanner(stderr, o, ln.Addr().String(), srv.Reloader().Catalog().Len())
+		}
 	}
 	admin, err := o.adminListener(set.log)
 	if err != nil {
@@ -195,19 +201,45 @@ func parseServeFlags(args []string, stdout, stderr io.Writer) (serveOptions, *fl
 		return o, fs, err
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "plugboard serve: unexpected argument %q\n", fs.Arg(0))
-		return o, fs, exitError{exitUsage}
+		return o, fs, o.usageError(stderr, "unexpected argument %q", fs.Arg(0))
 	}
 	if err := applyEnv(fs, os.LookupEnv); err != nil {
-		fmt.Fprintf(stderr, "plugboard serve: %v\n", err)
-		return o, fs, exitError{exitUsage}
+		return o, fs, o.usageError(stderr, "%v", err)
 	}
 	var err error
 	if o.fileProjects, err = applyConfigFile(fs, o.config); err != nil {
-		fmt.Fprintf(stderr, "plugboard serve: %v\n", err)
-		return o, fs, exitError{exitUsage}
+		return o, fs, o.usageError(stderr, "%v", err)
 	}
 	return o, fs, nil
+}
+
+// usageError reports a usage error (exit status 2): a line of text, or a
+// JSON log record with --log-format json, so that nothing but JSON reaches
+// stderr once the flags are read.
+func (o serveOptions) usageError(stderr io.Writer, format string, a ...any) error {
+	if o.logFormat == "json" {
+		slog.New(slog.NewJSONHandler(stderr, nil)).Error("plugboard serve: "+fmt.Sprintf(format, a...), "exit_status", exitUsage)
+	} else {
+		fmt.Fprintf(stderr, "plugboard serve: "+format+"\n", a...)
+	}
+	return exitError{exitUsage}
+}
+
+// startFailure reports why serve stopped with an error as a JSON log record
+// with --log-format json (exit status 1); otherwise run prints it as text.
+func (o serveOptions) startFailure(stderr io.Writer, err error) error {
+	var ee exitError
+	if err == nil || o.logFormat != "json" || errors.As(err, &ee) {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	var m missingSettings
+	if errors.As(err, &m) {
+		log.Error("plugboard serve: production mode needs settings that are missing", "missing", []string(m), "exit_status", exitInvalid)
+	} else {
+		log.Error("plugboard serve: "+err.Error(), "exit_status", exitInvalid)
+	}
+	return exitError{exitInvalid}
 }
 
 // serveSettings are what the options resolve to before anything starts.
@@ -226,8 +258,7 @@ type serveSettings struct {
 func (o *serveOptions) resolve(fs *flag.FlagSet, stderr io.Writer) (serveSettings, error) {
 	var set serveSettings
 	usage := func(format string, a ...any) (serveSettings, error) {
-		fmt.Fprintf(stderr, "plugboard serve: "+format+"\n", a...)
-		return set, exitError{exitUsage}
+		return set, o.usageError(stderr, format, a...)
 	}
 	var err error
 	if set.log, err = newLogger(stderr, o.logFormat, o.logLevel); err != nil {
@@ -248,19 +279,20 @@ func (o *serveOptions) resolve(fs *flag.FlagSet, stderr io.Writer) (serveSetting
 	if err := os.MkdirAll(o.data, 0o700); err != nil {
 		return set, fmt.Errorf("data folder: %w", err)
 	}
-	if set.dev {
-		if o.adminToken == "" {
-			if o.adminToken, err = devSecret(filepath.Join(o.data, "admin-token")); err != nil {
-				return set, err
-			}
+	if set.dev && o.adminToken == "" {
+		if o.adminToken, err = devSecret(filepath.Join(o.data, "admin-token")); err != nil {
+			return set, err
 		}
-	} else if len(o.adminToken) < 16 {
-		return set, errors.New("production mode needs an admin token of at least 16 characters: set PLUGBOARD_ADMIN_TOKEN (or --admin-token); for local development use --mode dev")
 	}
 	projectFlags := setByUser(fs, "project") || setByUser(fs, "project-keys")
 	set.projects = o.fileProjects
 	if len(set.projects) > 0 && !projectFlags && (setByUser(fs, "project-name") || setByUser(fs, "project-logo")) {
 		return usage("--project-name and --project-logo describe the --project project; the config file's projects take name and logo keys")
+	}
+	if !set.dev {
+		if err := o.productionSettings(len(set.projects) == 0 || projectFlags); err != nil {
+			return set, err
+		}
 	}
 	if len(set.projects) == 0 || projectFlags {
 		keys, err := projectKeys(*o, set.dev)
@@ -278,11 +310,39 @@ func (o *serveOptions) resolve(fs *flag.FlagSet, stderr io.Writer) (serveSetting
 	return set, nil
 }
 
+// missingSettings is production mode's refusal to start: every setting it
+// needs that is missing, so that one attempt shows them all.
+type missingSettings []string
+
+func (m missingSettings) Error() string {
+	return "production mode needs settings that are missing:\n  - " + strings.Join(m, "\n  - ") + "\nFor local development, use --mode dev."
+}
+
+// productionSettings checks that what production mode needs is set: the
+// admin token, the encryption keys and, when the flags (not the config
+// file's projects) name the project, its user-token keys.
+func (o serveOptions) productionSettings(flagProject bool) error {
+	var missing missingSettings
+	if len(o.adminToken) < 16 {
+		missing = append(missing, "an admin token of at least 16 characters: set PLUGBOARD_ADMIN_TOKEN (or --admin-token, or PLUGBOARD_ADMIN_TOKEN_FILE)")
+	}
+	switch v, ok, err := envValue(os.LookupEnv, "PLUGBOARD_ENCRYPTION_KEYS"); {
+	case err != nil:
+		missing = append(missing, err.Error())
+	case !ok || v == "":
+		missing = append(missing, "PLUGBOARD_ENCRYPTION_KEYS (or PLUGBOARD_ENCRYPTION_KEYS_FILE), the keys credentials are encrypted with at rest: create one with `plugboard keys generate`")
+	}
+	if flagProject && len(splitList(o.projectKeys)) == 0 {
+		missing = append(missing, "the public key(s) that verify user tokens: set PLUGBOARD_PROJECT_KEYS (or --project-keys) to PEM files, or list projects in the config file; create a pair with `plugboard keys generate`")
+	}
+	if len(missing) > 0 {
+		return missing
+	}
+	return nil
+}
+
 // openCredentials loads the encryption keys and opens the credential store.
 func openCredentials(ctx context.Context, o *serveOptions, set serveSettings) (store.Store, *seal.Keyring, error) {
-	if _, ok, _ := envValue(os.LookupEnv, "PLUGBOARD_ENCRYPTION_KEYS"); !set.dev && !ok {
-		return nil, nil, errors.New("production mode needs PLUGBOARD_ENCRYPTION_KEYS (credentials are encrypted at rest): create a key with `plugboard keys generate`")
-	}
 	kr, keySource, err := loadKeyring(o.data, set.dev)
 	if err != nil {
 		return nil, nil, err
@@ -519,6 +579,18 @@ func devSecret(path string) (string, error) {
 		return "", fmt.Errorf("writing dev secret: %w", err)
 	}
 	return tok, nil
+}
+
+// logDevMode is the dev banner's information as one log record, for
+// --log-format json, where nothing but JSON may reach stderr.
+func logDevMode(log *slog.Logger, o serveOptions, addr string, n int) {
+	base := "http://" + addr
+	data, _ := filepath.Abs(o.data)
+	log.Info("dev mode: not for production (see plugboard serve --help)",
+		"integrations_url", base+"/v1/integrations", "integrations", n, "manifests", o.manifests,
+		"user_token_command", "plugboard token --user alice --data "+o.data,
+		"admin_token_file", filepath.Join(data, adminTokenFile), "admin_url", base+"/admin/v1/integrations",
+		"metrics_url", base+"/metrics", "data", data)
 }
 
 func printDevBanner(w io.Writer, o serveOptions, addr string, n int) {

@@ -553,6 +553,7 @@ func TestServeAdminAuth(t *testing.T) {
 func TestServeProductionAdminToken(t *testing.T) {
 	t.Parallel()
 	dir := shippedFolder(t)
+	testfix.Plugboard(t) // built before the clock starts
 	for _, tc := range []struct {
 		name string
 		env  []string
