@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/apierror"
 	"github.com/plugboardhq/plugboard/gateway/connect"
 	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/gateway/project"
@@ -52,6 +53,10 @@ type Config struct {
 	// Limits against abuse: connect rates per user and address, caps on
 	// connections, the forced-refresh cooldown; zero fields take defaults.
 	Limits Limits
+	// ConnectFailed, if set, is told of every failed connect attempt with
+	// its cause (apierror.Error.Cause), which responses never carry:
+	// `plugboard try` prints it. It must not block.
+	ConnectFailed func(integrationID string, e *apierror.Error)
 }
 
 // Defaults of Limits.

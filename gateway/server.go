@@ -129,7 +129,7 @@ func (s *Server) assemble(mux *routes.Table, dir *integration.Directory, project
 	s.flows = &connect.Flows{Connections: cfg.Store, Tickets: cfg.Store, OAuth: oauthClient, Tester: proxyHandler, Credentials: s.creds,
 		Integrations: dir, Projects: projects, Origins: allowed, Limits: limits, Keyring: cfg.Keyring, PublicURL: cfg.PublicURL,
 		Caps: connect.Caps{PerUserIntegration: cfg.Limits.MaxConnectionsPerUserIntegration, PerUser: cfg.Limits.MaxConnectionsPerUser},
-		Log:  cfg.Log}
+		Log:  cfg.Log, Failed: cfg.ConnectFailed}
 	api := &sdk.API{Connections: cfg.Store, Flows: s.flows, Integrations: dir, Projects: projects, Origins: allowed, Limits: limits,
 		PublicURL: cfg.PublicURL, Log: cfg.Log}
 	api.Register(mux)

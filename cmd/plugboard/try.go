@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/plugboardhq/plugboard/gateway"
+	"github.com/plugboardhq/plugboard/gateway/apierror"
 	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/gateway/project"
 	"github.com/plugboardhq/plugboard/gateway/seal"
@@ -42,8 +43,18 @@ API-key, basic and client-credentials integrations can skip the browser:
 Otherwise (and always for OAuth) it prints a connect link to open in a
 browser and waits for the connection. For OAuth, register the redirect URI
 it prints at the provider; --listen fixes the port so the URI stays the same.
-Secrets the manifest references (${ENV_NAME}) must be set, and are held to
-the same policy as in serve (--secret-env-allow, --secrets-dir).
+
+It follows serve's dev-mode rules: secrets the manifest references
+(${ENV_NAME}, ${file:path}) are held to serve's policy (--secret-env-allow,
+--secrets-dir); an unset one is a warning, and only what needs it fails (an
+OAuth integration needs its client id and secret, so try stops there).
+Only the tried integration's problems are printed, or, when it did not
+load, those of the files that failed.
+
+When a connection fails, try prints the real cause, which the gateway
+never tells end users: a DNS failure, a refused connection, a TLS error,
+or the status and the start of the body the test request or the token
+exchange got.
 `
 
 type inputFlags map[string]string
@@ -71,14 +82,9 @@ func runTry(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer g.close(stderr)
-	in, ok := g.srv.Reloader().Catalog().Lookup(o.id)
-	if !ok {
-		for _, e := range g.srv.Reloader().Catalog().Entries() {
-			for _, p := range e.Problems.Errors() {
-				fmt.Fprintln(stderr, p.String())
-			}
-		}
-		return fmt.Errorf("integration %q is not loaded from %s (see the problems above, or plugboard validate)", o.id, o.manifests)
+	in, err := g.integration(o, stderr)
+	if err != nil {
+		return err
 	}
 	go func() { _ = g.srv.Serve(g.serveCtx, g.ln) }()
 	if len(o.inputs) > 0 && in.Auth.Type != manifest.AuthOAuth2 {
@@ -151,6 +157,7 @@ type tryGateway struct {
 	data        string
 	serveCtx    context.Context
 	cancelServe context.CancelFunc
+	failures    chan *apierror.Error // connect failures of the tried integration, with their causes
 }
 
 const tryProject, tryUser = "try", "plugboard-try"
@@ -160,7 +167,7 @@ func startTryGateway(ctx context.Context, o tryOptions, stderr io.Writer) (*tryG
 	if err != nil {
 		return nil, err
 	}
-	g := &tryGateway{data: data}
+	g := &tryGateway{data: data, failures: make(chan *apierror.Error, 16)}
 	g.serveCtx, g.cancelServe = context.WithCancel(context.Background())
 	fail := func(err error) (*tryGateway, error) {
 		g.close(stderr)
@@ -186,10 +193,20 @@ func startTryGateway(ctx context.Context, o tryOptions, stderr io.Writer) (*tryG
 		return fail(err)
 	}
 	g.base = "http://" + g.ln.Addr().String()
-	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// Reloads log every manifest's problems, and failed connects their
+	// causes: try prints those of the tried integration itself.
+	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	g.srv, err = gateway.New(gateway.Config{
 		PublicURL: g.base, ManifestDir: o.manifests, Log: quiet, Version: version,
-		Manifest: manifest.Options{ResolveSecrets: true, SecretPolicy: o.secretPolicy},
+		Manifest: manifest.Options{ResolveSecrets: true, AllowUnresolvedSecrets: true, SecretPolicy: o.secretPolicy},
+		ConnectFailed: func(id string, e *apierror.Error) {
+			if id == o.id {
+				select {
+				case g.failures <- e:
+				default: // try reports the first ones; a flood is not news
+				}
+			}
+		},
 		Projects: []project.Config{{ID: tryProject, Keys: []usertoken.PublicKey{{ID: kid, Key: signer.Public()}}}},
 		Store:    g.st, Keyring: kr,
 		Egress: egress.Policy{Allow: o.egressAllow, LiteralLoopback: true}, // a dev gateway
@@ -232,6 +249,12 @@ func (g *tryGateway) connectWithInputs(in *manifest.Integration, o tryOptions, s
 	}
 	if status != http.StatusCreated {
 		fmt.Fprintf(stdout, "%s: not connected (%d)\n%s\n", in.Name, status, indentJSON(body))
+		// The gateway reported the cause before it answered.
+		select {
+		case e := <-g.failures:
+			printCause(stdout, e.Cause)
+		case <-time.After(100 * time.Millisecond):
+		}
 		return exitError{exitInvalid}
 	}
 	return nil
@@ -253,7 +276,7 @@ func (g *tryGateway) connectInBrowser(ctx context.Context, in *manifest.Integrat
 		_ = exec.Command("xdg-open", link.URL).Start() // a convenience; the link is printed
 	}
 	fmt.Fprintln(stdout, "Waiting for the connection…")
-	return waitConnected(ctx, g.st, o.id, o.wait)
+	return g.waitConnected(ctx, in, o.id, o.wait, stdout)
 }
 
 // reportTest makes the test request with the new connection and prints
@@ -261,7 +284,8 @@ func (g *tryGateway) connectInBrowser(ctx context.Context, in *manifest.Integrat
 func (g *tryGateway) reportTest(ctx context.Context, in *manifest.Integration, id string, stdout io.Writer) error {
 	res, err := g.srv.TestConnection(ctx, tryProject, tryUser, id)
 	if err != nil {
-		fmt.Fprintf(stdout, "%s: test request failed: %v\n", in.Name, err)
+		fmt.Fprintf(stdout, "%s: test request failed\n", in.Name)
+		printCause(stdout, err)
 		return exitError{exitInvalid}
 	}
 	verdict := "works"
@@ -275,15 +299,21 @@ func (g *tryGateway) reportTest(ctx context.Context, in *manifest.Integration, i
 	return nil
 }
 
-func waitConnected(ctx context.Context, st store.Store, id string, wait time.Duration) error {
+// waitConnected waits for the browser's connection, printing the cause of
+// each failed attempt as it happens (the portal shows the user less).
+func (g *tryGateway) waitConnected(ctx context.Context, in *manifest.Integration, id string, wait time.Duration, stdout io.Writer) error {
 	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) {
-		if _, err := st.Default(ctx, tryProject, tryUser, id); err == nil {
+		if _, err := g.st.Default(ctx, tryProject, tryUser, id); err == nil {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
 			return errors.New("interrupted")
+		case e := <-g.failures:
+			fmt.Fprintf(stdout, "%s: connect attempt failed: %s\n", in.Name, e.Message)
+			printCause(stdout, e.Cause)
+			fmt.Fprintln(stdout, "Still waiting (start again from the link's page, or press Ctrl-C)…")
 		case <-time.After(300 * time.Millisecond):
 		}
 	}

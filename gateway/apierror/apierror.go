@@ -94,6 +94,11 @@ type Error struct {
 	Provider *ProviderAnswer
 	// RetryAfter, when set, is sent as the Retry-After header (seconds).
 	RetryAfter time.Duration
+	// Cause is the failure behind Message for operators (a DNS, dial or TLS
+	// error, the provider's status): logged, shown by `plugboard try`,
+	// never written to a response, which would tell callers about the
+	// gateway's network.
+	Cause error
 }
 
 // FieldError is a problem with one value the user typed.

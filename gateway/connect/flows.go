@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/plugboardhq/plugboard/gateway/apierror"
 	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/integration"
 	"github.com/plugboardhq/plugboard/gateway/origin"
@@ -75,6 +76,9 @@ type Flows struct {
 	PublicURL    string        // where browsers reach the gateway; base of the OAuth redirect URI
 	Caps         Caps
 	Log          *slog.Logger
+	// Failed, if set, is told of every connect attempt that failed at the
+	// provider (token exchange, test request), with the cause.
+	Failed func(integrationID string, e *apierror.Error)
 }
 
 // Register mounts the flows' routes: the portal and its links, the OAuth

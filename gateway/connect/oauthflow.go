@@ -2,6 +2,7 @@ package connect
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -120,11 +121,13 @@ func (f *Flows) oauthCallback(w http.ResponseWriter, r *http.Request) {
 		var pe *oauth.ProviderError
 		if errors.As(err, &pe) {
 			f.Log.Info("OAuth code exchange failed", "integration", in.ID, "error", err.Error())
-			fail(http.StatusBadGateway, "Not connected", in.Name+" did not accept the sign-in. Start again from the app.",
-				&apierror.ProviderAnswer{Status: pe.Status, Body: strings.TrimSpace(pe.Code + " " + pe.Description)})
+			provider := &apierror.ProviderAnswer{Status: pe.Status, Body: strings.TrimSpace(pe.Code + " " + pe.Description)}
+			e := f.failed(in, &apierror.Error{Status: http.StatusBadGateway, Code: apierror.TokenExchange, Message: in.Name + " did not accept the sign-in.",
+				Provider: provider, Cause: fmt.Errorf("OAuth code exchange: %w", err)})
+			fail(e.Status, "Not connected", e.Message+" Start again from the app.", provider)
 			return
 		}
-		e := f.outboundFailure(in, "OAuth code exchange", err)
+		e := f.failed(in, f.outboundFailure(in, "OAuth code exchange", err))
 		if e.Code != apierror.EgressRefused && !errors.Is(err, oauth.ErrRedirect) {
 			e.Message = "Could not complete the sign-in with " + in.Name + ". Start again from the app."
 		}

@@ -49,9 +49,10 @@ func (f *Flows) ConnectWithValues(ctx context.Context, in *manifest.Integration,
 			if errors.As(err, &pe) {
 				e := apierror.New(http.StatusBadRequest, apierror.TokenExchange, in.Name+" refused the client credentials: "+pe.Error())
 				e.Provider = &apierror.ProviderAnswer{Status: pe.Status, Body: pe.Description}
-				return nil, e
+				e.Cause = fmt.Errorf("client credentials exchange: %w", err)
+				return nil, f.failed(in, e)
 			}
-			return nil, f.outboundFailure(in, "client credentials exchange", err)
+			return nil, f.failed(in, f.outboundFailure(in, "client credentials exchange", err))
 		}
 		cred, exp := oauth.FromToken(tok, inputs, true)
 		cred.ClientID, cred.ClientSecret = clientID, secret
@@ -62,19 +63,31 @@ func (f *Flows) ConnectWithValues(ctx context.Context, in *manifest.Integration,
 
 // outboundFailure is what the user is told when a call to the provider
 // failed without an answer from it: never the dial or DNS error itself
-// (addresses, resolver messages), which goes to the log.
+// (addresses, resolver messages), which goes to the log and to Cause.
 func (f *Flows) outboundFailure(in *manifest.Integration, what string, err error) *apierror.Error {
+	var e *apierror.Error
 	switch {
 	case egress.IsRefused(err):
 		// The guard has logged the refused address.
-		return apierror.New(http.StatusBadGateway, apierror.EgressRefused, egressRefusedSentence(in))
+		e = apierror.New(http.StatusBadGateway, apierror.EgressRefused, egressRefusedSentence(in))
 	case errors.Is(err, oauth.ErrRedirect):
 		f.Log.Warn(what+" failed: the endpoint answered with a redirect, which is not followed", "integration", in.ID, "error", err.Error())
-		return apierror.New(http.StatusBadGateway, apierror.TokenExchange,
+		e = apierror.New(http.StatusBadGateway, apierror.TokenExchange,
 			in.Name+"'s token endpoint answered with a redirect, which the gateway does not follow. The integration's setup must be fixed; contact the app's support.")
+	default:
+		f.Log.Warn(what+" failed", "integration", in.ID, "error", err.Error())
+		e = apierror.New(http.StatusBadGateway, apierror.TokenExchange, fmt.Sprintf("Could not get a token from %s; try again.", in.Name))
 	}
-	f.Log.Warn(what+" failed", "integration", in.ID, "error", err.Error())
-	return apierror.New(http.StatusBadGateway, apierror.TokenExchange, fmt.Sprintf("Could not get a token from %s; try again.", in.Name))
+	e.Cause = fmt.Errorf("%s: %w", what, err)
+	return e
+}
+
+// failed passes a failure at the provider to Failed and returns it.
+func (f *Flows) failed(in *manifest.Integration, e *apierror.Error) *apierror.Error {
+	if f.Failed != nil {
+		f.Failed(in.ID, e)
+	}
+	return e
 }
 
 // egressRefusedSentence tells end users that the gateway may not connect
@@ -90,15 +103,17 @@ func egressRefusedSentence(in *manifest.Integration) string {
 func (f *Flows) finishConnect(ctx context.Context, in *manifest.Integration, conn *connection.Connection, reconnectID string) (*connection.Connection, *apierror.Error) {
 	res, err := f.Tester.Test(ctx, in, conn)
 	if err != nil {
-		if e := f.outboundFailure(in, "connect: test request", err); e.Code == apierror.EgressRefused {
-			return nil, e
+		e := f.outboundFailure(in, "connect: test request", err)
+		if e.Code != apierror.EgressRefused {
+			e.Status, e.Code, e.Message = http.StatusBadGateway, apierror.CredentialTest, fmt.Sprintf("Could not reach %s to check the credential; try again.", in.Name)
 		}
-		return nil, apierror.New(http.StatusBadGateway, apierror.CredentialTest, fmt.Sprintf("Could not reach %s to check the credential; try again.", in.Name))
+		return nil, f.failed(in, e)
 	}
 	if res != nil && !res.OK() {
 		e := apierror.New(http.StatusBadRequest, apierror.CredentialTest, fmt.Sprintf("%s refused the credential.", in.Name))
 		e.Provider = &apierror.ProviderAnswer{Status: res.Status, Body: res.Excerpt}
-		return nil, e
+		e.Cause = fmt.Errorf("test request: GET %s answered %d", res.Endpoint, res.Status)
+		return nil, f.failed(in, e)
 	}
 	if reconnectID == "" {
 		if e := f.CapFailure(ctx, in, conn.ProjectID, conn.UserID); e != nil {

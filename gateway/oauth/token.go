@@ -42,6 +42,10 @@ type ProviderError struct {
 	Status      int
 	Code        string // e.g. invalid_grant
 	Description string
+	// Body is the start of the answer's body (at most 300 bytes), for the
+	// operator's eyes only (`plugboard try`): Error leaves it out, so it
+	// reaches neither logs nor end users.
+	Body string
 }
 
 func (e *ProviderError) Error() string {
@@ -80,6 +84,7 @@ func providerError(err error) error {
 		if len(pe.Description) > 300 {
 			pe.Description = pe.Description[:300]
 		}
+		pe.Body = string(re.Body[:min(len(re.Body), 300)])
 		return pe
 	}
 	return err
