@@ -2,6 +2,7 @@ package apierror
 
 import (
 	"encoding/json"
+	"errors"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -146,5 +147,17 @@ func TestWrite(t *testing.T) {
 	}
 	if e.Error() != "rate_limited: too many attempts" {
 		t.Errorf("Error() = %q", e.Error())
+	}
+}
+
+// TestCauseIsNeverWritten: the cause of a failure (a dial error with the
+// gateway's addresses and resolver) is for operators, not for callers.
+func TestCauseIsNeverWritten(t *testing.T) {
+	e := New(502, CredentialTest, "Could not reach Acme to check the credential; try again.")
+	e.Cause = errors.New("dial tcp: lookup api.acme.example on 10.255.255.53:53: no such host")
+	w := httptest.NewRecorder()
+	Write(w, e)
+	if got := w.Body.String() + strings.Join(w.Header().Values("X-Plugboard-Error"), ""); strings.Contains(got, "10.255.255.53") || strings.Contains(got, "lookup") {
+		t.Errorf("the cause reached the response: %s", got)
 	}
 }
