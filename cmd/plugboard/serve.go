@@ -46,7 +46,8 @@ signing key pair and an encryption key into the data folder, serves one
 project (--project, default "dev"), and tolerates unset secret variables
 (those integrations load, and fail only when a flow needs the secret).
 "production" refuses to start without an admin token, PLUGBOARD_ENCRYPTION_KEYS
-and PLUGBOARD_PROJECT_KEYS, and rejects manifests whose secrets are unset.
+and PLUGBOARD_PROJECT_KEYS (naming every one missing), and rejects manifests
+whose secrets are unset.
 The default, "auto", is dev when --listen is a loopback address, else
 production.
 
@@ -178,7 +179,7 @@ func parseServeFlags(args []string, stdout, stderr io.Writer) (serveOptions, *fl
 	fs.StringVar(&o.publicURL, "public-url", "", "external base URL of the gateway, used in links and OAuth redirect URIs (default http://<listen>)")
 	fs.StringVar(&o.manifests, "manifests", "integrations.d", "folder of integration manifests, watched for changes")
 	fs.StringVar(&o.data, "data", ".plugboard", "folder for the embedded store and generated dev keys")
-	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json (json: nothing but JSON records on stderr, the dev banner included)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.adminToken, "admin-token", "", "bearer token for /admin/v1 (at least 16 characters; generated in dev mode)")
 	fs.StringVar(&o.mode, "mode", "auto", "dev, production, or auto (dev on a loopback --listen address)")
