@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -52,6 +53,23 @@ type Config struct {
 	// Limits against abuse: connect rates per user and address, caps on
 	// connections, the forced-refresh cooldown; zero fields take defaults.
 	Limits Limits
+	// Demo, when set, serves the demo API and OAuth server under /demo/,
+	// adds the demo integrations (demo-apikey, demo-basic, demo-oauth,
+	// demo-clientcreds) to the catalog, serves the playground at / and
+	// allows PublicURL as an app origin. Dev mode only: `plugboard serve`
+	// never sets it in production.
+	Demo *Demo
+}
+
+// Demo configures the demo (see Config.Demo).
+type Demo struct {
+	// AppKey signs the user tokens the playground's stand-in app backend
+	// mints for the picked user (the dev signing key); nil: the
+	// playground cannot get tokens and says so.
+	AppKey crypto.Signer
+	// AccessTokenLifetime of the demo OAuth server (default
+	// demo.DefaultAccessTokenLifetime); tests shorten it.
+	AccessTokenLifetime time.Duration
 }
 
 // Defaults of Limits.

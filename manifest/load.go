@@ -143,6 +143,19 @@ func loadFile(path string, opts Options) FileResult {
 	return fr
 }
 
+// Merge puts files loaded elsewhere (manifests embedded in the binary,
+// parsed with Parse) in front of res's files and checks ids across both: a
+// file of res whose id one of first already uses is rejected. res is
+// changed and returned.
+func Merge(first []FileResult, res *Result) *Result {
+	if len(first) == 0 {
+		return res
+	}
+	res.Files = append(append([]FileResult(nil), first...), res.Files...)
+	checkUniqueIDs(res)
+	return res
+}
+
 // checkUniqueIDs rejects every file whose id an earlier file (in path order)
 // already uses, so the result does not depend on read order.
 func checkUniqueIDs(res *Result) {
