@@ -131,7 +131,9 @@
   window.addEventListener("message", function (e) {
     if (e.origin !== location.origin || !e.data || typeof e.data.type !== "string") { return; }
     if (e.data.type === "plugboard:connected") {
-      say("notice", "Connected " + String(e.data.integrationId || "") + ".");
+      var id = String(e.data.integrationId || "").replace(/^custom\./, "");
+      var it = state.integrations.filter(function (i) { return i.id === id; })[0];
+      say("notice", (it ? it.name : id) + " is connected.");
       refresh();
     } else if (e.data.type === "plugboard:error") {
       say("notice", "The Connect Portal reported an error" + (e.data.message ? ": " + e.data.message : "."), true);
