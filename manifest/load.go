@@ -20,7 +20,7 @@ type FileResult struct {
 
 // Result is the outcome of loading a set of manifest files.
 type Result struct {
-	Files []FileResult // sorted by path
+	Files []FileResult // sorted by path (Merge puts embedded manifests first)
 }
 
 // Problems returns every problem of every file, in file order.
