@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -57,6 +58,23 @@ type Config struct {
 	// its cause (apierror.Error.Cause), which responses never carry:
 	// `plugboard try` prints it. It must not block.
 	ConnectFailed func(integrationID string, e *apierror.Error)
+	// Demo, when set, serves the demo API and OAuth server under /demo/,
+	// adds the demo integrations (demo-apikey, demo-basic, demo-oauth,
+	// demo-clientcreds) to the catalog, serves the playground at / and
+	// allows PublicURL as an app origin. Dev mode only: `plugboard serve`
+	// never sets it in production.
+	Demo *Demo
+}
+
+// Demo configures the demo (see Config.Demo).
+type Demo struct {
+	// AppKey signs the user tokens the playground's stand-in app backend
+	// mints for the picked user (the dev signing key); nil: the
+	// playground cannot get tokens and says so.
+	AppKey crypto.Signer
+	// AccessTokenLifetime of the demo OAuth server (default
+	// demo.DefaultAccessTokenLifetime); tests shorten it.
+	AccessTokenLifetime time.Duration
 }
 
 // Defaults of Limits.

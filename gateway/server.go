@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/plugboardhq/plugboard/gateway/admin"
 	"github.com/plugboardhq/plugboard/gateway/connect"
 	"github.com/plugboardhq/plugboard/gateway/connection"
+	"github.com/plugboardhq/plugboard/gateway/demo"
 	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/gateway/integration"
 	"github.com/plugboardhq/plugboard/gateway/metrics"
@@ -60,8 +62,21 @@ func New(cfg Config) (*Server, error) {
 		cfg.ShutdownGrace = 20 * time.Second
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	var demoServer *demo.Server
+	if cfg.Demo != nil {
+		demoServer = demo.New(cfg.PublicURL)
+		demoServer.AccessTokenLifetime, demoServer.Log = cfg.Demo.AccessTokenLifetime, cfg.Log
+		// The playground is an app on the gateway's own origin: its connect
+		// links name that origin, which must be allowed.
+		if o := demo.Origin(cfg.PublicURL); o != "" && !slices.Contains(cfg.AllowedOrigins, o) {
+			cfg.AllowedOrigins = append(slices.Clip(cfg.AllowedOrigins), o)
+		}
+	}
 	s := &Server{cfg: cfg, log: cfg.Log, metrics: metrics.New()}
 	s.reloader = &reload.Reloader{Dir: cfg.ManifestDir, Options: cfg.Manifest, Log: cfg.Log, Metrics: s.metrics, PollInterval: cfg.PollInterval}
+	if demoServer != nil {
+		s.reloader.Extra = demoServer.Manifests()
+	}
 	projects, err := project.NewRegistry(cfg.Projects, cfg.MaxUserTokenLifetime)
 	if err != nil {
 		return nil, err
@@ -89,6 +104,15 @@ func New(cfg Config) (*Server, error) {
 	var proxyRoute *proxy.Route
 	if cfg.Store != nil {
 		proxyRoute = s.assemble(mux, dir, projects)
+	}
+	if demoServer != nil {
+		demoServer.Register(mux)
+		// The playground is the first project's app.
+		app := &demo.Playground{PublicURL: cfg.PublicURL, Key: cfg.Demo.AppKey}
+		if len(cfg.Projects) > 0 {
+			app.ProjectID = cfg.Projects[0].ID
+		}
+		app.Register(mux)
 	}
 	allowed := origin.Allowlist(cfg.AllowedOrigins)
 	s.routes = append(mux.Patterns(), proxy.RoutePattern)

@@ -20,7 +20,7 @@ type FileResult struct {
 
 // Result is the outcome of loading a set of manifest files.
 type Result struct {
-	Files []FileResult // sorted by path
+	Files []FileResult // sorted by path (Merge puts embedded manifests first)
 }
 
 // Problems returns every problem of every file, in file order.
@@ -141,6 +141,19 @@ func loadFile(path string, opts Options) FileResult {
 	}
 	fr.Integration, fr.Problems = Parse(path, data, opts)
 	return fr
+}
+
+// Merge puts files loaded elsewhere (manifests embedded in the binary,
+// parsed with Parse) in front of res's files and checks ids across both: a
+// file of res whose id one of first already uses is rejected. res is
+// changed and returned.
+func Merge(first []FileResult, res *Result) *Result {
+	if len(first) == 0 {
+		return res
+	}
+	res.Files = append(append([]FileResult(nil), first...), res.Files...)
+	checkUniqueIDs(res)
+	return res
 }
 
 // checkUniqueIDs rejects every file whose id an earlier file (in path order)

@@ -395,3 +395,27 @@ func TestYAMLSyntaxErrorLines(t *testing.T) {
 		})
 	}
 }
+
+// Merge serves manifests loaded elsewhere (the embedded demo) first: a
+// folder file with one of their ids is rejected, and nothing else changes.
+func TestMergeKeepsIDsUnique(t *testing.T) {
+	parse := func(path, id string) FileResult {
+		src := "id: " + id + "\nname: X\ndescription: d\nauth:\n  type: api_key\n  inputs: [{key: k, label: K}]\napi:\n  baseUrl: https://api.example.com\n  authorization: {type: bearer, token: \"{{inputs.k}}\"}\n  testEndpoint: /me\n"
+		in, probs := Parse(path, []byte(src), Options{})
+		if in == nil {
+			t.Fatalf("%s: %v", path, probs)
+		}
+		return FileResult{Path: path, Integration: in, Problems: probs}
+	}
+	res := &Result{Files: []FileResult{parse("dir/a.yaml", "demo-one"), parse("dir/b.yaml", "other")}}
+	res = Merge([]FileResult{parse("demo:one.yaml", "demo-one")}, res)
+	if len(res.Files) != 3 || res.Files[0].Path != "demo:one.yaml" || res.Files[0].Integration == nil {
+		t.Fatalf("merged: %+v", res.Files)
+	}
+	if res.Files[1].Integration != nil || !strings.Contains(res.Files[1].Problems.Error(), "already used by demo:one.yaml") {
+		t.Errorf("the folder's demo-one was not rejected: %v", res.Files[1].Problems)
+	}
+	if res.Files[2].Integration == nil {
+		t.Errorf("an unrelated file was rejected: %v", res.Files[2].Problems)
+	}
+}

@@ -29,7 +29,7 @@ func TestServeHelpListsEveryRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	srv, err := gateway.New(gateway.Config{ManifestDir: t.TempDir(), Store: st, Keyring: kr})
+	srv, err := gateway.New(gateway.Config{ManifestDir: t.TempDir(), Store: st, Keyring: kr, Demo: &gateway.Demo{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,7 +99,7 @@ func TestServeRefusesGatewaySecrets(t *testing.T) {
 			keys = v
 		}
 	}
-	g := startGateway(t, dir, env, "--mode", "dev", "--log-level", "debug")
+	g := startGateway(t, dir, env, "--mode", "dev", "--log-level", "debug", "--demo=false")
 	b, err := os.ReadFile(filepath.Join(dir, ".plugboard", "admin-token"))
 	if err != nil {
 		t.Fatal(err)

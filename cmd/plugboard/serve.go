@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/plugboardhq/plugboard/gateway"
+	"github.com/plugboardhq/plugboard/gateway/demo"
 	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/gateway/project"
 	"github.com/plugboardhq/plugboard/gateway/seal"
@@ -102,6 +103,18 @@ Routes (serve_test.go holds this list to the routes the gateway mounts):
   GET    /connect/portal/{id}              the connect form
   POST   /connect/portal/{id}              submit it (API key, client credentials, or on to OAuth)
   GET    /oauth/callback                   the OAuth redirect URI (<public URL>/oauth/callback)
+  Dev mode only: the demo (--demo, on by default in dev mode, refused in production)
+  GET    /{$}                              the playground (exactly /; nothing else at the root)
+  POST   /demo/app/token                   the playground's stand-in app backend: a user token for {"user": "ada"}
+  GET    /demo/oauth/authorize             demo OAuth server: the sign-in page (PKCE S256 required)
+  POST   /demo/oauth/authorize             Allow or Deny
+  POST   /demo/oauth/token                 authorization_code, refresh_token (rotating), client_credentials
+  POST   /demo/oauth/revoke                token revocation (RFC 7009)
+  GET    /demo/api/me                      demo API: whose credential this is
+  GET    /demo/api/projects                the user's demo projects
+  POST   /demo/api/projects                create one: {"name": "…"}
+  GET    /demo/api/echo                    the request as the API received it
+  POST   /demo/api/echo
 `
 
 type serveOptions struct {
@@ -110,6 +123,7 @@ type serveOptions struct {
 	projectName, projectLogo                                                  string
 	grace, poll, drain, maxTokenLifetime                                      time.Duration
 	maxBody                                                                   int64
+	demo                                                                      bool
 	egressAllow                                                               string
 	limits                                                                    limitFlags
 	secrets                                                                   secretFlags
@@ -154,9 +168,9 @@ func runServe(args []string, stdout, stderr io.Writer) (err error) {
 	if set.dev {
 		// With JSON logs nothing else may reach stderr: the banner is then one record.
 		if o.logFormat == "json" {
-			logDevMode(set.log, o, ln.Addr().String(), srv.Reloader().Catalog().Len())
+			logDevMode(set.log, o, ln.Addr().String(), srv.Reloader().Catalog())
 		} else {
-			printDevBanner(stderr, o, ln.Addr().String(), srv.Reloader().Catalog().Len())
+			printDevBanner(stderr, o, ln.Addr().String(), srv.Reloader().Catalog())
 		}
 	}
 	admin, err := o.adminListener(set.log)
@@ -195,6 +209,7 @@ func parseServeFlags(args []string, stdout, stderr io.Writer) (serveOptions, *fl
 	fs.Int64Var(&o.maxBody, "max-body-bytes", 10<<20, "largest request body the proxy forwards, in bytes")
 	fs.StringVar(&o.allowedOrigins, "allowed-origins", "", "comma-separated app origins (https://app.example.com) that may embed the Connect Portal and receive its results")
 	fs.StringVar(&o.egressAllow, "egress-allow", "", "comma-separated CIDRs that outbound calls may reach although they are private or special (e.g. 10.0.0.0/8,fd00::/8); by default only public addresses")
+	fs.BoolVar(&o.demo, "demo", true, "dev mode: also serve the demo integrations (demo-apikey, demo-basic, demo-oauth, demo-clientcreds), their demo API and OAuth server under /demo/, and the playground at /; refused in production")
 	addLimitFlags(fs, &o.limits)
 	o.secrets.register(fs)
 	fs.StringVar(&o.config, "config", "plugboard.yaml", "configuration file (optional when left at its default); see schemas/config.schema.json")
@@ -275,6 +290,9 @@ func (o *serveOptions) resolve(fs *flag.FlagSet, stderr io.Writer) (serveSetting
 		return usage("%v", err)
 	}
 	if set.secretPolicy, err = o.secrets.policy(o.data); err != nil {
+		return usage("%v", err)
+	}
+	if err := checkDemo(o.demo, setByUser(fs, "demo"), set.dev); err != nil {
 		return usage("%v", err)
 	}
 	if err := os.MkdirAll(o.data, 0o700); err != nil {
@@ -380,6 +398,7 @@ func (o serveOptions) gatewayConfig(set serveSettings, st store.Store, kr *seal.
 		MaxBodyBytes:         o.maxBody,
 		Egress:               egress.Policy{Allow: set.egressAllow, LiteralLoopback: set.dev},
 		Limits:               set.limits,
+		Demo:                 demoConfig(o, set),
 	}
 }
 
@@ -584,32 +603,66 @@ func devSecret(path string) (string, error) {
 
 // logDevMode is the dev banner's information as one log record, for
 // --log-format json, where nothing but JSON may reach stderr.
-func logDevMode(log *slog.Logger, o serveOptions, addr string, n int) {
+func logDevMode(log *slog.Logger, o serveOptions, addr string, cat *manifest.Catalog) {
 	base := "http://" + addr
 	data, _ := filepath.Abs(o.data)
-	log.Info("dev mode: not for production (see plugboard serve --help)",
-		"integrations_url", base+"/v1/integrations", "integrations", n, "manifests", o.manifests,
-		"user_token_command", "plugboard token --user alice --data "+o.data,
-		"admin_token_file", filepath.Join(data, adminTokenFile), "admin_url", base+"/admin/v1/integrations",
-		"metrics_url", base+"/metrics", "data", data)
+	attrs := []any{"integrations_url", base + "/v1/integrations", "integrations", cat.Len(), "manifests", o.manifests,
+		"admin_token_file", filepath.Join(data, adminTokenFile), "admin_url", base + "/admin/v1/integrations",
+		"metrics_url", base + "/metrics", "data", data}
+	if o.demo {
+		attrs = append(attrs, "playground_url", base+"/", "user_token_command", selfCommand()+" token --user alice")
+	}
+	log.Info("dev mode: not for production (see plugboard serve --help)", attrs...)
 }
 
-func printDevBanner(w io.Writer, o serveOptions, addr string, n int) {
+func printDevBanner(w io.Writer, o serveOptions, addr string, cat *manifest.Catalog) {
 	base := "http://" + addr
 	data, _ := filepath.Abs(o.data)
 	man, _ := filepath.Abs(o.manifests)
-	fmt.Fprintf(w, `
-Plugboard (version %s) is running in dev mode (not for production: see plugboard serve --help).
-  Integrations  %s/v1/integrations   (%d loaded from %s, hot reload on)
-  User token    TOKEN=$(plugboard token --user alice --data %s)
-  Connect       curl -H "Authorization: Bearer $TOKEN" -d '{"integrationId":"custom.stripe","payload":{"secret_key":"sk_test_…"}}' %s/projects/%s/sdk/credentials
-  Proxy         curl -H "Authorization: Bearer $TOKEN" %s/projects/%s/sdk/proxy/custom/stripe/balance
-  Admin API     curl -H "Authorization: Bearer $(cat %s)" %s/admin/v1/integrations
+	self := selfCommand()
+	demos := 0
+	for _, e := range cat.Entries() {
+		if e.Integration != nil && strings.HasPrefix(e.Path, demo.PathPrefix) {
+			demos++
+		}
+	}
+	fmt.Fprintf(w, "\nPlugboard (version %s) is running in dev mode (not for production: see plugboard serve --help).\n", version)
+	if o.demo {
+		fmt.Fprintf(w, "  Playground    %s/   (pick a user, connect integrations, call their API)\n", base)
+	}
+	fmt.Fprintf(w, "  Integrations  %s/v1/integrations   (%d from %s, hot reload on", base, cat.Len()-demos, man)
+	if demos > 0 {
+		fmt.Fprintf(w, "; %d demo integrations served by this gateway under /demo/", demos)
+	}
+	fmt.Fprintln(w, ")")
+	if o.demo {
+		tokenArgs := ""
+		if o.data != ".plugboard" {
+			tokenArgs += " --data " + shellQuote(data)
+		}
+		if o.project != "dev" {
+			tokenArgs += " --project " + shellQuote(o.project)
+		}
+		fmt.Fprintf(w, `Try it with curl (the demo API answers here; no internet needed):
+  1. User token  TOKEN=$(%s token --user alice%s)
+  2. Connect     curl -H "Authorization: Bearer $TOKEN" -d '{"integrationId":"custom.demo-apikey","payload":{"api_key":"demo-key-alice"}}' %s/projects/%s/sdk/credentials
+  3. Proxy       curl -H "Authorization: Bearer $TOKEN" %s/projects/%s/sdk/proxy/custom/demo-apikey/me
+`, self, tokenArgs, base, o.project, base, o.project)
+	}
+	fmt.Fprintf(w, `  Admin API     curl -H "Authorization: Bearer $(cat %s)" %s/admin/v1/integrations
   Metrics       %s/metrics
   Data          %s (dev keys, admin token, plugboard.db)
-Edit a manifest and watch the log; check one with: plugboard validate %s
+Edit a manifest and watch the log; check one with: %s validate %s
 
-`, version, base, n, man, o.data, base, o.project, base, o.project, filepath.Join(data, adminTokenFile), base, base, data, o.manifests)
+`, shellQuote(filepath.Join(data, adminTokenFile)), base, base, data, self, o.manifests)
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@%+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // redactDSN hides the password of a postgres:// URL for messages.

@@ -329,7 +329,7 @@ const devBanner = "is running in dev mode"
 func TestServeDevHotReload(t *testing.T) {
 	t.Parallel()
 	dir := shippedFolder(t)
-	g := startGateway(t, dir, serveEnv())
+	g := startGateway(t, dir, serveEnv(), "--demo=false") // the folder's manifests only
 
 	// Dev mode generates an admin token only the owner can read.
 	tokenPath := filepath.Join(dir, ".plugboard", "admin-token")

@@ -40,6 +40,11 @@ type Reloader struct {
 	Debounce     time.Duration
 	MaxDelay     time.Duration
 	PollInterval time.Duration // safety net for missed events; 0 disables
+	// Extra are manifests that are not files of Dir (dev mode's demo
+	// integrations, embedded in the binary), already parsed; every reload
+	// serves them besides the folder's, and a folder file with one of
+	// their ids is rejected.
+	Extra []manifest.FileResult
 
 	current atomic.Pointer[manifest.Catalog]
 	mu      sync.Mutex // serialises reloads
@@ -88,6 +93,7 @@ func (r *Reloader) Reload(trigger string) Report {
 		r.Log.Error("manifest reload failed; still serving the previous catalog", "trigger", trigger, "error", err)
 		return rep
 	}
+	res = manifest.Merge(r.Extra, res)
 	next := manifest.NewCatalog(res, prev, start)
 	r.current.Store(next)
 	r.stamp = stamp
