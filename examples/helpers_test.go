@@ -92,9 +92,9 @@ var (
 )
 
 // flagLine matches a flag's line in flag.PrintDefaults' output ("  -name
-// type"); defaultText matches the end of its usage ("(default value)").
+// type", as help prints it with two dashes); defaultText matches the end of its usage ("(default value)").
 var (
-	flagLine    = regexp.MustCompile(`^  -([a-z0-9][a-z0-9-]*)(?: (\S+))?$`)
+	flagLine    = regexp.MustCompile(`^  --([a-z0-9][a-z0-9-]*)(?: (\S+))?$`)
 	defaultText = regexp.MustCompile(`\(default (.+)\)$`)
 )
 
