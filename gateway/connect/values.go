@@ -48,8 +48,9 @@ func (f *Flows) ConnectWithValues(ctx context.Context, in *manifest.Integration,
 		if err != nil {
 			var pe *oauth.ProviderError
 			if errors.As(err, &pe) {
-				e := apierror.New(http.StatusBadRequest, apierror.TokenExchange, in.Name+" refused the client credentials: "+pe.Error())
-				e.Provider = &apierror.ProviderAnswer{Status: pe.Status, Body: pe.Description}
+				// The provider's words go in Provider (the pages' Details).
+				e := apierror.New(http.StatusBadRequest, apierror.TokenExchange, in.Name+" refused the client credentials. Check them and try again.")
+				e.Provider = &apierror.ProviderAnswer{Status: pe.Status, Body: strings.TrimSpace(pe.Code + " " + pe.Description)}
 				return nil, e
 			}
 			return nil, f.outboundFailure(in, "client credentials exchange", err)
