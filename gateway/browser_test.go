@@ -274,8 +274,10 @@ func TestBrowserAPIKeyForm(t *testing.T) {
 	screenshot(t, ctx, "apikey-1-form")
 	run(t, ctx, "submit wrong key", chromedp.SendKeys(chromedp.ID("f-api_key"), "wrong-key\r"), chromedp.WaitVisible(chromedp.ID("notice")))
 	notice := text(t, ctx, "#notice")
-	if !strings.Contains(notice, "refused the credential") || !strings.Contains(notice, "401") || !strings.Contains(notice, "Bad credentials") {
-		t.Errorf("notice: %q", notice)
+	// The provider's answer is there, behind a "Details" disclosure.
+	answer, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#notice details").textContent`))
+	if !strings.Contains(notice, "refused the credential") || !strings.Contains(answer, "401") || !strings.Contains(answer, "Bad credentials") {
+		t.Errorf("notice: %q, details %q", notice, answer)
 	}
 	screenshot(t, ctx, "apikey-2-refused")
 	if list, _ := e.store.List(context.Background(), "dev", "sam"); len(list) != 0 {

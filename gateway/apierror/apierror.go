@@ -53,6 +53,10 @@ const (
 	// ConnectionLimit: the user holds as many connections as allowed;
 	// reconnecting or deleting an existing one still works.
 	ConnectionLimit Code = "connection_limit"
+	// IntegrationUnavailable: the integration cannot be connected on this
+	// gateway as loaded (dev mode loaded it with its OAuth client id or
+	// secret unset); the message names the missing setting.
+	IntegrationUnavailable Code = "integration_unavailable"
 )
 
 // Codes of the proxy.
@@ -78,7 +82,7 @@ func Codes() []Code {
 		TokenMissing, TokenInvalid, TokenExpired, TokenLifetime, ProjectNotFound, IntegrationMissing,
 		NotConnected, NeedsReconnect, PathRefused, UpgradeRefused, ConnectionLimit, RateLimited,
 		ConnectionIncomplete, BodyTooLarge, BodyUnreadable, UpstreamUnreachable, RefreshFailed, EgressRefused, UpstreamTimeout,
-		BadRequest, InvalidInput, UseConnectFlow, CredentialTest, TokenExchange, CredentialMissing, StoreUnavailable,
+		BadRequest, InvalidInput, UseConnectFlow, IntegrationUnavailable, CredentialTest, TokenExchange, CredentialMissing, StoreUnavailable,
 		Unauthorized, AdminDisabled, NotFound, MethodNotAllowed, NotReady,
 	}
 }

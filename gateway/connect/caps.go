@@ -27,11 +27,11 @@ func (f *Flows) CapFailure(ctx context.Context, in *manifest.Integration, projec
 		n, err := f.Connections.Count(ctx, projectID, userID, c.integration)
 		if err != nil {
 			f.Log.Error("counting connections failed", "integration", in.ID, "error", err.Error())
-			return apierror.New(http.StatusServiceUnavailable, apierror.StoreUnavailable, "could not check the user's connections; try again")
+			return apierror.New(http.StatusServiceUnavailable, apierror.StoreUnavailable, "Could not check the user's connections; try again.")
 		}
 		if n >= c.max {
 			return apierror.New(http.StatusConflict, apierror.ConnectionLimit,
-				fmt.Sprintf("this account already has %d %s, the most this gateway allows; reconnect or remove one of them", n, c.what))
+				fmt.Sprintf("This account already has %d %s, the most this gateway allows; reconnect or remove one of them.", n, c.what))
 		}
 	}
 	return nil

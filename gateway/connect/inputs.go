@@ -15,26 +15,33 @@ import (
 // checkInputs validates what a user typed against the manifest's inputs:
 // every field is a string, required ones are present, patterns, enums and
 // lengths hold, and nothing undeclared is accepted. It never echoes a value.
+// Messages name fields by their labels ("API key is required"), as the
+// form shows them; Field carries the key.
 func checkInputs(in *manifest.Integration, payload map[string]any) (map[string]string, []apierror.FieldError) {
 	values := map[string]string{}
 	var errs []apierror.FieldError
 	declared := map[string]bool{}
-	get := func(key string) (string, bool) {
-		v, ok := payload[key]
-		if !ok || v == nil {
+	// get returns the trimmed value, or "" when absent; a value that is
+	// not text is reported here, once (bad).
+	get := func(key, label string) (v string, bad bool) {
+		raw, ok := payload[key]
+		if !ok || raw == nil {
 			return "", false
 		}
-		s, isString := v.(string)
+		s, isString := raw.(string)
 		if !isString {
-			errs = append(errs, fieldError(key, "must be text"))
-			return "", false
+			errs = append(errs, fieldError(key, label+" must be text"))
+			return "", true
 		}
-		return strings.TrimSpace(s), true
+		return strings.TrimSpace(s), false
 	}
 	for _, input := range in.Auth.Inputs {
 		declared[input.Key] = true
-		v, ok := get(input.Key)
-		if !ok || v == "" {
+		v, bad := get(input.Key, input.Label)
+		if bad {
+			continue
+		}
+		if v == "" {
 			if input.Default != "" {
 				values[input.Key] = input.Default
 				continue
@@ -61,8 +68,11 @@ func checkInputs(in *manifest.Integration, payload map[string]any) (map[string]s
 		cc := in.Auth.ClientCredentials
 		for _, f := range []struct{ key, label string }{{integration.FieldClientID, cc.ClientIDLabel}, {integration.FieldClientSecret, cc.ClientSecretLabel}} {
 			declared[f.key] = true
-			v, ok := get(f.key)
-			if !ok || v == "" {
+			v, bad := get(f.key, f.label)
+			if bad {
+				continue
+			}
+			if v == "" {
 				errs = append(errs, fieldError(f.key, f.label+" is required"))
 				continue
 			}
@@ -81,7 +91,7 @@ func checkInputs(in *manifest.Integration, payload map[string]any) (map[string]s
 	}
 	sort.Strings(unknown)
 	for _, k := range unknown {
-		errs = append(errs, fieldError(apierror.Quote(k), "is not a field of "+in.Name))
+		errs = append(errs, fieldError(apierror.Quote(k), in.Name+" has no field "+apierror.Quote(k)))
 	}
 	return values, errs
 }

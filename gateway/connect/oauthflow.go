@@ -26,6 +26,12 @@ type oauthState struct {
 	Binding       string            `json:"b"` // hash of the browser's binding cookie
 	Opener        string            `json:"o,omitempty"`
 	Session       string            `json:"s,omitempty"` // SDK session key (SDKSessionKey)
+	Account       string            `json:"a,omitempty"` // for display on the result page
+	ReturnURL     string            `json:"r,omitempty"`
+}
+
+func (st oauthState) flow() flowContext {
+	return flowContext{ProjectID: st.ProjectID, Account: st.Account, Opener: st.Opener, Session: st.Session, ReturnURL: st.ReturnURL}
 }
 
 // startOAuth checks the inputs the form sent, stores the state and sends
@@ -44,7 +50,8 @@ func (f *Flows) startOAuth(w http.ResponseWriter, r *http.Request, sess portalSe
 	}
 	state := randomToken(32)
 	st := oauthState{ProjectID: sess.ProjectID, UserID: sess.UserID, IntegrationID: in.ID, CredentialID: sess.CredentialID,
-		Inputs: values, Verifier: randomToken(48), Binding: hashToken(f.cookies().browserBinding(w, r)), Opener: sess.Opener, Session: sess.Session}
+		Inputs: values, Verifier: randomToken(48), Binding: hashToken(f.cookies().browserBinding(w, r)), Opener: sess.Opener, Session: sess.Session,
+		Account: accountOf(sess), ReturnURL: sess.ReturnURL}
 	authURL, err := f.OAuth.AuthCodeURL(in, values, f.redirectURI(), state, st.Verifier)
 	if err != nil {
 		f.Log.Warn("cannot build the authorization URL", "integration", in.ID, "error", err.Error())
@@ -86,8 +93,9 @@ func (f *Flows) oauthCallback(w http.ResponseWriter, r *http.Request) {
 			payload = map[string]any{"type": "oauth_error_callback", "error": title, "errorResponse": map[string]any{"message": msg},
 				"integrationId": integration.UUID(st.ProjectID, in.ID)}
 		}
+		fc := st.flow()
 		f.renderResult(w, result{status: status, view: integration.PortalView(in), title: title, message: msg, provider: provider,
-			opener: st.Opener, payload: payload})
+			payload: payload, flow: &fc})
 	}
 	if !f.cookies().sameBrowser(r, st.Binding) {
 		fail(http.StatusBadRequest, "Sign-in started in another browser", "For your safety, finish connecting in the browser where you started. Start again from the app.", nil)
@@ -146,7 +154,7 @@ func (f *Flows) oauthCallback(w http.ResponseWriter, r *http.Request) {
 	if cur, err := f.cookies().session(r); err == nil && cur.ProjectID == st.ProjectID && cur.UserID == st.UserID && cur.IntegrationID == st.IntegrationID {
 		f.cookies().endSession(w)
 	}
-	f.renderConnected(w, r, in, stored, st.Opener, st.Session)
+	f.renderConnected(w, r, in, stored, st.flow())
 }
 
 func truncate(s string, n int) string {

@@ -49,6 +49,16 @@ func (f *Flows) renderForm(w http.ResponseWriter, status int, in *manifest.Integ
 		Provider: providerError(provider)}, f.portalOptions())
 }
 
+// flowContext is what the pages at the end of a flow know of the flow:
+// whose account, which app, where the result goes.
+type flowContext struct {
+	ProjectID string
+	Account   string // for display (accountOf)
+	Opener    string // post the result to this (allowed) origin from a popup
+	Session   string // SDK session key: the SDK's popup waits for it to close
+	ReturnURL string // the app page a tab links back to
+}
+
 // result is a result page: what happened, for the person who was connecting.
 type result struct {
 	status   int
@@ -57,13 +67,19 @@ type result struct {
 	title    string
 	message  string
 	provider *apierror.ProviderAnswer
-	opener   string // post payload to this (allowed) origin
 	payload  any
+	// flow, when known, names the app and the account and says where the
+	// result goes (opener, return URL).
+	flow *flowContext
 }
 
 func (f *Flows) renderResult(w http.ResponseWriter, res result) {
-	portal.Render(w, res.status, portal.Page{Integration: res.view, Result: true, Success: res.success, Title: res.title, Message: res.message,
-		Opener: res.opener, Payload: res.payload, Provider: providerError(res.provider)}, f.portalOptions())
+	page := portal.Page{Integration: res.view, Result: true, Success: res.success, Title: res.title, Message: res.message,
+		Payload: res.payload, Provider: providerError(res.provider)}
+	if fc := res.flow; fc != nil {
+		page.App, page.Account, page.Opener, page.ReturnURL = f.appView(fc.ProjectID), fc.Account, fc.Opener, fc.ReturnURL
+	}
+	portal.Render(w, res.status, page, f.portalOptions())
 }
 
 // renderFailure is a failure page without an integration to brand it with.

@@ -57,28 +57,42 @@ func (f *Flows) submitPortal(w http.ResponseWriter, r *http.Request) {
 			payload[fd.Key] = v[0]
 		}
 	}
+	if reason := integration.UnavailableReason(in); reason != "" {
+		// The form said so already; a POST anyway gets the same page.
+		f.renderForm(w, http.StatusServiceUnavailable, in, sess, fields, "", nil)
+		return
+	}
 	if in.Auth.Type == manifest.AuthOAuth2 {
 		f.startOAuth(w, r, sess, in, payload, fields)
 		return
 	}
 	conn, fail := f.ConnectWithValues(r.Context(), in, sess.ProjectID, sess.UserID, payload, sess.CredentialID)
 	if fail != nil {
-		f.renderForm(w, fail.Status, in, sess, refill(fields, payload, fail.Fields), fail.Message, fail.Provider)
+		notice := fail.Message
+		if fail.Code == apierror.InvalidInput {
+			notice = "Check the highlighted fields." // each says what is wrong
+		}
+		f.renderForm(w, fail.Status, in, sess, refill(fields, payload, fail.Fields), notice, fail.Provider)
 		return
 	}
 	f.cookies().endSession(w)
-	f.renderConnected(w, r, in, conn, sess.Opener, sess.Session)
+	f.renderConnected(w, r, in, conn, sess.flow())
 }
 
-// renderConnected shows success. A flow started by the SDK (session set)
-// records the credential for the SDK's session-id polling and closes the
-// popup at once, which is what the SDK waits for.
-func (f *Flows) renderConnected(w http.ResponseWriter, r *http.Request, in *manifest.Integration, conn *connection.Connection, opener, session string) {
+// renderConnected shows success, naming the app and the account. A flow
+// started by the SDK (session set) records the credential for the SDK's
+// session-id polling and closes the popup at once, which is what the SDK
+// waits for.
+func (f *Flows) renderConnected(w http.ResponseWriter, r *http.Request, in *manifest.Integration, conn *connection.Connection, fc flowContext) {
 	payload := map[string]any{"type": "plugboard:connected", "integrationId": in.SDKName(), "credentialId": conn.ID}
-	page := portal.Page{Integration: integration.PortalView(in), Result: true, Success: true, Title: in.Name + " is connected",
-		Message: "You can close this window and go back to the app.", Opener: opener, Payload: payload}
-	if session != "" {
-		if err := f.Tickets.PutTicket(r.Context(), ticketSDKSession, session, []byte(conn.ID), time.Now().Add(sdkSessionLifetime)); err != nil {
+	msg := "You can close this window and go back to the app."
+	if fc.ReturnURL != "" {
+		msg = "You can go back to " + f.appView(fc.ProjectID).Name + " now."
+	}
+	page := portal.Page{Integration: integration.PortalView(in), App: f.appView(fc.ProjectID), Account: fc.Account,
+		Result: true, Success: true, Title: in.Name + " is connected", Message: msg, Opener: fc.Opener, Payload: payload, ReturnURL: fc.ReturnURL}
+	if fc.Session != "" {
+		if err := f.Tickets.PutTicket(r.Context(), ticketSDKSession, fc.Session, []byte(conn.ID), time.Now().Add(sdkSessionLifetime)); err != nil {
 			f.Log.Error("recording the SDK session failed", "error", err.Error())
 		}
 		page.Opener, page.Payload, page.AutoClose = "", nil, true

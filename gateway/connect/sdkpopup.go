@@ -26,9 +26,11 @@ func (f *Flows) sdkOAuthNonce(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	pid := r.PathValue("pid")
 	view := integration.UnknownPortalView()
-	if in, ok := f.Integrations.Resolve(pid, q.Get("integrationId")); ok {
-		view = integration.PortalView(in)
-	} else if in, ok := f.Integrations.Resolve(pid, q.Get("action")); ok {
+	in, ok := f.Integrations.Resolve(pid, q.Get("integrationId"))
+	if !ok {
+		in, ok = f.Integrations.Resolve(pid, q.Get("action"))
+	}
+	if ok {
 		view = integration.PortalView(in)
 	}
 	opener, problem := f.popupOpener(r, q.Get("originForPostMessage"))
@@ -40,6 +42,15 @@ func (f *Flows) sdkOAuthNonce(w http.ResponseWriter, r *http.Request) {
 	u, fail := f.Projects.Verify(pid, q.Get("userToken"))
 	if fail != nil {
 		f.renderResult(w, result{status: fail.Status, view: view, title: "Cannot connect", message: "The app's sign-in has expired. Close this window and try again."})
+		return
+	}
+	if view.Unavailable != "" {
+		// Said here, in the popup the person is looking at. The opener
+		// still hears that the page loaded: the SDK then asks build-oauth,
+		// whose error (integration_unavailable) it logs to the console.
+		fc := flowContext{ProjectID: u.Project.ID, Account: u.Account, Opener: opener}
+		f.renderResult(w, result{status: http.StatusServiceUnavailable, view: view, title: "Cannot connect " + view.Name,
+			message: integration.Unavailable(in) + " Close this window and try again later.", payload: map[string]string{"type": "oauth-nonce-loaded"}, flow: &fc})
 		return
 	}
 	portal.Render(w, http.StatusOK, portal.Page{Integration: view, App: f.appView(u.Project.ID), Account: u.Account,

@@ -25,8 +25,14 @@ type portalSession struct {
 	Opener        string    `json:"o,omitempty"` // app origin to post the result to (already allowed)
 	Session       string    `json:"s,omitempty"` // SDK session key: the flow runs in the SDK's popup
 	Account       string    `json:"a,omitempty"` // whose account: the user token's name/email, else sub (display only)
+	ReturnURL     string    `json:"r,omitempty"` // app page the result links back to in a tab (already allowed)
 	CSRF          string    `json:"x"`
 	Expires       time.Time `json:"e"`
+}
+
+// flow is what the pages at the end of the session's flow need.
+func (a portalSession) flow() flowContext {
+	return flowContext{ProjectID: a.ProjectID, Account: accountOf(a), Opener: a.Opener, Session: a.Session, ReturnURL: a.ReturnURL}
 }
 
 // sameUser reports whether two sessions connect for the same end user.

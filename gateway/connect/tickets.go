@@ -8,7 +8,15 @@ import (
 	"time"
 
 	"github.com/plugboardhq/plugboard/gateway/apierror"
+	"github.com/plugboardhq/plugboard/gateway/integration"
+	"github.com/plugboardhq/plugboard/manifest"
 )
+
+// unavailableError is the API's answer for an integration that cannot be
+// connected on this gateway yet (integration.UnavailableReason).
+func unavailableError(in *manifest.Integration, reason string) *apierror.Error {
+	return apierror.New(http.StatusServiceUnavailable, apierror.IntegrationUnavailable, integration.Unavailable(in)+" "+reason)
+}
 
 // Ticket kinds in the store: short-lived records of the flows.
 const (
@@ -63,6 +71,9 @@ type Link struct {
 	// SDKSession is the SDK popup's session key (SDKSessionKey): the
 	// credential is recorded under it for the SDK's polling.
 	SDKSession string
+	// ReturnURL is the app page a result page opened in a tab links back
+	// to (origin.Allowlist.ReturnURL has checked it); empty for none.
+	ReturnURL string
 }
 
 // CreateLink stores a single-use connect link and returns its URL and
@@ -71,22 +82,25 @@ type Link struct {
 func (f *Flows) CreateLink(ctx context.Context, l Link) (string, time.Time, *apierror.Error) {
 	in, ok := f.Integrations.Lookup(l.IntegrationID)
 	if !ok {
-		return "", time.Time{}, apierror.New(http.StatusNotFound, apierror.IntegrationMissing, "no integration "+apierror.Quote(l.IntegrationID))
+		return "", time.Time{}, apierror.New(http.StatusNotFound, apierror.IntegrationMissing, "No integration "+apierror.Quote(l.IntegrationID)+".")
+	}
+	if reason := integration.UnavailableReason(in); reason != "" {
+		return "", time.Time{}, unavailableError(in, reason)
 	}
 	if l.CredentialID != "" {
 		if c, err := f.Connections.Get(ctx, l.ProjectID, l.UserID, l.CredentialID); err != nil || c.IntegrationID != in.ID {
-			return "", time.Time{}, apierror.New(http.StatusNotFound, apierror.CredentialMissing, "no credential "+apierror.Quote(l.CredentialID)+" for "+in.Name)
+			return "", time.Time{}, apierror.New(http.StatusNotFound, apierror.CredentialMissing, "No credential "+apierror.Quote(l.CredentialID)+" of this user for "+in.Name+".")
 		}
 	} else if e := f.CapFailure(ctx, in, l.ProjectID, l.UserID); e != nil {
 		return "", time.Time{}, e
 	}
 	code := randomToken(32)
 	sess := portalSession{ProjectID: l.ProjectID, UserID: l.UserID, IntegrationID: in.ID, CredentialID: l.CredentialID,
-		Opener: l.Opener, Session: l.SDKSession, Account: l.Account}
+		Opener: l.Opener, Session: l.SDKSession, Account: l.Account, ReturnURL: l.ReturnURL}
 	expires := time.Now().Add(linkLifetime)
 	if err := f.putJSON(ctx, ticketConnectLink, hashToken(code), sess, linkLifetime); err != nil {
 		f.Log.Error("storing a connect link failed", "error", err.Error())
-		return "", time.Time{}, apierror.New(http.StatusServiceUnavailable, apierror.StoreUnavailable, "could not create the link; try again")
+		return "", time.Time{}, apierror.New(http.StatusServiceUnavailable, apierror.StoreUnavailable, "Could not create the link; try again.")
 	}
 	return f.PublicURL + "/connect/link/" + url.PathEscape(code), expires, nil
 }

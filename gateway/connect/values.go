@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/plugboardhq/plugboard/gateway/apierror"
 	"github.com/plugboardhq/plugboard/gateway/connection"
@@ -21,7 +22,7 @@ import (
 // that connection takes the new credential.
 func (f *Flows) ConnectWithValues(ctx context.Context, in *manifest.Integration, projectID, userID string, payload map[string]any, reconnectID string) (*connection.Connection, *apierror.Error) {
 	if in.Auth.Type == manifest.AuthOAuth2 {
-		return nil, apierror.New(http.StatusBadRequest, apierror.UseConnectFlow, in.Name+" connects with OAuth: send the user through the connect flow")
+		return nil, apierror.New(http.StatusBadRequest, apierror.UseConnectFlow, in.Name+" connects with OAuth: send the user through the connect flow (a connect link, or the SDK's installIntegration).")
 	}
 	if reconnectID == "" {
 		if e := f.CapFailure(ctx, in, projectID, userID); e != nil {
@@ -30,7 +31,7 @@ func (f *Flows) ConnectWithValues(ctx context.Context, in *manifest.Integration,
 	}
 	values, errs := checkInputs(in, payload)
 	if len(errs) > 0 {
-		e := apierror.New(http.StatusBadRequest, apierror.InvalidInput, errs[0].Field+": "+errs[0].Message)
+		e := apierror.New(http.StatusBadRequest, apierror.InvalidInput, fieldsMessage(errs))
 		e.Fields = errs
 		return nil, e
 	}
@@ -47,8 +48,9 @@ func (f *Flows) ConnectWithValues(ctx context.Context, in *manifest.Integration,
 		if err != nil {
 			var pe *oauth.ProviderError
 			if errors.As(err, &pe) {
-				e := apierror.New(http.StatusBadRequest, apierror.TokenExchange, in.Name+" refused the client credentials: "+pe.Error())
-				e.Provider = &apierror.ProviderAnswer{Status: pe.Status, Body: pe.Description}
+				// The provider's words go in Provider (the pages' Details).
+				e := apierror.New(http.StatusBadRequest, apierror.TokenExchange, in.Name+" refused the client credentials. Check them and try again.")
+				e.Provider = &apierror.ProviderAnswer{Status: pe.Status, Body: strings.TrimSpace(pe.Code + " " + pe.Description)}
 				e.Cause = fmt.Errorf("client credentials exchange: %w", err)
 				return nil, f.failed(in, e)
 			}
@@ -59,6 +61,16 @@ func (f *Flows) ConnectWithValues(ctx context.Context, in *manifest.Integration,
 		conn.Credential, conn.ExpiresAt = cred, exp
 	}
 	return f.finishConnect(ctx, in, conn, reconnectID)
+}
+
+// fieldsMessage is an invalid_input message: every field's problem, by
+// label, as sentences ("API key is required. Region must be one of: us, eu.").
+func fieldsMessage(errs []apierror.FieldError) string {
+	parts := make([]string, len(errs))
+	for i, e := range errs {
+		parts[i] = e.Message + "."
+	}
+	return strings.Join(parts, " ")
 }
 
 // outboundFailure is what the user is told when a call to the provider
@@ -123,10 +135,10 @@ func (f *Flows) finishConnect(ctx context.Context, in *manifest.Integration, con
 	stored, err := f.save(ctx, conn, reconnectID)
 	if err != nil {
 		if errors.Is(err, connection.ErrNotFound) {
-			return nil, apierror.New(http.StatusNotFound, apierror.CredentialMissing, "the connection to reconnect no longer exists")
+			return nil, apierror.New(http.StatusNotFound, apierror.CredentialMissing, "The connection to reconnect no longer exists.")
 		}
 		f.Log.Error("storing a connection failed", "integration", in.ID, "error", err.Error())
-		return nil, apierror.New(http.StatusServiceUnavailable, apierror.StoreUnavailable, "could not store the connection; try again")
+		return nil, apierror.New(http.StatusServiceUnavailable, apierror.StoreUnavailable, "Could not store the connection; try again.")
 	}
 	f.Credentials.Forget(stored.ProjectID, stored.UserID, stored.IntegrationID)
 	f.Log.Info("connected", "integration", in.ID, "connection", stored.ID, "reconnect", reconnectID != "")

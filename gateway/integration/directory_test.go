@@ -94,10 +94,10 @@ func TestFormFieldsAndViewsNeverCarrySecretDefaults(t *testing.T) {
 	if f := inputs[0].(map[string]any); f["type"] != "password" || f["defaultValue"] != "" {
 		t.Errorf("secret input in the SDK view: %v", f)
 	}
-	if v["id"] != UUID("p1", "alpha") || IconPath(in) != "" {
+	if v["id"] != UUID("p1", "alpha") || IconPath(in) != "/v1/integrations/alpha/icon.svg" {
 		t.Errorf("SDK view id %v, icon path %q", v["id"], IconPath(in))
 	}
-	if p := PublicView("https://gw.example", in); p.Icon != "" || p.SDKName != "custom.alpha" || len(p.Inputs) != 1 {
+	if p := PublicView("https://gw.example", in); p.Icon != "https://gw.example/v1/integrations/alpha/icon.svg" || !p.Available || p.SDKName != "custom.alpha" || len(p.Inputs) != 1 {
 		t.Errorf("public view %+v", p)
 	}
 }

@@ -44,9 +44,13 @@ const iconCSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 
 func (c Catalog) icon(w http.ResponseWriter, r *http.Request) {
 	in, ok := c.Dir.Lookup(r.PathValue("id"))
-	if !ok || in.Icon == nil {
-		apierror.Write(w, apierror.New(http.StatusNotFound, apierror.IntegrationMissing, "no icon for "+apierror.Quote(r.PathValue("id"))))
+	if !ok {
+		apierror.Write(w, apierror.New(http.StatusNotFound, apierror.IntegrationMissing, "No integration "+apierror.Quote(r.PathValue("id"))+"."))
 		return
+	}
+	icon := in.Icon
+	if icon == nil {
+		icon = InitialIcon(in)
 	}
 	h := w.Header()
 	h.Set("Content-Type", "image/svg+xml")
@@ -60,5 +64,5 @@ func (c Catalog) icon(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	_, _ = w.Write(in.Icon)
+	_, _ = w.Write(icon)
 }

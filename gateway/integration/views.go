@@ -13,21 +13,17 @@ const (
 	FieldClientSecret = "client_secret"
 )
 
-// IconPath is the gateway path of an integration's icon, or "" when it
-// has none.
+// IconPath is the gateway path of an integration's icon. Every
+// integration has one: without an icon in its manifest, the gateway serves
+// its initial on its accent colour (InitialIcon), so apps and the SDK never
+// show a broken image or fetch a placeholder from elsewhere.
 func IconPath(in *manifest.Integration) string {
-	if in.Icon == nil {
-		return ""
-	}
 	return "/v1/integrations/" + url.PathEscape(in.ID) + "/icon.svg"
 }
 
 // iconURL is IconPath made absolute with the gateway's public URL.
 func iconURL(publicURL string, in *manifest.Integration) string {
-	if p := IconPath(in); p != "" {
-		return publicURL + p
-	}
-	return ""
+	return publicURL + IconPath(in)
 }
 
 // Public is what apps may know of an integration (GET /v1/integrations):
@@ -40,8 +36,14 @@ type Public struct {
 	Description string        `json:"description"`
 	AccentColor string        `json:"accentColor"`
 	AuthType    string        `json:"authType"`
-	Icon        string        `json:"icon,omitempty"`
+	Icon        string        `json:"icon"` // always set: the manifest's icon or a generated initial
 	Inputs      []PublicInput `json:"inputs"`
+	// Available is false when the integration cannot be connected on this
+	// gateway as loaded (an OAuth client id or secret is not set, which
+	// only dev mode tolerates); UnavailableReason then says, for the
+	// operator, which setting is missing.
+	Available         bool   `json:"available"`
+	UnavailableReason string `json:"unavailableReason,omitempty"`
 }
 
 // PublicInput is one input of Public.
@@ -58,17 +60,24 @@ type PublicInput struct {
 // PublicView projects an integration for apps.
 func PublicView(publicURL string, in *manifest.Integration) Public {
 	p := Public{ID: in.ID, SDKName: in.SDKName(), Name: in.Name, Description: in.Description,
-		AccentColor: in.AccentColor, AuthType: string(in.Auth.Type), Icon: iconURL(publicURL, in), Inputs: []PublicInput{}}
+		AccentColor: in.AccentColor, AuthType: string(in.Auth.Type), Icon: iconURL(publicURL, in), Inputs: []PublicInput{},
+		UnavailableReason: UnavailableReason(in)}
+	p.Available = p.UnavailableReason == ""
 	for _, i := range in.Auth.Inputs {
 		p.Inputs = append(p.Inputs, PublicInput{Key: i.Key, Label: i.Label, Help: i.Help, Placeholder: i.Placeholder, Secret: i.Secret, Required: i.Required, Enum: i.Enum})
 	}
 	return p
 }
 
-// PortalView projects an integration for the Connect Portal's pages.
+// PortalView projects an integration for the Connect Portal's pages
+// (without a manifest icon they draw the initial themselves).
 func PortalView(in *manifest.Integration) portal.Integration {
-	return portal.Integration{ID: in.ID, Name: in.Name, Description: in.Description, AccentColor: in.AccentColor,
-		AuthType: string(in.Auth.Type), IconURL: IconPath(in)}
+	v := portal.Integration{ID: in.ID, Name: in.Name, Description: in.Description, AccentColor: in.AccentColor,
+		AuthType: string(in.Auth.Type), Unavailable: UnavailableReason(in)}
+	if in.Icon != nil {
+		v.IconURL = IconPath(in)
+	}
+	return v
 }
 
 // UnknownPortalView is what portal pages show when no integration is known
@@ -116,8 +125,13 @@ func SDKView(publicURL, projectID string, in *manifest.Integration) map[string]a
 		}
 		inputs = append(inputs, field)
 	}
+	reason := UnavailableReason(in)
 	return map[string]any{
-		"id": UUID(projectID, in.ID), "type": "custom", "isActive": true, "name": in.Name, "brandColor": in.AccentColor,
+		// isActive stays true for an unavailable integration: the SDK
+		// drops inactive ones from its metadata and refuses connect() for
+		// them with a message about Paragon projects. The portal shows why
+		// instead (available, unavailableReason).
+		"id": UUID(projectID, in.ID), "type": "custom", "isActive": true, "available": reason == "", "unavailableReason": reason, "name": in.Name, "brandColor": in.AccentColor,
 		"customIntegration": map[string]any{"name": in.Name, "slug": in.SDKName(), "icon": iconURL(publicURL, in), "inputFields": inputs},
 		"configs": []any{map[string]any{"values": map[string]any{
 			"description": in.Description, "overview": in.Description,

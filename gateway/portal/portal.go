@@ -25,6 +25,14 @@ var (
 			b, err := json.Marshal(v)
 			return template.JS(b), err
 		},
+		// dict passes named values to a sub-template.
+		"dict": func(kv ...any) map[string]any {
+			m := map[string]any{}
+			for i := 0; i+1 < len(kv); i += 2 {
+				m[kv[i].(string)] = kv[i+1]
+			}
+			return m
+		},
 	}).ParseFS(assets, "templates/*.html"))
 	css   = mustRead("templates/portal.css")
 	js    = mustRead("templates/portal.js")
@@ -48,6 +56,10 @@ type Integration struct {
 	AccentColor string // validated #RRGGBB
 	IconURL     string // empty: show the initial
 	AuthType    string
+	// Unavailable, when set, says for the gateway's operator why the
+	// integration cannot be connected here yet (which setting is missing,
+	// never a value): the form is replaced by that explanation.
+	Unavailable string
 }
 
 // Initial is the letter shown when there is no icon.
@@ -115,6 +127,10 @@ type Page struct {
 	Message string
 	// Redirect: the provider's authorization URL to go to.
 	Redirect string
+	// ReturnURL: a result page opened in a tab links back to this app
+	// page ("Back to <App.Name>"; already checked against the app
+	// origins). In a popup the page closes instead.
+	ReturnURL string
 	// Opener: when the page runs in a popup, the result is posted to this
 	// origin (already checked against the configured app origins).
 	Opener  string

@@ -67,7 +67,7 @@ func TestPagesGolden(t *testing.T) {
 				Action: "/connect/portal/acme", CSRF: "csrf-123", Submit: "Connect",
 				Notice:   "Acme did not accept these credentials. Check them and try again.",
 				Provider: &ProviderError{Status: 401, Message: `{"error":"invalid api key <script>"}`}},
-			shows: []string{`id="notice"`, "Acme did not accept these credentials", "Acme answered <strong>401</strong>",
+			shows: []string{`id="notice"`, "Acme did not accept these credentials", "<summary>Details</summary><p>Acme answered <strong>401</strong>",
 				"invalid api key &lt;script&gt;", `value="my-shop"`, `<option value="eu" selected>`, "Acme did not accept this key.", `aria-invalid="true"`},
 			mustNotSay: []string{leakedSecret, "autofocus", "<script>\"}"},
 		},
@@ -84,14 +84,14 @@ func TestPagesGolden(t *testing.T) {
 			page: Page{Integration: acme, App: shop, Account: "ada@example.com", Result: true, Success: true,
 				Title: "Acme is connected", Message: "You can close this window and go back to the app."},
 			shows:      []string{"<title>Acme is connected</title>", `class="result success" role="status"`, "ada@example.com", `id="close"`},
-			mustNotSay: []string{"Not you?", "<form"},
+			mustNotSay: []string{"Not you?", "<form", `id="back"`},
 		},
 		{
 			name: "result-failure-popup", status: 502,
 			page: Page{Integration: acme, Result: true, Title: "Could not connect Acme", Message: "Acme refused the sign-in.",
 				Provider: &ProviderError{Status: 400, Message: "invalid_grant"},
 				Opener:   "https://app.example", Payload: map[string]any{"type": "plugboard:error", "message": "Acme refused </script><b>"}},
-			shows: []string{`class="result failure" role="alert"`, `data-opener="https://app.example"`, "Acme answered <strong>400</strong>: <code>invalid_grant</code>",
+			shows: []string{`class="result failure" role="alert"`, `data-opener="https://app.example"`, "<details class=\"provider\" id=\"provider-details\"><summary>Details</summary><p>Acme answered <strong>400</strong>: <code>invalid_grant</code>",
 				`id="portal-payload" type="application/json">{"message":"Acme refused \u003c/script\u003e\u003cb\u003e","type":"plugboard:error"}</script>`},
 			mustNotSay: []string{"</script><b>"},
 		},
@@ -109,6 +109,28 @@ func TestPagesGolden(t *testing.T) {
 			shows: []string{"Taking you to Acme to sign in", `href="https://idp.example/authorize?client_id=app&amp;state=s1&amp;scope=a&#43;b"`},
 		},
 		{
+			name: "result-success-return-url", status: 200,
+			page: Page{Integration: acme, App: shop, Account: "ada@example.com", Result: true, Success: true,
+				Title: "Acme is connected", Message: "You can go back to Shop now.", ReturnURL: "https://shop.example/settings?tab=apps&x=1"},
+			shows: []string{"Connected <strong>Acme</strong> to", `<a class="button" id="back" href="https://shop.example/settings?tab=apps&amp;x=1">Back to Shop</a>`,
+				`id="close-row" hidden`},
+		},
+		{
+			name: "form-unavailable", status: 200,
+			page: Page{Integration: unavailableAcme(), App: shop, Account: "ada@example.com",
+				Action: "/connect/portal/acme", CSRF: "csrf-123", Submit: "Continue to Acme"},
+			shows: []string{"Acme cannot be connected on this gateway yet", "<summary>Details for the gateway's operator</summary>",
+				"Set environment variable ACME_CLIENT_SECRET (the OAuth client secret), then reload the manifests."},
+			mustNotSay: []string{"<form", "Continue to Acme", "Not you?"},
+		},
+		{
+			name: "result-unavailable-popup", status: 503,
+			page: Page{Integration: unavailableAcme(), App: shop, Account: "ada@example.com", Result: true, Title: "Cannot connect Acme",
+				Message: "Acme cannot be connected on this gateway yet: its OAuth client is not set up. Close this window and try again later.",
+				Opener:  "https://app.example", Payload: map[string]string{"type": "oauth-nonce-loaded"}},
+			shows: []string{`id="unavailable-details"`, "ACME_CLIENT_SECRET", "Connecting <strong>Acme</strong>"},
+		},
+		{
 			name: "no-icon-no-account", status: 200,
 			page:       Page{Integration: Integration{ID: "zed", Name: "zed", AccentColor: "#000000", AuthType: "basic"}, Fields: []Field{{Key: "user", Label: "User", Required: true}}, Submit: "Connect"},
 			shows:      []string{`<span class="icon initial" aria-hidden="true">Z</span>`},
@@ -123,6 +145,13 @@ func TestPagesGolden(t *testing.T) {
 			golden(t, tc.name, normalise(t, rec, tc.status))
 		})
 	}
+}
+
+func unavailableAcme() Integration {
+	i := acme
+	i.AuthType = "oauth2"
+	i.Unavailable = "Set environment variable ACME_CLIENT_SECRET (the OAuth client secret), then reload the manifests."
+	return i
 }
 
 func TestUIGolden(t *testing.T) {

@@ -83,7 +83,7 @@ func (a *API) user(w http.ResponseWriter, r *http.Request, attempt bool) (projec
 }
 
 func notFound(ref string) *apierror.Error {
-	return apierror.New(http.StatusNotFound, apierror.IntegrationMissing, "no integration "+apierror.Quote(ref))
+	return apierror.New(http.StatusNotFound, apierror.IntegrationMissing, "No integration "+apierror.Quote(ref)+".")
 }
 
 func storeUnavailable(what string) *apierror.Error {

@@ -1,7 +1,6 @@
 package sdk
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -54,7 +53,8 @@ func CredentialOf(c *connection.Connection) Credential {
 }
 
 // createCredentialRequest is what the SDK's _oauthCallback sends; config and
-// installOptions are accepted and not used.
+// installOptions are accepted and not used. Other fields are refused (the
+// SDK sends none: shared/paragon-sdk-protocol.md).
 type createCredentialRequest struct {
 	IntegrationID  string         `json:"integrationId"`
 	Payload        map[string]any `json:"payload"`
@@ -71,9 +71,7 @@ func (a *API) createCredential(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req createCredentialRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxCredentialBodySize))
-	if err := dec.Decode(&req); err != nil {
-		apierror.Write(w, apierror.New(http.StatusBadRequest, apierror.BadRequest, "body must be JSON {\"integrationId\": \"custom.<id>\", \"payload\": {…}}"))
+	if !decodeBody(w, r, maxCredentialBodySize, &req, `{"integrationId": "custom.<id>", "payload": {…}, "config"?, "installOptions"?}`) {
 		return
 	}
 	in, ok := a.Integrations.Resolve(u.Project.ID, req.IntegrationID)

@@ -1,7 +1,6 @@
 package sdk
 
 import (
-	"encoding/json"
 	"net/http"
 	"regexp"
 
@@ -9,11 +8,18 @@ import (
 	"github.com/plugboardhq/plugboard/gateway/connect"
 )
 
+// connectLinkRequest is the body of POST …/sdk/connect-links. Fields not
+// declared here are refused.
 type connectLinkRequest struct {
 	IntegrationID string `json:"integrationId"`
-	CredentialID  string `json:"credentialId,omitempty"`
-	Origin        string `json:"origin,omitempty"`
+	CredentialID  string `json:"credentialId,omitempty"` // reconnect this credential
+	Origin        string `json:"origin,omitempty"`       // popup: post the result to this allowed origin
+	// ReturnURL is the app page a result page opened in a tab links back
+	// to ("Back to <app>"): an absolute URL on an allowed origin.
+	ReturnURL string `json:"returnUrl,omitempty"`
 }
+
+const connectLinkShape = `{"integrationId": "custom.<id>", "credentialId"?, "origin"?, "returnUrl"?}`
 
 // createConnectLink gives the app a short-lived, single-use URL that opens
 // the Connect Portal for this user, so the user token never sits in a
@@ -24,8 +30,7 @@ func (a *API) createConnectLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req connectLinkRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10)).Decode(&req); err != nil {
-		apierror.Write(w, apierror.New(http.StatusBadRequest, apierror.BadRequest, `body must be JSON {"integrationId": "custom.<id>"}`))
+	if !decodeBody(w, r, 16<<10, &req, connectLinkShape) {
 		return
 	}
 	in, ok := a.Integrations.Resolve(u.Project.ID, req.IntegrationID)
@@ -34,11 +39,20 @@ func (a *API) createConnectLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Origin != "" && !a.Origins.Allows(req.Origin) {
-		apierror.Write(w, apierror.New(http.StatusBadRequest, apierror.BadRequest, "origin "+apierror.Quote(req.Origin)+" is not one of the gateway's allowed app origins"))
+		apierror.Write(w, apierror.New(http.StatusBadRequest, apierror.BadRequest, "Origin "+apierror.Quote(req.Origin)+" is not one of the gateway's allowed origins (--allowed-origins)."))
 		return
 	}
+	var returnURL string
+	if req.ReturnURL != "" {
+		u, err := a.Origins.ReturnURL(req.ReturnURL)
+		if err != nil {
+			apierror.Write(w, apierror.New(http.StatusBadRequest, apierror.BadRequest, "The "+err.Error()+"."))
+			return
+		}
+		returnURL = u
+	}
 	link, expires, fail := a.Flows.CreateLink(r.Context(), connect.Link{ProjectID: u.Project.ID, UserID: u.ID, Account: u.Account,
-		IntegrationID: in.ID, CredentialID: req.CredentialID, Opener: req.Origin})
+		IntegrationID: in.ID, CredentialID: req.CredentialID, Opener: req.Origin, ReturnURL: returnURL})
 	if fail != nil {
 		apierror.Write(w, fail)
 		return
@@ -67,7 +81,7 @@ func (a *API) buildOAuth(w http.ResponseWriter, r *http.Request) {
 	}
 	key := q.Get("oauthMetaKeyId")
 	if !sessionKeyRE.MatchString(key) {
-		apierror.Write(w, apierror.New(http.StatusBadRequest, apierror.BadRequest, "oauthMetaKeyId is missing or malformed"))
+		apierror.Write(w, apierror.New(http.StatusBadRequest, apierror.BadRequest, "The oauthMetaKeyId parameter is missing or malformed."))
 		return
 	}
 	opener := q.Get("originForPostMessage")

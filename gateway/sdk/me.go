@@ -1,7 +1,6 @@
 package sdk
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -48,10 +47,14 @@ func (a *API) me(w http.ResponseWriter, r *http.Request) {
 		integrations[in.SDKName()] = entry
 	}
 	apierror.JSON(w, http.StatusOK, map[string]any{
-		"id":           u.ID,
-		"meta":         map[string]any{},
-		"resources":    []any{},
-		"project":      map[string]any{"id": u.Project.ID, "accessibleFeatures": []string{"headless-cp", "user-metadata"}},
+		"id":        u.ID,
+		"meta":      map[string]any{},
+		"resources": []any{},
+		// The SDK hands project to its Connect Portal iframe as it is (in
+		// UI_UPDATE's nextContext): plugboard is how the iframe names the
+		// app and the account being connected, as the portal pages do.
+		"project": map[string]any{"id": u.Project.ID, "accessibleFeatures": []string{"headless-cp", "user-metadata"},
+			"plugboard": map[string]any{"appName": u.Project.Name, "appLogo": string(u.Project.Logo), "account": u.Account}},
 		"integrations": integrations,
 	})
 }
@@ -65,8 +68,7 @@ func (a *API) setMeta(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Meta map[string]any `json:"meta"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&body); err != nil {
-		apierror.Write(w, apierror.New(http.StatusBadRequest, apierror.BadRequest, `body must be JSON {"meta": {…}}`))
+	if !decodeBody(w, r, 64<<10, &body, `{"meta": {…}}`) {
 		return
 	}
 	apierror.JSON(w, http.StatusOK, map[string]any{"meta": body.Meta})

@@ -4,6 +4,9 @@
 // (show or hide the frame, save an API key, start the OAuth popup, close).
 // Only messages from the embedding window, on an allowed app origin, count.
 // Everything is built with DOM calls and textContent: no HTML from data.
+// It is a modal dialog: focus moves into it when it shows, Tab stays in it,
+// Esc closes it (closePortal, which makes the SDK call the app's onClose,
+// where the app puts focus back where it was).
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("pb-config").textContent);
@@ -38,8 +41,36 @@
   });
 
   document.addEventListener("keydown", function (e) {
-    if (e.key === "Escape" && shown) { close(); }
+    if (!shown) { return; }
+    if (e.key === "Escape") { e.preventDefault(); close(); return; }
+    if (e.key === "Tab") { trapTab(e); }
   });
+
+  // focusables lists what Tab reaches in the dialog, in order.
+  function focusables() {
+    var all = overlay.querySelectorAll('a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), summary, [tabindex]:not([tabindex="-1"])');
+    return Array.prototype.filter.call(all, function (n) { return n.getClientRects().length > 0; });
+  }
+
+  // trapTab keeps focus in the dialog: Tab from the last element goes to
+  // the first, Shift+Tab from the first to the last (otherwise the browser
+  // would move on into the app's page behind the overlay).
+  function trapTab(e) {
+    var list = focusables();
+    if (!list.length) { e.preventDefault(); return; }
+    var first = list[0], last = list[list.length - 1], at = document.activeElement;
+    if (list.indexOf(at) < 0) { e.preventDefault(); (e.shiftKey ? last : first).focus(); return; }
+    if (e.shiftKey && at === first) { e.preventDefault(); last.focus(); }
+    else if (!e.shiftKey && at === last) { e.preventDefault(); first.focus(); }
+  }
+
+  // focusFirst puts focus on the dialog's first field or main button
+  // (the close button only when there is nothing else).
+  function focusFirst() {
+    var target = overlay.querySelector("input, select, button.primary") ||
+      focusables().filter(function (n) { return !n.classList.contains("close-x"); })[0] || overlay.querySelector(".close-x");
+    if (target) { target.focus(); }
+  }
 
   function el(tag, attrs, text) {
     var n = document.createElement(tag);
@@ -82,14 +113,19 @@
       renderedKey = key;
       busy = false;
       build(integ, slug, st);
+      if (shown) { focusFirst(); }
     }
     showError(err);
     if (!shown) {
       shown = true;
       overlay.hidden = false;
-      invoke("updateContainerStyle", [{ isModalShown: true }]).then(function () { return invoke("onOpen", []); }).catch(function () {});
-      var first = overlay.querySelector("input, select, button.primary");
-      if (first) { first.focus(); }
+      // Focus once the app shows the frame: nothing in a hidden frame can
+      // take it.
+      invoke("updateContainerStyle", [{ isModalShown: true }]).then(function () {
+        window.focus();
+        focusFirst();
+        return invoke("onOpen", []);
+      }).catch(function () {});
     }
   }
 
@@ -99,7 +135,11 @@
     overlay.textContent = "";
     if (shown) {
       shown = false;
+      if (document.activeElement && document.activeElement.blur) { document.activeElement.blur(); }
       invoke("updateContainerStyle", [{ isModalShown: false }]).catch(function () {});
+      // Hand keyboard focus back to the app's window (a hidden frame must
+      // not keep it); the app's onClose can then focus what opened us.
+      try { window.parent.focus(); } catch (x) { /* not allowed: the app keeps what it has */ }
     }
   }
 
@@ -128,10 +168,22 @@
     if (desc) { titles.appendChild(el("p", { "class": "description" }, desc)); }
     head.appendChild(titles);
     card.appendChild(head);
+    var who = whoIsAsking(integ, st.enabled);
+    if (who) { card.appendChild(who); }
     var notice = el("div", { "class": "notice", role: "alert", id: "pb-error", hidden: "" });
     card.appendChild(notice);
 
-    if (st.enabled) {
+    if (!st.enabled && integ.available === false) {
+      // The gateway cannot connect it yet (an OAuth client id or secret
+      // is not set): say so instead of a button that would fail.
+      var un = el("div", { "class": "notice", role: "alert", id: "pb-unavailable" });
+      un.appendChild(el("p", null, integ.name + " cannot be connected on this gateway yet. Try again later."));
+      if (integ.unavailableReason) { un.appendChild(details("Details for the gateway's operator", integ.unavailableReason)); }
+      card.appendChild(un);
+      var ok = el("button", { type: "button", "class": "button primary", id: "pb-done" }, "Close");
+      ok.addEventListener("click", close);
+      card.appendChild(ok);
+    } else if (st.enabled) {
       card.appendChild(el("span", { "class": "connected-badge", id: "pb-connected" }, "Connected"));
       var row = el("div", { "class": "row" });
       var disconnect = el("button", { type: "button", "class": "button danger", id: "pb-disconnect" }, "Disconnect");
@@ -163,6 +215,35 @@
       card.appendChild(el("p", { "class": "fineprint" }, "Your credentials are sent to " + integ.name + " to check them and stored encrypted. The app never sees them."));
     }
     overlay.appendChild(card);
+  }
+
+  // whoIsAsking names the app and the account being connected, as the
+  // portal pages do ("Connecting Acme to Shop as ada@example.com."): the
+  // gateway adds them to /sdk/me's project, which the SDK passes on.
+  function whoIsAsking(integ, connected) {
+    var pb = ctx && ctx.project && ctx.project.plugboard;
+    if (!pb || !pb.account) { return null; }
+    var box = el("div", { "class": "context", id: "pb-context" });
+    var p = el("p", null, (connected ? "Connected " : "Connecting "));
+    p.appendChild(el("strong", null, integ.name));
+    p.appendChild(document.createTextNode(" to "));
+    if (typeof pb.appLogo === "string" && pb.appLogo.indexOf("data:image/") === 0) {
+      p.appendChild(el("img", { "class": "applogo", src: pb.appLogo, alt: "", width: "20", height: "20" }));
+    }
+    p.appendChild(el("strong", { id: "pb-app-name" }, pb.appName || "the app"));
+    p.appendChild(document.createTextNode(" as "));
+    p.appendChild(el("strong", { id: "pb-account" }, pb.account));
+    p.appendChild(document.createTextNode("."));
+    box.appendChild(p);
+    return box;
+  }
+
+  // details is a disclosure: the raw answer stays out of the way until asked for.
+  function details(summary, text) {
+    var d = el("details", { "class": "provider" });
+    d.appendChild(el("summary", null, summary));
+    d.appendChild(el("p", null, text));
+    return d;
   }
 
   function buildForm(integ) {
@@ -227,10 +308,13 @@
     if (!err) { box.hidden = true; return; }
     box.appendChild(el("p", null, err.message));
     if (err.provider) {
-      var p = el("p", { "class": "provider" }, "The provider answered ");
-      p.appendChild(el("strong", null, err.provider.status));
+      var d = el("details", { "class": "provider", id: "pb-provider-details" });
+      d.appendChild(el("summary", null, "Details"));
+      var p = el("p", null, "The provider answered" + (err.provider.status ? " " : ""));
+      if (err.provider.status) { p.appendChild(el("strong", null, err.provider.status)); }
       if (err.provider.body) { p.appendChild(document.createTextNode(": ")); p.appendChild(el("code", null, err.provider.body)); }
-      box.appendChild(p);
+      d.appendChild(p);
+      box.appendChild(d);
     }
     box.hidden = false;
   }
