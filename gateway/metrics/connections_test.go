@@ -18,7 +18,7 @@ func TestConnectionsGaugeIsCached(t *testing.T) {
 			return nil, errors.New("database down")
 		}
 		return []ConnectionCount{{Integration: "github", Status: "valid", Count: 3}}, nil
-	}, []string{"valid", "needs_reconnect"}, 50*time.Millisecond, nil)
+	}, []string{"valid", "needs_reconnect"}, time.Second, nil)
 
 	values := func() map[string]float64 {
 		t.Helper()
@@ -50,7 +50,7 @@ func TestConnectionsGaugeIsCached(t *testing.T) {
 	if calls != 1 {
 		t.Errorf("5 scrapes within the TTL counted %d times, want 1", calls)
 	}
-	time.Sleep(60 * time.Millisecond)
+	time.Sleep(1100 * time.Millisecond)
 	fail = true
 	if v := values(); v["github/valid/"] != 3 || calls != 2 {
 		t.Errorf("after a failed count: %v (%d calls), want the last values", v, calls)
