@@ -49,7 +49,8 @@ type Server struct {
 	routes []string // the patterns served, on either listener
 
 	creds *connection.Refresher
-	flows *connect.Flows // nil without a store
+	flows *connect.Flows            // nil without a store
+	usage *connection.UsageRecorder // nil without a store
 }
 
 // New loads the manifest folder once and assembles the handlers. The
@@ -85,7 +86,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("manifest folder: %s", rep.Error)
 	}
 	dir := integration.NewDirectory(s.reloader.Catalog, projects.IDs())
-	ops := &admin.Ops{Token: cfg.AdminToken, Reloader: s.reloader, Metrics: s.metrics, Draining: &s.draining}
+	ops := &admin.Ops{Token: cfg.AdminToken, Reloader: s.reloader, Metrics: s.metrics, Draining: &s.draining, Log: cfg.Log}
+	if cfg.Store != nil {
+		// Its Disconnector, the connect flows, is set by assemble.
+		ops.Connections = &admin.Connections{Store: cfg.Store, Integrations: dir}
+		s.countConnections(ops.Connections)
+	}
 
 	// Operators' routes: on the public listener, or only on the admin
 	// listener when there is one (Serve's admin argument).
@@ -104,6 +110,7 @@ func New(cfg Config) (*Server, error) {
 	var proxyRoute *proxy.Route
 	if cfg.Store != nil {
 		proxyRoute = s.assemble(mux, dir, projects)
+		ops.Connections.Disconnector = s.flows
 	}
 	if demoServer != nil {
 		demoServer.Register(mux)
@@ -144,8 +151,9 @@ func (s *Server) assemble(mux *routes.Table, dir *integration.Directory, project
 	oauthClient := oauth.Client{HTTP: oauth.NewHTTPClient(guard, oauth.DefaultTimeout)}
 	s.creds = &connection.Refresher{Store: cfg.Store, OAuth: oauthClient, Metrics: s.metrics, Log: cfg.Log,
 		ForcedRefreshCooldown: cfg.Limits.ForcedRefreshCooldown, MaxCached: cfg.Limits.MaxCachedConnections}
+	s.usage = &connection.UsageRecorder{Store: cfg.Store, Log: cfg.Log}
 	proxyHandler := &proxy.Handler{Credentials: s.creds, Egress: guard, MaxBodyBytes: cfg.MaxBodyBytes,
-		Metrics: s.metrics, Log: cfg.Log, UserAgent: "plugboard/" + cfg.Version}
+		Metrics: s.metrics, Log: cfg.Log, UserAgent: "plugboard/" + cfg.Version, Usage: s.usage}
 	proxyHandler.Init()
 	limits := ratelimit.NewGuard(rateOr(cfg.Limits.ConnectPerUser, DefaultConnectPerUser), rateOr(cfg.Limits.ConnectPerIP, DefaultConnectPerIP),
 		cfg.Limits.TrustedProxies, s.metrics)
@@ -163,6 +171,23 @@ func (s *Server) assemble(mux *routes.Table, dir *integration.Directory, project
 		api.RegisterLinks(mux)
 	}
 	return &proxy.Route{Users: projects, Integrations: dir, Handler: proxyHandler}
+}
+
+// countConnections registers the gauge plugboard_connections, counted by
+// conns when scraped (at most every metrics.ConnectionsCacheTTL).
+func (s *Server) countConnections(conns *admin.Connections) {
+	statuses := make([]string, len(connection.Healths))
+	for i, h := range connection.Healths {
+		statuses[i] = string(h)
+	}
+	s.metrics.CountConnections(func(ctx context.Context) ([]metrics.ConnectionCount, error) {
+		counts, err := conns.Counts(ctx)
+		out := make([]metrics.ConnectionCount, len(counts))
+		for i, c := range counts {
+			out[i] = metrics.ConnectionCount{Integration: c.IntegrationID, Status: string(c.Health), Count: c.Count}
+		}
+		return out, err
+	}, statuses, 0, s.log)
 }
 
 func rateOr(r, def ratelimit.Rate) ratelimit.Rate {
@@ -213,6 +238,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin ...net.Listen
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
 	s.listenForChanges(watchCtx)
+	usageDone := make(chan struct{})
+	if s.usage != nil {
+		go func() { s.usage.Run(watchCtx); close(usageDone) }()
+	} else {
+		close(usageDone)
+	}
 	if err := s.reloader.Start(watchCtx); err != nil {
 		s.log.Error("cannot watch the manifest folder; reload with SIGHUP or POST /admin/v1/reload", "error", err)
 	}
@@ -247,6 +278,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin ...net.Listen
 			return err
 		}
 	}
+	stopWatch() // and write the connections' last uses noted so far
+	<-usageDone
 	s.log.Info("stopped")
 	return nil
 }

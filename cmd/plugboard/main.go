@@ -48,6 +48,7 @@ func commands() []command {
 		{"try", "connect one integration locally and call its test endpoint", runTry},
 		{"token", "mint a user token for trying the gateway", runToken},
 		{"keys", "generate signing and encryption keys; rotate encryption", runKeys},
+		{"admin", "a running gateway's connections and integrations (admin API)", runAdmin},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -75,6 +75,10 @@ Routes (serve_test.go holds this list to the routes the gateway mounts):
   GET    /metrics                          Prometheus metrics (plugboard_*)
   GET    /admin/v1/integrations            every manifest file, status, problems (admin token)
   POST   /admin/v1/reload                  rescan now (admin token)
+  GET    /admin/v1/connections             end users' connections: ?project= &user= &integration=
+                                           &status= &cursor= &limit= (admin token; never secrets)
+  GET    /admin/v1/connections/{id}        one in detail: status and why, non-secret inputs, times
+  DELETE /admin/v1/connections/{id}        disconnect it (revoked where declared)
                                            (/metrics and /admin/v1 move to --admin-listen when set)
   Public catalog (no token; never secrets)
   GET    /v1/integrations                  every integration's public metadata

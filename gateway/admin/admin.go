@@ -1,11 +1,14 @@
 // Package admin is what operators reach: health and readiness probes,
-// Prometheus metrics, and the admin API (the catalog's state, reloads)
-// behind the admin bearer token.
+// Prometheus metrics, and the admin API (the catalog's state, reloads,
+// end users' connections) behind the admin bearer token. Connections is
+// the Go API of the connection views, for the JSON API and other
+// operator surfaces alike.
 package admin
 
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -26,6 +29,10 @@ type Ops struct {
 	// Draining is set when shutdown begins: /readyz then answers 503 so
 	// load balancers stop sending traffic before the listener closes.
 	Draining *atomic.Bool
+	// Connections serves /admin/v1/connections; nil (no store) mounts
+	// none of its routes.
+	Connections *Connections
+	Log         *slog.Logger
 }
 
 // RegisterProbes mounts /healthz and /readyz.
@@ -39,6 +46,11 @@ func (o *Ops) RegisterAdmin(mux *routes.Table) {
 	mux.Handle("GET /metrics", o.Metrics.Handler())
 	mux.Handle("GET /admin/v1/integrations", o.guard(o.integrations))
 	mux.Handle("POST /admin/v1/reload", o.guard(o.reload))
+	if o.Connections != nil {
+		mux.Handle("GET /admin/v1/connections", o.guard(o.listConnections))
+		mux.Handle("GET /admin/v1/connections/{id}", o.guard(o.getConnection))
+		mux.Handle("DELETE /admin/v1/connections/{id}", o.guard(o.deleteConnection))
+	}
 }
 
 func (o *Ops) healthz(w http.ResponseWriter, r *http.Request) {

@@ -51,7 +51,19 @@ type Connection struct {
 	Credential    Credential
 	ExpiresAt     time.Time // access token expiry; zero when unknown or not applicable
 	LastError     string    // last provider error, for operators and the portal; never a secret
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
-	Version       int64 // incremented by every write
+	// LastRefreshAt: when a token refresh last succeeded; zero if never.
+	LastRefreshAt time.Time
+	// LastUsedAt: when a proxied request last used the connection, to
+	// about a minute (see UsageRecorder); zero if never. Read only: the
+	// store writes it through MarkUsed, never through Update.
+	LastUsedAt time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	Version    int64 // incremented by every write
+}
+
+// Renewable reports whether the credential can get a new access token
+// without the user: it holds a refresh token, or client credentials.
+func (c Credential) Renewable() bool {
+	return c.RefreshToken != "" || c.ClientSecret != ""
 }

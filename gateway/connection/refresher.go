@@ -246,7 +246,7 @@ func (c *Refresher) refresh(ctx context.Context, in *manifest.Integration, id, s
 			return nil, err
 		}
 		next := *cur
-		next.Credential, next.ExpiresAt = cred, exp
+		next.Credential, next.ExpiresAt, next.LastRefreshAt = cred, exp, time.Now()
 		next.Status, next.LastError = StatusValid, ""
 		c.count(in, "success")
 		return &next, nil

@@ -77,6 +77,9 @@ type Handler struct {
 	Metrics      *metrics.Metrics // nil: no metrics
 	Log          *slog.Logger
 	UserAgent    string // sent upstream when the caller sends none
+	// Usage is told which connection each proxied request uses (its
+	// LastUsedAt); nil records nothing.
+	Usage *connection.UsageRecorder
 
 	rp *httputil.ReverseProxy
 }
@@ -195,6 +198,7 @@ func (h *Handler) plan(w http.ResponseWriter, r *http.Request, req Request) (*pl
 		return nil, &credentialError{err}
 	}
 	p.conn = conn
+	h.Usage.Used(conn.ID)
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = http.MaxBytesReader(w, r.Body, h.MaxBodyBytes)
 		if r.ContentLength >= 0 && r.ContentLength <= replayBodyBytes && usesTokens(in) {

@@ -127,7 +127,12 @@ func OpenPostgres(ctx context.Context, dsn string, kr *seal.Keyring) (*Postgres,
 		pool.Close()
 		return nil, fmt.Errorf("store: open PostgreSQL database %s: %w", name, err)
 	}
-	return &Postgres{pool: pool, lockPool: lockPool, kr: kr, name: name, listen: listen, closed: make(chan struct{})}, nil
+	p := &Postgres{pool: pool, lockPool: lockPool, kr: kr, name: name, listen: listen, closed: make(chan struct{})}
+	if err := p.fillRenewable(ctx); err != nil {
+		_ = p.Close()
+		return nil, err
+	}
+	return p, nil
 }
 
 // listenConfig is cfg for Listen's connections, which sit idle for hours

@@ -23,7 +23,8 @@ const (
 	// implicit transaction); a row that does not match announces nothing.
 	pgUpdate = `WITH updated AS (
 		UPDATE connections
-		SET status = $1, credential = $2, expires_at = $3, last_error = $4, updated_at = $5, version = version + 1
+		SET status = $1, credential = $2, expires_at = $3, last_error = $4, updated_at = $5,
+			last_refresh_at = $12, renewable = $13, version = version + 1
 		WHERE id = $6 AND project_id = $7 AND user_id = $8 AND integration_id = $9 AND version = $10
 		RETURNING 1)
 	SELECT pg_notify('` + notifyChannel + `', $11) FROM updated`
@@ -46,6 +47,7 @@ func (p *Postgres) Create(ctx context.Context, c *connection.Connection) error {
 	now := nowMillis()
 	n.CreatedAt, n.UpdatedAt, n.Version = now, now, 1
 	n.ExpiresAt = pgMillis(n.ExpiresAt)
+	n.LastRefreshAt, n.LastUsedAt = pgMillis(n.LastRefreshAt), pgMillis(n.LastUsedAt)
 	sealed, err := sealCredential(p.kr, &n)
 	if err != nil {
 		return fmt.Errorf("store: create connection: %w", err)
@@ -71,9 +73,10 @@ func (p *Postgres) Create(ctx context.Context, c *connection.Connection) error {
 			n.IsDefault = !hasDefault
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO connections (`+connectionColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 			n.ID, n.ProjectID, n.UserID, n.IntegrationID, n.IsDefault, string(n.Status),
-			sealed, pgNullTime(n.ExpiresAt), n.LastError, n.CreatedAt, n.UpdatedAt, n.Version); err != nil {
+			sealed, pgNullTime(n.ExpiresAt), n.LastError, n.CreatedAt, n.UpdatedAt, n.Version,
+			pgNullTime(n.LastRefreshAt), pgNullTime(n.LastUsedAt), n.Credential.Renewable()); err != nil {
 			return err
 		}
 		return notify(ctx, tx, n.ProjectID, n.UserID, n.IntegrationID)
@@ -156,7 +159,8 @@ func (p *Postgres) Count(ctx context.Context, projectID, userID, integrationID s
 	return n, nil
 }
 
-// Update writes c's status, credential, expiry and last error if c.Version
+// Update writes c's status, credential, expiry, last error and last
+// refresh if c.Version
 // is still the stored version; see SQLite.Update, which it matches.
 func (p *Postgres) Update(ctx context.Context, c *connection.Connection) error {
 	return p.update(ctx, p.pool, c)
@@ -179,10 +183,10 @@ func (p *Postgres) update(ctx context.Context, q pgQuerier, c *connection.Connec
 		return fmt.Errorf("store: update connection %s: %w", c.ID, err)
 	}
 	now := nowMillis()
-	expires := pgMillis(c.ExpiresAt)
+	expires, refreshed := pgMillis(c.ExpiresAt), pgMillis(c.LastRefreshAt)
 	notice := changeNotice{ProjectID: c.ProjectID, UserID: c.UserID, IntegrationID: c.IntegrationID}
 	tag, err := q.Exec(ctx, pgUpdate, string(c.Status), sealed, pgNullTime(expires), c.LastError, now,
-		c.ID, c.ProjectID, c.UserID, c.IntegrationID, c.Version, notice.payload())
+		c.ID, c.ProjectID, c.UserID, c.IntegrationID, c.Version, notice.payload(), pgNullTime(refreshed), c.Credential.Renewable())
 	if err != nil {
 		return fmt.Errorf("store: update connection %s: %w", c.ID, err)
 	}
@@ -191,7 +195,7 @@ func (p *Postgres) update(ctx context.Context, q pgQuerier, c *connection.Connec
 	}
 	c.Version++
 	c.UpdatedAt = now
-	c.ExpiresAt = expires
+	c.ExpiresAt, c.LastRefreshAt = expires, refreshed
 	return nil
 }
 
@@ -292,18 +296,18 @@ func (p *Postgres) Delete(ctx context.Context, projectID, userID, id string) err
 // scanOne reads one row of connectionColumns and decrypts its credential.
 func (p *Postgres) scanOne(row rowScanner) (*connection.Connection, error) {
 	var (
-		c              connection.Connection
-		status, sealed string
-		expires        pgtype.Timestamptz
+		c               connection.Connection
+		status, sealed  string
+		expires         pgtype.Timestamptz
+		refreshed, used pgtype.Timestamptz
+		renewable       pgtype.Bool
 	)
 	if err := row.Scan(&c.ID, &c.ProjectID, &c.UserID, &c.IntegrationID, &c.IsDefault, &status,
-		&sealed, &expires, &c.LastError, &c.CreatedAt, &c.UpdatedAt, &c.Version); err != nil {
+		&sealed, &expires, &c.LastError, &c.CreatedAt, &c.UpdatedAt, &c.Version, &refreshed, &used, &renewable); err != nil {
 		return nil, err
 	}
 	c.Status = connection.Status(status)
-	if expires.Valid {
-		c.ExpiresAt = expires.Time.UTC()
-	}
+	c.ExpiresAt, c.LastRefreshAt, c.LastUsedAt = pgTime(expires), pgTime(refreshed), pgTime(used)
 	c.CreatedAt = c.CreatedAt.UTC()
 	c.UpdatedAt = c.UpdatedAt.UTC()
 	if err := openCredential(p.kr, &c, sealed); err != nil {
@@ -319,6 +323,14 @@ func pgMillis(t time.Time) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(t.UnixMilli()).UTC()
+}
+
+// pgTime reads a nullable timestamptz: NULL is the zero time.
+func pgTime(t pgtype.Timestamptz) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return t.Time.UTC()
 }
 
 // pgNullTime stores the zero time as NULL.

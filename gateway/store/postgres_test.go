@@ -321,3 +321,34 @@ func TestPostgresRotateTickets(t *testing.T) {
 		}
 	}
 }
+
+// TestPostgresFillRenewable: rows written before migration 0002 (renewable
+// NULL) are filled in when a replica opens the store.
+func TestPostgresFillRenewable(t *testing.T) {
+	dsn := store.PostgresTestDSN(t)
+	kr := storetest.Keyring(t, storetest.Key(t, "k1"))
+	s := openPostgres(t, dsn, kr)
+	expired := time.Now().Add(-time.Hour)
+	withRefresh := &connection.Connection{ProjectID: "p", UserID: "u", IntegrationID: "i", ExpiresAt: expired,
+		Credential: connection.Credential{AccessToken: "a", RefreshToken: "r"}}
+	bare := &connection.Connection{ProjectID: "p", UserID: "u", IntegrationID: "i", ExpiresAt: expired,
+		Credential: connection.Credential{AccessToken: "a"}}
+	for _, c := range []*connection.Connection{withRefresh, bare} {
+		if err := s.Create(t.Context(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = s.Close()
+	if _, err := rawPostgres(t, dsn).Exec(t.Context(), `UPDATE connections SET renewable = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	s = openPostgres(t, dsn, kr)
+	var unknown int
+	if err := rawPostgres(t, dsn).QueryRow(t.Context(), `SELECT count(*) FROM connections WHERE renewable IS NULL`).Scan(&unknown); err != nil || unknown != 0 {
+		t.Fatalf("%d rows left with renewable NULL (%v)", unknown, err)
+	}
+	page, err := s.ListConnections(t.Context(), store.ConnectionFilter{Health: connection.HealthExpiredRefreshable})
+	if err != nil || len(page.Connections) != 1 || page.Connections[0].ID != withRefresh.ID {
+		t.Errorf("expired_refreshable after the fill-in = %+v, %v; want the one with a refresh token", page.Connections, err)
+	}
+}

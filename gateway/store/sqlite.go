@@ -114,6 +114,10 @@ func openSQLite(ctx context.Context, path string, kr *seal.Keyring, opt sqliteOp
 		_ = s.closePools()
 		return nil, err
 	}
+	if err := s.fillRenewable(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 

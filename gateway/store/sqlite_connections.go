@@ -13,7 +13,8 @@ import (
 )
 
 const connectionColumns = `id, project_id, user_id, integration_id, is_default, status,
-	credential, expires_at, last_error, created_at, updated_at, version`
+	credential, expires_at, last_error, created_at, updated_at, version,
+	last_refresh_at, last_used_at, renewable`
 
 // Create inserts c. An empty c.ID gets a new UUID v4; a given one must be a
 // canonical lowercase UUID v4. c.Status defaults to StatusValid. The
@@ -55,9 +56,10 @@ func (s *SQLite) Create(ctx context.Context, c *connection.Connection) error {
 			n.IsDefault = !hasDefault
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO connections (`+connectionColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			n.ID, n.ProjectID, n.UserID, n.IntegrationID, n.IsDefault, string(n.Status),
-			sealed, nullMillis(n.ExpiresAt), n.LastError, toMillis(n.CreatedAt), toMillis(n.UpdatedAt), n.Version)
+			sealed, nullMillis(n.ExpiresAt), n.LastError, toMillis(n.CreatedAt), toMillis(n.UpdatedAt), n.Version,
+			nullMillis(n.LastRefreshAt), nullMillis(n.LastUsedAt), n.Credential.Renewable())
 		return err
 	})
 	if err != nil {
@@ -67,6 +69,8 @@ func (s *SQLite) Create(ctx context.Context, c *connection.Connection) error {
 		return fmt.Errorf("store: create connection for user %q in project %q: %w", n.UserID, n.ProjectID, err)
 	}
 	n.ExpiresAt = fromNullMillis(nullMillis(n.ExpiresAt))
+	n.LastRefreshAt = fromNullMillis(nullMillis(n.LastRefreshAt))
+	n.LastUsedAt = fromNullMillis(nullMillis(n.LastUsedAt))
 	*c = n
 	return nil
 }
@@ -133,7 +137,8 @@ func (s *SQLite) Count(ctx context.Context, projectID, userID, integrationID str
 	return n, nil
 }
 
-// Update writes c's status, credential, expiry and last error if c.Version
+// Update writes c's status, credential, expiry, last error and last
+// refresh (LastUsedAt excepted: see MarkUsed) if c.Version
 // is still the stored version, then bumps c.Version and sets c.UpdatedAt.
 // c.ID, ProjectID, UserID and IntegrationID select the row; they and
 // IsDefault are never changed by Update.
@@ -150,7 +155,7 @@ func (s *SQLite) Update(ctx context.Context, c *connection.Connection) error {
 	}
 	now := nowMillis()
 	res, err := s.stmts.update.ExecContext(ctx, string(c.Status), sealed, nullMillis(c.ExpiresAt), c.LastError, toMillis(now),
-		c.ID, c.ProjectID, c.UserID, c.IntegrationID, c.Version)
+		nullMillis(c.LastRefreshAt), c.Credential.Renewable(), c.ID, c.ProjectID, c.UserID, c.IntegrationID, c.Version)
 	if err != nil {
 		return fmt.Errorf("store: update connection %s: %w", c.ID, err)
 	}
@@ -162,6 +167,7 @@ func (s *SQLite) Update(ctx context.Context, c *connection.Connection) error {
 	c.Version++
 	c.UpdatedAt = now
 	c.ExpiresAt = fromNullMillis(nullMillis(c.ExpiresAt)) // as stored: UTC, milliseconds
+	c.LastRefreshAt = fromNullMillis(nullMillis(c.LastRefreshAt))
 	return nil
 }
 
@@ -250,13 +256,16 @@ func (s *SQLite) scanOne(row rowScanner) (*connection.Connection, error) {
 		status, sealed   string
 		expires          sql.NullInt64
 		created, updated int64
+		refreshed, used  sql.NullInt64
+		renewable        sql.NullBool
 	)
 	if err := row.Scan(&c.ID, &c.ProjectID, &c.UserID, &c.IntegrationID, &c.IsDefault, &status,
-		&sealed, &expires, &c.LastError, &created, &updated, &c.Version); err != nil {
+		&sealed, &expires, &c.LastError, &created, &updated, &c.Version, &refreshed, &used, &renewable); err != nil {
 		return nil, err
 	}
 	c.Status = connection.Status(status)
 	c.ExpiresAt = fromNullMillis(expires)
+	c.LastRefreshAt, c.LastUsedAt = fromNullMillis(refreshed), fromNullMillis(used)
 	c.CreatedAt = time.UnixMilli(created).UTC()
 	c.UpdatedAt = time.UnixMilli(updated).UTC()
 	if err := openCredential(s.kr, &c, sealed); err != nil {

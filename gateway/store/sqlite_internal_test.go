@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/plugboardhq/plugboard/gateway/connection"
 )
 
 func TestSQLitePragmas(t *testing.T) {
@@ -106,5 +108,45 @@ func TestRotateTickets(t *testing.T) {
 	defer func() { _ = s.Close() }()
 	if v, err := s.TakeTicket(ctx, "state", "live"); err != nil || string(v) != "in flight" {
 		t.Errorf("TakeTicket after rotation and removal of the old key = %q, %v", v, err)
+	}
+}
+
+// TestFillRenewable: rows written before migration 0003 (renewable NULL)
+// are filled in when the store opens, so their status is right.
+func TestFillRenewable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.db")
+	ctx := t.Context()
+	kr := mustKeyring(t, "k:"+keyAStd)
+	s, err := OpenSQLite(ctx, path, kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired := time.Now().Add(-time.Hour)
+	withRefresh := &connection.Connection{ProjectID: "p", UserID: "u", IntegrationID: "i", ExpiresAt: expired,
+		Credential: connection.Credential{AccessToken: "a", RefreshToken: "r"}}
+	bare := &connection.Connection{ProjectID: "p", UserID: "u", IntegrationID: "i", ExpiresAt: expired,
+		Credential: connection.Credential{AccessToken: "a"}}
+	for _, c := range []*connection.Connection{withRefresh, bare} {
+		if err := s.Create(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.w.ExecContext(ctx, `UPDATE connections SET renewable = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+
+	s, err = OpenSQLite(ctx, path, kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	var unknown int
+	if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM connections WHERE renewable IS NULL`).Scan(&unknown); err != nil || unknown != 0 {
+		t.Fatalf("%d rows left with renewable NULL (%v)", unknown, err)
+	}
+	page, err := s.ListConnections(ctx, ConnectionFilter{Health: connection.HealthExpiredRefreshable})
+	if err != nil || len(page.Connections) != 1 || page.Connections[0].ID != withRefresh.ID {
+		t.Errorf("expired_refreshable after the fill-in = %+v, %v; want the one with a refresh token", page.Connections, err)
 	}
 }

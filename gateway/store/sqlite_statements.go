@@ -17,7 +17,8 @@ const (
 		WHERE project_id = ? AND user_id = ? AND integration_id = ? AND is_default = 1`
 	sqlByID   = `SELECT ` + connectionColumns + ` FROM connections WHERE id = ?`
 	sqlUpdate = `UPDATE connections
-		SET status = ?, credential = ?, expires_at = ?, last_error = ?, updated_at = ?, version = version + 1
+		SET status = ?, credential = ?, expires_at = ?, last_error = ?, updated_at = ?,
+			last_refresh_at = ?, renewable = ?, version = version + 1
 		WHERE id = ? AND project_id = ? AND user_id = ? AND integration_id = ? AND version = ?`
 )
 

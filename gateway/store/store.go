@@ -14,11 +14,12 @@ import (
 )
 
 // Store is the persistence of the gateway's shared state, by role:
-// connections, and tickets (short-lived single-use records of the connect
-// flows). All methods are safe for concurrent use.
+// connections, tickets (short-lived single-use records of the connect
+// flows), and the operators' inventory of connections across users. All methods are safe for concurrent use.
 type Store interface {
 	Connections
 	Tickets
+	Inventory
 	// Rotate re-encrypts every row with the keyring's current key and
 	// returns how many rows it rewrote.
 	Rotate(ctx context.Context) (int, error)

@@ -56,6 +56,14 @@ func Run(t *testing.T, open Opener) {
 		{"WithLockSeesLatest", testWithLockSeesLatest},
 		{"WithLockNotFound", testWithLockNotFound},
 		{"WithLockHonoursContext", testWithLockHonoursContext},
+		{"InventoryFilters", testInventoryFilters},
+		{"InventoryPagination", testInventoryPagination},
+		{"InventoryRejects", testInventoryRejects},
+		{"InventoryNoSecrets", testInventoryNoSecrets},
+		{"GetConnectionAnyUser", testGetConnectionAnyUser},
+		{"CountConnections", testCountConnections},
+		{"MarkUsed", testMarkUsed},
+		{"LastRefreshAndRenewable", testLastRefreshAndRenewable},
 		{"Rotate", testRotate},
 		{"RotateUnknownKey", testRotateUnknownKey},
 		{"TicketsSingleUse", testTicketsSingleUse},
@@ -168,6 +176,8 @@ func sameConnection(t *testing.T, got, want *connection.Connection) {
 		got, want time.Time
 	}{
 		{"ExpiresAt", got.ExpiresAt, want.ExpiresAt},
+		{"LastRefreshAt", got.LastRefreshAt, want.LastRefreshAt},
+		{"LastUsedAt", got.LastUsedAt, want.LastUsedAt},
 		{"CreatedAt", got.CreatedAt, want.CreatedAt},
 		{"UpdatedAt", got.UpdatedAt, want.UpdatedAt},
 	} {
