@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/plugboardhq/plugboard/gateway/accesslog"
 	"github.com/plugboardhq/plugboard/gateway/apierror"
 	"github.com/plugboardhq/plugboard/gateway/integration"
 	"github.com/plugboardhq/plugboard/gateway/portal"
@@ -28,8 +29,10 @@ func (f *Flows) sdkOAuthNonce(w http.ResponseWriter, r *http.Request) {
 	view := integration.UnknownPortalView()
 	if in, ok := f.Integrations.Resolve(pid, q.Get("integrationId")); ok {
 		view = integration.PortalView(in)
+		accesslog.SetIntegration(r.Context(), in.ID)
 	} else if in, ok := f.Integrations.Resolve(pid, q.Get("action")); ok {
 		view = integration.PortalView(in)
+		accesslog.SetIntegration(r.Context(), in.ID)
 	}
 	opener, problem := f.popupOpener(r, q.Get("originForPostMessage"))
 	if problem != "" {
@@ -38,6 +41,9 @@ func (f *Flows) sdkOAuthNonce(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, fail := f.Projects.Verify(pid, q.Get("userToken"))
+	if fail == nil {
+		accesslog.SetUser(r.Context(), u.Project.ID, u.ID)
+	}
 	if fail != nil {
 		f.renderResult(w, result{status: fail.Status, view: view, title: "Cannot connect", message: "The app's sign-in has expired. Close this window and try again."})
 		return

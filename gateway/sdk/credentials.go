@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/plugboardhq/plugboard/gateway/accesslog"
 	"github.com/plugboardhq/plugboard/gateway/apierror"
 	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/integration"
@@ -76,7 +77,7 @@ func (a *API) createCredential(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, apierror.New(http.StatusBadRequest, apierror.BadRequest, "body must be JSON {\"integrationId\": \"custom.<id>\", \"payload\": {…}}"))
 		return
 	}
-	in, ok := a.Integrations.Resolve(u.Project.ID, req.IntegrationID)
+	in, ok := a.resolve(r, u.Project.ID, req.IntegrationID)
 	if !ok {
 		apierror.Write(w, notFound(req.IntegrationID))
 		return
@@ -102,6 +103,7 @@ func (a *API) userCredential(w http.ResponseWriter, r *http.Request) (*connectio
 		apierror.Write(w, apierror.New(http.StatusNotFound, apierror.CredentialMissing, "no credential "+apierror.Quote(r.PathValue("id"))))
 		return nil, false
 	}
+	accesslog.SetIntegration(r.Context(), conn.IntegrationID)
 	return conn, true
 }
 

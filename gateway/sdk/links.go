@@ -28,7 +28,7 @@ func (a *API) createConnectLink(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, apierror.New(http.StatusBadRequest, apierror.BadRequest, `body must be JSON {"integrationId": "custom.<id>"}`))
 		return
 	}
-	in, ok := a.Integrations.Resolve(u.Project.ID, req.IntegrationID)
+	in, ok := a.resolve(r, u.Project.ID, req.IntegrationID)
 	if !ok {
 		apierror.Write(w, notFound(req.IntegrationID))
 		return
@@ -60,7 +60,7 @@ func (a *API) buildOAuth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	in, ok := a.Integrations.Resolve(u.Project.ID, q.Get("integrationId"))
+	in, ok := a.resolve(r, u.Project.ID, q.Get("integrationId"))
 	if !ok {
 		apierror.Write(w, notFound(q.Get("integrationId")))
 		return
