@@ -69,7 +69,7 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &requestRecord{statusWriter: statusWriter{ResponseWriter: w, status: http.StatusOK}}
 		rec.entry.RequestID = accesslog.RequestID(r.Header.Get(accesslog.RequestIDHeader))
-		w.Header().Set(accesslog.RequestIDHeader, rec.entry.RequestID)
+		rec.entry.SetRequestIDHeader(w.Header())
 		ctx := accesslog.NewContext(r.Context(), &rec.entry)
 		var span trace.Span
 		if s.tracer != nil {

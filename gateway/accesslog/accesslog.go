@@ -34,6 +34,16 @@ type Entry struct {
 	// Upstream is the time the upstream took to answer with its headers,
 	// summed over the attempts (a replay after a refresh is a second one).
 	Upstream time.Duration
+
+	idHeader [1]string // the request id as a header value, allocated once
+}
+
+// SetRequestIDHeader sets the request id in h, without allocating a value
+// slice per header: the response's and the upstream request's share one.
+// Header.Set and Header.Add replace or grow it, never write into it.
+func (e *Entry) SetRequestIDHeader(h map[string][]string) {
+	e.idHeader[0] = e.RequestID
+	h[RequestIDHeader] = e.idHeader[:]
 }
 
 type entryKey struct{}

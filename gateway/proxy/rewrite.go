@@ -40,7 +40,7 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	// The gateway's request id (the caller's when it was sane), so the
 	// upstream's logs can be matched with the gateway's.
 	if e := accesslog.From(pr.In.Context()); e != nil {
-		out.Header.Set(accesslog.RequestIDHeader, e.RequestID)
+		e.SetRequestIDHeader(out.Header)
 	}
 }
 

@@ -70,7 +70,7 @@ func (h *Handler) Test(ctx context.Context, in *manifest.Integration, conn *conn
 	req.Header.Set("User-Agent", h.UserAgent)
 	req.Header.Set("Accept", "application/json")
 	if e := accesslog.From(ctx); e != nil {
-		req.Header.Set(accesslog.RequestIDHeader, e.RequestID)
+		e.SetRequestIDHeader(req.Header)
 	}
 	if tracing.Traced(ctx) {
 		var span trace.Span
