@@ -330,4 +330,3 @@ func TestNoTracingWithoutEnv(t *testing.T) {
 		t.Error("tracing appears in the logs")
 	}
 }
-
