@@ -33,6 +33,16 @@ type Config struct {
 	Manifest     manifest.Options
 	Log          *slog.Logger
 	Version      string
+	// AccessLog writes one info line ("access") per request: its id,
+	// route, project, integration, user, method, status, gateway error
+	// code, upstream status and durations; never tokens, query strings,
+	// bodies or other header values. Successful probes are logged at
+	// debug. Off: requests are logged at debug only.
+	AccessLog bool
+	// Tracing exports OpenTelemetry traces by OTLP/HTTP when the process
+	// environment configures an endpoint (tracing.FromEnv: the standard
+	// OTEL_* variables); without one no exporter runs.
+	Tracing bool
 
 	Projects []project.Config
 	// MaxUserTokenLifetime refuses user tokens that live longer (exp-iat,

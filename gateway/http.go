@@ -1,11 +1,17 @@
 package gateway
 
 import (
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/plugboardhq/plugboard/gateway/accesslog"
 	"github.com/plugboardhq/plugboard/gateway/apierror"
+	"github.com/plugboardhq/plugboard/gateway/tracing"
 )
 
 // notFoundAsJSON serves with mux, turning the mux's own plain-text 404 and
@@ -53,22 +59,99 @@ func (h *headerRecorder) WriteHeader(code int) {
 	}
 }
 
-// instrument records metrics per route pattern and logs each request at
-// debug level. It never logs query strings or headers, which may hold tokens.
+// instrument records metrics per route pattern, gives the request its id
+// (X-Request-Id, echoed in the answer), makes its server span when
+// tracing is on, and writes its access log line (info level) or, with the
+// access log off, a debug line. It never logs query strings or header
+// values (but the request id), which may hold tokens.
 func (s *Server) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(sw, r)
+		rec := &requestRecord{statusWriter: statusWriter{ResponseWriter: w, status: http.StatusOK}}
+		rec.entry.RequestID = accesslog.RequestID(r.Header.Get(accesslog.RequestIDHeader))
+		rec.entry.SetRequestIDHeader(w.Header())
+		ctx := accesslog.NewContext(r.Context(), &rec.entry)
+		var span trace.Span
+		if s.tracer != nil {
+			ctx, span = tracing.StartServer(ctx, s.tracer, r.Method, r.Header)
+		}
+		r = r.WithContext(ctx)
+		next.ServeHTTP(&rec.statusWriter, r)
 		route := r.Pattern
 		if route == "" || route == "/" {
 			route = "unmatched"
 		}
 		elapsed := time.Since(start)
-		s.metrics.HTTPRequests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
+		status := rec.status
+		s.metrics.HTTPRequests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
 		s.metrics.HTTPDuration.WithLabelValues(route).Observe(elapsed.Seconds())
-		s.log.Debug("request", "method", r.Method, "route", route, "status", sw.status, "duration_ms", float64(elapsed.Microseconds())/1000)
+		// X-Plugboard-Error marks the gateway's own answers: the proxy
+		// drops it from upstream ones.
+		code := rec.Header().Get("X-Plugboard-Error")
+		e := &rec.entry
+		if span != nil {
+			tracing.EndServer(span, r.Method, r.Pattern, status, serverAttrs(e, code)...)
+		}
+		if !s.cfg.AccessLog {
+			s.log.Debug("request", "method", r.Method, "route", route, "status", status, "duration_ms", millis(elapsed))
+			return
+		}
+		level := slog.LevelInfo
+		if isProbe(r.Pattern) && status < 300 {
+			level = slog.LevelDebug // a load balancer's every few seconds
+		}
+		var buf [12]slog.Attr
+		attrs := append(buf[:0], slog.String("request_id", e.RequestID), slog.String("method", r.Method), slog.String("route", route), slog.Int("status", status))
+		if e.Project != "" {
+			attrs = append(attrs, slog.String("project", e.Project))
+		}
+		if e.Integration != "" {
+			attrs = append(attrs, slog.String("integration", e.Integration))
+		}
+		if e.User != "" {
+			attrs = append(attrs, slog.String("user", e.User))
+		}
+		if code != "" {
+			attrs = append(attrs, slog.String("error", code))
+		}
+		if e.UpstreamStatus != 0 {
+			attrs = append(attrs, slog.Int("upstream_status", e.UpstreamStatus))
+		}
+		attrs = append(attrs, slog.Float64("duration_ms", millis(elapsed)))
+		if e.Upstream > 0 {
+			attrs = append(attrs, slog.Float64("upstream_ms", millis(e.Upstream)))
+		}
+		if span != nil {
+			attrs = append(attrs, slog.String("trace_id", span.SpanContext().TraceID().String()))
+		}
+		s.log.LogAttrs(ctx, level, "access", attrs...)
 	})
+}
+
+// requestRecord is what instrument keeps of one request, in one allocation.
+type requestRecord struct {
+	statusWriter
+	entry accesslog.Entry
+}
+
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func isProbe(pattern string) bool {
+	return pattern == "GET /healthz" || pattern == "GET /readyz"
+}
+
+func serverAttrs(e *accesslog.Entry, code string) []attribute.KeyValue {
+	attrs := []attribute.KeyValue{tracing.RequestIDKey.String(e.RequestID)}
+	if e.Project != "" {
+		attrs = append(attrs, tracing.ProjectKey.String(e.Project))
+	}
+	if e.Integration != "" {
+		attrs = append(attrs, tracing.IntegrationKey.String(e.Integration))
+	}
+	if code != "" {
+		attrs = append(attrs, tracing.ErrorCodeKey.String(code))
+	}
+	return attrs
 }
 
 type statusWriter struct {

@@ -9,11 +9,12 @@ import (
 )
 
 // BenchmarkProxyGET is one proxied GET through the whole gateway (user
-// token, connection cache, credential injection, response wrapping) to a
-// local upstream, over keep-alive connections. The client and the upstream
-// run in the same process, so their allocations count too.
+// token, connection cache, credential injection, response wrapping, the
+// access log line) to a local upstream, over keep-alive connections. The
+// client and the upstream run in the same process, so their allocations
+// count too.
 func BenchmarkProxyGET(b *testing.B) {
-	e := startProxyEnv(b)
+	e := startProxyEnvWith(b, withAccessLog)
 	e.connectOAuth("alice", time.Hour)
 	benchmarkProxy(b, e, "GET", "/projects/dev/sdk/proxy/custom/fakeoauth/me", "")
 }
@@ -21,7 +22,7 @@ func BenchmarkProxyGET(b *testing.B) {
 // BenchmarkProxyPOST is BenchmarkProxyGET with a small JSON body (kept in
 // memory for a replay after a refresh).
 func BenchmarkProxyPOST(b *testing.B) {
-	e := startProxyEnv(b)
+	e := startProxyEnvWith(b, withAccessLog)
 	e.connectOAuth("alice", time.Hour)
 	benchmarkProxy(b, e, "POST", "/projects/dev/sdk/proxy/custom/fakeoauth/upload", `{"title":"hello","body":"a small JSON document"}`)
 }

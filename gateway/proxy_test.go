@@ -38,6 +38,7 @@ type proxyEnv struct {
 	store    store.Store
 	signer   crypto.Signer
 	kid      string
+	stop     func() // shuts the gateway down as SIGTERM would (once; also at cleanup)
 }
 
 const fakeManifests = `
@@ -230,15 +231,16 @@ func startProxyEnvWith(t testing.TB, adjust func(*Config)) *proxyEnv {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("serve: %v", err)
 		}
 	})
+	t.Cleanup(stop)
 	g := &testGateway{t: t, srv: srv, base: "http://" + ln.Addr().String(), admin: "test-admin-token-0123456789",
 		client: &http.Client{Timeout: 10 * time.Second}, logs: logs}
-	return &proxyEnv{testGateway: g, provider: p, store: st, signer: signer, kid: kid}
+	return &proxyEnv{testGateway: g, provider: p, store: st, signer: signer, kid: kid, stop: stop}
 }
 
 // concurrentGets sends n GETs of path at once and returns their statuses.

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/plugboardhq/plugboard/gateway/admin"
 	"github.com/plugboardhq/plugboard/gateway/connect"
 	"github.com/plugboardhq/plugboard/gateway/connection"
@@ -34,6 +36,7 @@ import (
 	"github.com/plugboardhq/plugboard/gateway/routes"
 	"github.com/plugboardhq/plugboard/gateway/sdk"
 	"github.com/plugboardhq/plugboard/gateway/store"
+	"github.com/plugboardhq/plugboard/gateway/tracing"
 )
 
 // Server is the gateway.
@@ -51,6 +54,9 @@ type Server struct {
 	creds *connection.Refresher
 	flows *connect.Flows            // nil without a store
 	usage *connection.UsageRecorder // nil without a store
+
+	tracer   trace.Tracer      // nil: tracing off (observe.go)
+	exporter *tracing.Exporter // nil: tracing off
 }
 
 // New loads the manifest folder once and assembles the handlers. The
@@ -138,7 +144,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		routed.ServeHTTP(w, r)
 	})))
-	return s, nil
+	return s, s.startTracing()
 }
 
 // assemble builds the routes that need the store: the proxy, the SDK's
@@ -229,6 +235,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin ...net.Listen
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		}
 	}
+	defer s.stopTracing()
 	servers := []*http.Server{newServer(s.handler)}
 	listeners := []net.Listener{ln}
 	for _, a := range admin {

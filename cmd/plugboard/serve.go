@@ -52,6 +52,13 @@ whose secrets are unset.
 The default, "auto", is dev when --listen is a loopback address, else
 production.
 
+Every request gets an access log line at info level (--access-log=false
+turns it off) and an id: a sane X-Request-Id from the caller, or a new one,
+echoed in the answer and sent upstream. Traces: set
+OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) and the
+gateway exports OpenTelemetry spans by OTLP/HTTP; the other OTEL_* variables
+apply, OTEL_SDK_DISABLED=true turns it off; without them, nothing is traced.
+
 Outbound calls (proxied requests, test requests, token and revocation
 endpoints) never reach loopback, private (RFC 1918), link-local (cloud
 metadata 169.254.169.254), unique-local, CGNAT, multicast or other special
@@ -127,7 +134,7 @@ type serveOptions struct {
 	projectName, projectLogo                                                  string
 	grace, poll, drain, maxTokenLifetime                                      time.Duration
 	maxBody                                                                   int64
-	demo                                                                      bool
+	demo, accessLog                                                           bool
 	egressAllow                                                               string
 	limits                                                                    limitFlags
 	secrets                                                                   secretFlags
@@ -213,6 +220,7 @@ func parseServeFlags(args []string, stdout, stderr io.Writer) (serveOptions, *fl
 	fs.Int64Var(&o.maxBody, "max-body-bytes", 10<<20, "largest request body the proxy forwards, in bytes")
 	fs.StringVar(&o.allowedOrigins, "allowed-origins", "", "comma-separated app origins (https://app.example.com) that may embed the Connect Portal and receive its results")
 	fs.StringVar(&o.egressAllow, "egress-allow", "", "comma-separated CIDRs that outbound calls may reach although they are private or special (e.g. 10.0.0.0/8,fd00::/8); by default only public addresses")
+	fs.BoolVar(&o.accessLog, "access-log", true, "log one line per request at info level: request id, route, project, integration, user, method, status, error code, upstream status, durations (never tokens, query strings or bodies)")
 	fs.BoolVar(&o.demo, "demo", true, "dev mode: also serve the demo integrations (demo-apikey, demo-basic, demo-oauth, demo-clientcreds), their demo API and OAuth server under /demo/, and the playground at /; refused in production")
 	addLimitFlags(fs, &o.limits)
 	o.secrets.register(fs)
@@ -403,6 +411,8 @@ func (o serveOptions) gatewayConfig(set serveSettings, st store.Store, kr *seal.
 		Egress:               egress.Policy{Allow: set.egressAllow, LiteralLoopback: set.dev},
 		Limits:               set.limits,
 		Demo:                 demoConfig(o, set),
+		AccessLog:            o.accessLog,
+		Tracing:              true, // when the OTEL_* environment names an endpoint
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/accesslog"
 	"github.com/plugboardhq/plugboard/gateway/integration"
 	"github.com/plugboardhq/plugboard/gateway/portal"
 	"github.com/plugboardhq/plugboard/manifest"
@@ -21,11 +22,13 @@ func (f *Flows) openConnectLink(w http.ResponseWriter, r *http.Request) {
 		f.renderFailure(w, http.StatusNotFound, "This link has expired or was already used", "Go back to the app and start connecting again.")
 		return
 	}
+	accesslog.Set(r.Context(), sess.ProjectID, sess.UserID, "")
 	in, ok := f.Integrations.Lookup(sess.IntegrationID)
 	if !ok {
 		f.renderFailure(w, http.StatusNotFound, "Integration not found", "This integration is no longer available. Go back to the app.")
 		return
 	}
+	accesslog.SetIntegration(r.Context(), in.ID)
 	if cur, err := f.cookies().session(r); err == nil && !cur.sameUser(sess) {
 		f.askSwitch(w, r, in, cur, sess)
 		return

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/plugboardhq/plugboard/gateway/accesslog"
 	"github.com/plugboardhq/plugboard/gateway/apierror"
 	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/integration"
@@ -81,11 +82,13 @@ func (f *Flows) oauthCallback(w http.ResponseWriter, r *http.Request) {
 		f.renderFailure(w, http.StatusBadRequest, "This sign-in has expired or was already used", "Start connecting again from the app.")
 		return
 	}
+	accesslog.Set(r.Context(), st.ProjectID, st.UserID, "")
 	in, ok := f.Integrations.Lookup(st.IntegrationID)
 	if !ok {
 		f.renderFailure(w, http.StatusNotFound, "Integration not found", "This integration is no longer available.")
 		return
 	}
+	accesslog.SetIntegration(r.Context(), in.ID)
 	fail := func(status int, title, msg string, provider *apierror.ProviderAnswer) {
 		payload := map[string]any{"type": "plugboard:error", "integrationId": in.SDKName(), "message": msg}
 		if st.Session != "" {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/accesslog"
 	"github.com/plugboardhq/plugboard/gateway/apierror"
 	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/integration"
@@ -25,6 +26,7 @@ func (f *Flows) portalSessionFor(w http.ResponseWriter, r *http.Request) (portal
 			title: "Your session has ended", message: "Go back to the app and open the connect page again."})
 		return portalSession{}, nil, false
 	}
+	accesslog.Set(r.Context(), sess.ProjectID, sess.UserID, in.ID)
 	return sess, in, true
 }
 

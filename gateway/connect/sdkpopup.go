@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/plugboardhq/plugboard/gateway/accesslog"
 	"github.com/plugboardhq/plugboard/gateway/apierror"
 	"github.com/plugboardhq/plugboard/gateway/integration"
 	"github.com/plugboardhq/plugboard/gateway/portal"
@@ -32,6 +33,7 @@ func (f *Flows) sdkOAuthNonce(w http.ResponseWriter, r *http.Request) {
 	}
 	if ok {
 		view = integration.PortalView(in)
+		accesslog.SetIntegration(r.Context(), in.ID)
 	}
 	opener, problem := f.popupOpener(r, q.Get("originForPostMessage"))
 	if problem != "" {
@@ -40,6 +42,9 @@ func (f *Flows) sdkOAuthNonce(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, fail := f.Projects.Verify(pid, q.Get("userToken"))
+	if fail == nil {
+		accesslog.SetUser(r.Context(), u.Project.ID, u.ID)
+	}
 	if fail != nil {
 		f.renderResult(w, result{status: fail.Status, view: view, title: "Cannot connect", message: "The app's sign-in has expired. Close this window and try again."})
 		return

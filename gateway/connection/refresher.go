@@ -7,9 +7,13 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/plugboardhq/plugboard/gateway/metrics"
+	"github.com/plugboardhq/plugboard/gateway/tracing"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
@@ -209,7 +213,17 @@ func (c *Refresher) Fresh(ctx context.Context, in *manifest.Integration, conn *C
 	return v.(*Connection), nil
 }
 
-func (c *Refresher) refresh(ctx context.Context, in *manifest.Integration, id, stale string) (*Connection, error) {
+func (c *Refresher) refresh(ctx context.Context, in *manifest.Integration, id, stale string) (_ *Connection, err error) {
+	result := "skipped" // another request or replica had refreshed it
+	ctx, span := tracing.Start(ctx, "refresh token", trace.SpanKindInternal,
+		tracing.IntegrationKey.String(in.ID), attribute.Bool("plugboard.refresh.forced", stale != ""))
+	defer func() {
+		span.SetAttributes(attribute.String("plugboard.refresh.result", result))
+		if err != nil {
+			span.SetStatus(codes.Error, result)
+		}
+		span.End()
+	}()
 	var outcome error
 	var current *Connection
 	forced := false
@@ -217,7 +231,7 @@ func (c *Refresher) refresh(ctx context.Context, in *manifest.Integration, id, s
 		current = cur
 		switch {
 		case cur.Status == StatusNeedsReconnect:
-			outcome = ErrNeedsReconnect
+			outcome, result = ErrNeedsReconnect, "needs_reconnect"
 			return nil, nil
 		case stale != "" && cur.Credential.AccessToken != stale:
 			return nil, nil // another request or replica refreshed it already
@@ -237,18 +251,20 @@ func (c *Refresher) refresh(ctx context.Context, in *manifest.Integration, id, s
 			if errors.Is(err, ErrNeedsReconnect) {
 				next := *cur
 				next.Status, next.LastError = StatusNeedsReconnect, err.Error()
-				outcome = ErrNeedsReconnect
+				outcome, result = ErrNeedsReconnect, "needs_reconnect"
 				c.count(in, "needs_reconnect")
 				c.Log.Warn("token refresh refused; connection needs reconnecting", "integration", in.ID, "connection", id, "error", err.Error())
 				return &next, nil
 			}
 			c.count(in, "error")
+			result = "error"
 			return nil, err
 		}
 		next := *cur
 		next.Credential, next.ExpiresAt, next.LastRefreshAt = cred, exp, time.Now()
 		next.Status, next.LastError = StatusValid, ""
 		c.count(in, "success")
+		result = "success"
 		return &next, nil
 	})
 	if err != nil {

@@ -56,7 +56,7 @@ func (c Client) Exchange(ctx context.Context, in *manifest.Integration, inputs m
 	for name := range params {
 		opts = append(opts, oauth2.SetAuthURLParam(name, params.Get(name)))
 	}
-	tok, err := conf.Exchange(c.ctx(ctx, in), code, opts...)
+	tok, err := conf.Exchange(c.ctx(ctx, in, in.Auth.OAuth2.TokenURL), code, opts...)
 	if err != nil {
 		return nil, providerError(err)
 	}

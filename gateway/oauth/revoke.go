@@ -41,7 +41,7 @@ func (c Client) Revoke(ctx context.Context, in *manifest.Integration, cred conne
 		form.Set("client_id", conf.ClientID)
 		form.Set("client_secret", conf.ClientSecret)
 	}
-	req, err := http.NewRequestWithContext(egress.WithIntegration(ctx, in.ID), http.MethodPost, revURL, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(withCall(egress.WithIntegration(ctx, in.ID), spanRevoke, in, o.RevocationURL), http.MethodPost, revURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return err
 	}

@@ -139,20 +139,25 @@ func NewHTTPClient(guard *egress.Guard, timeout time.Duration) *http.Client {
 
 var defaultHTTP = sync.OnceValue(func() *http.Client { return NewHTTPClient(nil, DefaultTimeout) })
 
-// http returns the client to use, with redirects refused whatever it says.
+// http returns the client to use, with redirects refused whatever it says,
+// and calls traced within traced requests.
 func (c Client) http() *http.Client {
-	if c.HTTP == nil {
-		return defaultHTTP()
+	base := c.HTTP
+	if base == nil {
+		base = defaultHTTP()
 	}
-	hc := *c.HTTP
+	hc := *base
 	hc.CheckRedirect = refuseRedirect
+	hc.Transport = tracedTransport{next: transportOf(base)}
 	return &hc
 }
 
 // ctx carries the HTTP client to golang.org/x/oauth2 (which would use
-// http.DefaultClient without it) and the integration to the egress guard.
-func (c Client) ctx(ctx context.Context, in *manifest.Integration) context.Context {
-	return context.WithValue(egress.WithIntegration(ctx, in.ID), oauth2.HTTPClient, c.http())
+// http.DefaultClient without it), the integration to the egress guard,
+// and the call to tracedTransport; endpoint is the token URL's template.
+func (c Client) ctx(ctx context.Context, in *manifest.Integration, endpoint *manifest.Template) context.Context {
+	ctx = withCall(egress.WithIntegration(ctx, in.ID), spanToken, in, endpoint)
+	return context.WithValue(ctx, oauth2.HTTPClient, c.http())
 }
 
 func authStyle(s manifest.TokenAuthStyle) oauth2.AuthStyle {
@@ -175,7 +180,7 @@ func (c Client) Refresh(ctx context.Context, in *manifest.Integration, cred conn
 		if err != nil {
 			return cred, time.Time{}, err
 		}
-		tok, err := conf.TokenSource(c.ctx(ctx, in), &oauth2.Token{RefreshToken: cred.RefreshToken}).Token()
+		tok, err := conf.TokenSource(c.ctx(ctx, in, in.Auth.OAuth2.TokenURL), &oauth2.Token{RefreshToken: cred.RefreshToken}).Token()
 		if err != nil {
 			return cred, time.Time{}, providerError(err)
 		}
@@ -214,7 +219,7 @@ func (c Client) ClientCredentials(ctx context.Context, in *manifest.Integration,
 		ClientID: clientID, ClientSecret: clientSecret, TokenURL: tokenURL,
 		EndpointParams: params, AuthStyle: authStyle(cc.TokenAuthStyle),
 	}
-	tok, err := conf.Token(c.ctx(ctx, in))
+	tok, err := conf.Token(c.ctx(ctx, in, cc.TokenURL))
 	if err != nil {
 		return nil, providerError(err)
 	}

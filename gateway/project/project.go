@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plugboardhq/plugboard/gateway/accesslog"
 	"github.com/plugboardhq/plugboard/gateway/apierror"
 	"github.com/plugboardhq/plugboard/gateway/usertoken"
 )
@@ -130,6 +131,11 @@ func (reg *Registry) Verify(projectID, token string) (User, *apierror.Error) {
 func (reg *Registry) Authenticate(w http.ResponseWriter, r *http.Request, projectID string) (User, bool) {
 	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	u, fail := reg.Verify(projectID, token)
+	if fail == nil {
+		accesslog.SetUser(r.Context(), projectID, u.ID)
+	} else if _, known := reg.byID[projectID]; known {
+		accesslog.Set(r.Context(), projectID, "", "")
+	}
 	if fail != nil {
 		if fail.Status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="plugboard", error="invalid_token"`)

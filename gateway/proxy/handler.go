@@ -58,6 +58,7 @@ type Request struct {
 //
 //	replayTransport   refresh and replay once on an upstream 401 (replay.go)
 //	injectTransport   the upstream URL and the credential, per attempt (inject.go)
+//	observeTransport  the access log's upstream status and time, the client span (observe.go)
 //	timeoutTransport  api.timeout to the response headers (timeout.go)
 //	metricsTransport  upstream and overhead seconds (metrics.go)
 //	Transport         the egress-guarded connections (NewTransport)
@@ -97,6 +98,7 @@ func (h *Handler) Init() {
 	}
 	var send http.RoundTripper = metricsTransport{metrics: h.Metrics, next: h.Transport}
 	send = timeoutTransport{next: send}
+	send = observeTransport{next: send}
 	send = injectTransport{next: send}
 	send = replayTransport{creds: h.Credentials, next: send}
 	h.rp = &httputil.ReverseProxy{

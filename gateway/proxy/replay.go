@@ -56,7 +56,7 @@ func (t replayTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 	if !replayable {
-		go t.refreshAfter401(p.Integration, p.conn)
+		go t.refreshAfter401(req.Context(), p.Integration, p.conn)
 		return resp, nil
 	}
 	resp.Body.Close()
@@ -75,8 +75,10 @@ func (t replayTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.next.RoundTrip(replay)
 }
 
-func (t replayTransport) refreshAfter401(in *manifest.Integration, conn *connection.Connection) {
-	ctx, cancel := context.WithTimeout(context.Background(), connection.RefreshTimeout)
+// refreshAfter401 refreshes in the background, after the answer: reqCtx's
+// values (its span, for the refresh's) are kept, its end is not.
+func (t replayTransport) refreshAfter401(reqCtx context.Context, in *manifest.Integration, conn *connection.Connection) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(reqCtx), connection.RefreshTimeout)
 	defer cancel()
 	_, _ = t.creds.Fresh(ctx, in, conn, conn.Credential.AccessToken)
 }

@@ -6,6 +6,8 @@ import (
 	"net/http/httputil"
 	"strconv"
 	"strings"
+
+	"github.com/plugboardhq/plugboard/gateway/accesslog"
 )
 
 // rewrite shapes the request the upstream receives from the caller's: the
@@ -35,6 +37,11 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	if out.Header.Get("User-Agent") == "" {
 		out.Header.Set("User-Agent", h.UserAgent)
 	}
+	// The gateway's request id (the caller's when it was sane), so the
+	// upstream's logs can be matched with the gateway's.
+	if e := accesslog.From(pr.In.Context()); e != nil {
+		e.SetRequestIDHeader(out.Header)
+	}
 }
 
 // modifyResponse shapes the upstream's answer for the caller: the headers
@@ -42,6 +49,12 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 func modifyResponse(resp *http.Response) error {
 	p := planFrom(resp.Request.Context())
 	filterResponseHeaders(resp.Header, p.vary)
+	// The answer carries the gateway's request id; the upstream's own
+	// would be added beside it.
+	if id, ok := resp.Header[accesslog.RequestIDHeader]; ok {
+		delete(resp.Header, accesslog.RequestIDHeader)
+		resp.Header[UpstreamRequestIDHeader] = id
+	}
 	if !p.raw && wrappable(resp) {
 		resp.Body = newOutputWrapper(resp.Body)
 		// A known length stays known (no chunking, no flush per write).

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/plugboardhq/plugboard/gateway/accesslog"
 	"github.com/plugboardhq/plugboard/gateway/apierror"
 	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/manifest"
@@ -63,6 +64,7 @@ func (rt *Route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, apierror.New(http.StatusNotFound, apierror.IntegrationMissing, "no integration "+quoteID(ref)+"; the proxy path is /projects/{project}/sdk/proxy/custom/{integration}/{api path}"))
 		return
 	}
+	accesslog.SetIntegration(r.Context(), in.ID)
 	r = r.WithContext(egress.WithIntegration(r.Context(), in.ID))
 	rt.Handler.Serve(w, r, Request{ProjectID: pid, UserID: userID, Integration: in, Path: path})
 }

@@ -8,8 +8,12 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/plugboardhq/plugboard/gateway/accesslog"
 	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/egress"
+	"github.com/plugboardhq/plugboard/gateway/tracing"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
@@ -29,10 +33,11 @@ const excerptBytes = 2 << 10
 // Test calls the integration's test endpoint with conn's credential, as a
 // proxied GET would be made. It returns nil, nil when the manifest declares
 // no test endpoint.
-func (h *Handler) Test(ctx context.Context, in *manifest.Integration, conn *connection.Connection) (*TestResult, error) {
+func (h *Handler) Test(ctx context.Context, in *manifest.Integration, conn *connection.Connection) (_ *TestResult, err error) {
 	if in.API.TestEndpoint == nil {
 		return nil, nil
 	}
+	status := 0 // for the span
 	vars := manifest.Vars{Inputs: conn.Credential.Inputs}
 	rendered, err := in.API.TestEndpoint.Render(vars)
 	if err != nil {
@@ -64,11 +69,22 @@ func (h *Handler) Test(ctx context.Context, in *manifest.Integration, conn *conn
 	req.Header = header
 	req.Header.Set("User-Agent", h.UserAgent)
 	req.Header.Set("Accept", "application/json")
+	if e := accesslog.From(ctx); e != nil {
+		e.SetRequestIDHeader(req.Header)
+	}
+	if tracing.Traced(ctx) {
+		var span trace.Span
+		ctx, span = tracing.StartClient(ctx, "GET", http.MethodGet, target, baseURLHidesSecret(in) || tracing.SecretInPath(in, in.API.TestEndpoint), req.Header,
+			tracing.IntegrationKey.String(in.ID))
+		req = req.WithContext(ctx)
+		defer func() { tracing.EndClient(span, status, err, "send") }()
+	}
 	start := time.Now()
 	resp, err := h.Transport.RoundTrip(req)
 	if err != nil {
 		return nil, err
 	}
+	status = resp.StatusCode
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, excerptBytes))
 	endpoint := *target

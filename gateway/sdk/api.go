@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/plugboardhq/plugboard/gateway/accesslog"
 	"github.com/plugboardhq/plugboard/gateway/apierror"
 	"github.com/plugboardhq/plugboard/gateway/connect"
 	"github.com/plugboardhq/plugboard/gateway/integration"
@@ -17,6 +18,7 @@ import (
 	"github.com/plugboardhq/plugboard/gateway/ratelimit"
 	"github.com/plugboardhq/plugboard/gateway/routes"
 	"github.com/plugboardhq/plugboard/gateway/store"
+	"github.com/plugboardhq/plugboard/manifest"
 )
 
 // API serves the management API. Every field is required but Limits
@@ -80,6 +82,16 @@ func (a *API) user(w http.ResponseWriter, r *http.Request, attempt bool) (projec
 		}
 	}
 	return u, true
+}
+
+// resolve finds the integration ref names for the project, and notes it
+// for the access log.
+func (a *API) resolve(r *http.Request, projectID, ref string) (*manifest.Integration, bool) {
+	in, ok := a.Integrations.Resolve(projectID, ref)
+	if ok {
+		accesslog.SetIntegration(r.Context(), in.ID)
+	}
+	return in, ok
 }
 
 func notFound(ref string) *apierror.Error {

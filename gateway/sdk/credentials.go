@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/plugboardhq/plugboard/gateway/accesslog"
 	"github.com/plugboardhq/plugboard/gateway/apierror"
 	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/integration"
@@ -74,7 +75,7 @@ func (a *API) createCredential(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, maxCredentialBodySize, &req, `{"integrationId": "custom.<id>", "payload": {…}, "config"?, "installOptions"?}`) {
 		return
 	}
-	in, ok := a.Integrations.Resolve(u.Project.ID, req.IntegrationID)
+	in, ok := a.resolve(r, u.Project.ID, req.IntegrationID)
 	if !ok {
 		apierror.Write(w, notFound(req.IntegrationID))
 		return
@@ -100,6 +101,7 @@ func (a *API) userCredential(w http.ResponseWriter, r *http.Request) (*connectio
 		apierror.Write(w, apierror.New(http.StatusNotFound, apierror.CredentialMissing, "no credential "+apierror.Quote(r.PathValue("id"))))
 		return nil, false
 	}
+	accesslog.SetIntegration(r.Context(), conn.IntegrationID)
 	return conn, true
 }
 

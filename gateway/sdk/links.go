@@ -33,7 +33,7 @@ func (a *API) createConnectLink(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, 16<<10, &req, connectLinkShape) {
 		return
 	}
-	in, ok := a.Integrations.Resolve(u.Project.ID, req.IntegrationID)
+	in, ok := a.resolve(r, u.Project.ID, req.IntegrationID)
 	if !ok {
 		apierror.Write(w, notFound(req.IntegrationID))
 		return
@@ -74,7 +74,7 @@ func (a *API) buildOAuth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	in, ok := a.Integrations.Resolve(u.Project.ID, q.Get("integrationId"))
+	in, ok := a.resolve(r, u.Project.ID, q.Get("integrationId"))
 	if !ok {
 		apierror.Write(w, notFound(q.Get("integrationId")))
 		return

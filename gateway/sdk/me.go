@@ -96,7 +96,7 @@ func (a *API) uninstall(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	in, ok := a.Integrations.Resolve(u.Project.ID, r.PathValue("integrationId"))
+	in, ok := a.resolve(r, u.Project.ID, r.PathValue("integrationId"))
 	if !ok {
 		apierror.Write(w, notFound(r.PathValue("integrationId")))
 		return
