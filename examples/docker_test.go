@@ -573,6 +573,42 @@ func TestDockerReadme(t *testing.T) {
 	}
 }
 
+// TestReadmeInstall checks the top-level README's install section: the
+// image is built as docker/README.md builds it, and the release binary as
+// the Dockerfile builds it (CGO_ENABLED=0, -trimpath, the version by -X).
+func TestReadmeInstall(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	for _, want := range []string{
+		"go install github.com/plugboardhq/plugboard/cmd/plugboard@latest",
+		"docker build -f examples/docker/Dockerfile -t " + dockerReadmeImages(t)[0] + " .",
+	} {
+		if !strings.Contains(readme, want) {
+			t.Errorf("README.md does not say %q", want)
+		}
+	}
+	m := regexp.MustCompile(`(?m)^\s*CGO_ENABLED=0 go build (.*) ./cmd/plugboard$`).FindStringSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md has no `CGO_ENABLED=0 go build … ./cmd/plugboard` line")
+	}
+	docker := parseDockerfile(t, dockerfilePath).goBuild(t)
+	ldflags := func(args []string) string {
+		for _, a := range args {
+			if v, ok := strings.CutPrefix(a, "-ldflags="); ok {
+				return regexp.MustCompile(`main\.version=(\$\([^)]*\)|\S+)`).ReplaceAllString(v, "main.version=")
+			}
+		}
+		return ""
+	}
+	readmeArgs := shellWords(t, m[1], nil)
+	if !slices.Contains(readmeArgs, "-trimpath") || ldflags(readmeArgs) != ldflags(docker.Args) {
+		t.Errorf("README.md builds the binary with %q, the Dockerfile with %q: want the same -trimpath and -ldflags", readmeArgs, docker.Args)
+	}
+}
+
 // TestKubernetesRunsTheImage checks that the Kubernetes example runs the
 // image docker/README.md builds, and says so.
 func TestKubernetesRunsTheImage(t *testing.T) {
