@@ -560,6 +560,16 @@ func TestDockerReadme(t *testing.T) {
 			t.Errorf("README.md's setup writes no %s (secret %s)", s.File, name)
 		}
 	}
+	// The store URL it writes names the database service, user and database.
+	for name, s := range c.Services {
+		if !strings.HasPrefix(s.Image, "postgres:") {
+			continue
+		}
+		want := fmt.Sprintf("postgres://%s:%%s@%s:5432/%s?", s.Environment["POSTGRES_USER"], name, s.Environment["POSTGRES_DB"])
+		if !strings.Contains(readme, want) {
+			t.Errorf("README.md's store URL is not %s… (compose.yaml's %s service)", want, name)
+		}
+	}
 	for _, s := range c.Services {
 		for _, v := range s.Volumes {
 			src, _, _ := strings.Cut(v, ":")
