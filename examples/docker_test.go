@@ -2,6 +2,7 @@ package examples
 
 import (
 	"bufio"
+	"bytes"
 	"debug/elf"
 	"encoding/json"
 	"fmt"
@@ -212,7 +213,7 @@ func TestDockerBinaryIsStatic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
 			t.Error("the binary has a PT_INTERP program header: it needs a dynamic loader (cgo?)")
@@ -677,13 +678,12 @@ type dockerfile struct {
 // joined, instructions grouped by stage.
 func parseDockerfile(t *testing.T, path string) *dockerfile {
 	t.Helper()
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	df := &dockerfile{Globals: map[string]string{}}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(b))
 	var buf strings.Builder
 	start, n := 0, 0
 	for sc.Scan() {
@@ -1250,8 +1250,11 @@ func freeAddr(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }
 
 func get(t *testing.T, url, token string) (int, string) {
