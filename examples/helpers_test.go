@@ -1,4 +1,5 @@
-// Package examples holds deployment and usage examples: kubernetes/ (plain
+// Package examples holds deployment and usage examples: docker/ (the
+// container image and a compose file with PostgreSQL), kubernetes/ (plain
 // manifests for several replicas on PostgreSQL), ci/ (a GitHub Actions
 // workflow running `plugboard validate`) and sdk-app/.
 //
@@ -6,7 +7,9 @@
 // from the gateway they deploy: flags and environment variables against
 // `plugboard serve --help` of a freshly built binary, manifests against the
 // real loader, the Deployment by starting the gateway with its exact
-// command line, and the workflow by running its exact validate command.
+// command line, the image by running its Dockerfile's go build line and
+// starting its command and compose.yaml's, and the workflow by running its
+// exact validate command.
 package examples
 
 import (
