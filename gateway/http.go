@@ -89,6 +89,10 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		// drops it from upstream ones.
 		code := rec.Header().Get("X-Plugboard-Error")
 		e := &rec.entry
+		if code != "" {
+			s.recentErrors.Add(accesslog.GatewayError{Time: start, Method: r.Method, Route: route, Status: status, Code: code,
+				Project: e.Project, Integration: e.Integration, RequestID: e.RequestID})
+		}
 		if span != nil {
 			tracing.EndServer(span, r.Method, r.Pattern, status, serverAttrs(e, code)...)
 		}

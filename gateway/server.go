@@ -20,9 +20,11 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/plugboardhq/plugboard/gateway/accesslog"
 	"github.com/plugboardhq/plugboard/gateway/admin"
 	"github.com/plugboardhq/plugboard/gateway/connect"
 	"github.com/plugboardhq/plugboard/gateway/connection"
+	"github.com/plugboardhq/plugboard/gateway/console"
 	"github.com/plugboardhq/plugboard/gateway/demo"
 	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/gateway/integration"
@@ -50,6 +52,9 @@ type Server struct {
 	draining     atomic.Bool
 
 	routes []string // the patterns served, on either listener
+
+	console      *console.Console
+	recentErrors *accesslog.Recent // the gateway's own error answers, for the console
 
 	creds *connection.Refresher
 	flows *connect.Flows            // nil without a store
@@ -79,7 +84,7 @@ func New(cfg Config) (*Server, error) {
 			cfg.AllowedOrigins = append(slices.Clip(cfg.AllowedOrigins), o)
 		}
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, metrics: metrics.New()}
+	s := &Server{cfg: cfg, log: cfg.Log, metrics: metrics.New(), recentErrors: &accesslog.Recent{}}
 	s.reloader = &reload.Reloader{Dir: cfg.ManifestDir, Options: cfg.Manifest, Log: cfg.Log, Metrics: s.metrics, PollInterval: cfg.PollInterval}
 	if demoServer != nil {
 		s.reloader.Extra = demoServer.Manifests()
@@ -101,15 +106,19 @@ func New(cfg Config) (*Server, error) {
 
 	// Operators' routes: on the public listener, or only on the admin
 	// listener when there is one (Serve's admin argument).
+	s.console = console.New(console.Options{Token: cfg.AdminToken, Reloader: s.reloader, Connections: ops.Connections,
+		Errors: s.recentErrors, Keyring: cfg.Keyring, Secure: strings.HasPrefix(cfg.PublicURL, "https://"), Log: cfg.Log})
 	adminMux := routes.New()
 	ops.RegisterProbes(adminMux)
 	ops.RegisterAdmin(adminMux)
+	s.console.Register(adminMux)
 	s.adminHandler = s.instrument(notFoundAsJSON(adminMux.Mux(), " on the admin listener"))
 
 	mux := routes.New()
 	ops.RegisterProbes(mux)
 	if !cfg.SeparateAdmin {
 		ops.RegisterAdmin(mux)
+		s.console.Register(mux)
 	}
 	integration.Catalog{Dir: dir, PublicURL: cfg.PublicURL}.Register(mux)
 

@@ -86,7 +86,15 @@ Routes (serve_test.go holds this list to the routes the gateway mounts):
                                            &status= &cursor= &limit= (admin token; never secrets)
   GET    /admin/v1/connections/{id}        one in detail: status and why, non-secret inputs, times
   DELETE /admin/v1/connections/{id}        disconnect it (revoked where declared)
-                                           (/metrics and /admin/v1 move to --admin-listen when set)
+  GET    /admin/{$}                        admin console: sign-in form, then the overview (revision, counts)
+  POST   /admin/sign-in                    sign in with the admin token (session cookie, 8 h)
+  POST   /admin/sign-out                   end the console session
+  GET    /admin/integrations               console: manifest files, status, located problems
+  GET    /admin/errors                     console: recent gateway errors, newest first
+  GET    /admin/connections                console: connections, filtered and paginated
+  GET    /admin/connections/{id}           console: one connection (never secrets)
+  POST   /admin/connections/{id}/disconnect console: disconnect it
+                                           (/metrics, /admin/v1 and the console move to --admin-listen when set)
   Public catalog (no token; never secrets)
   GET    /v1/integrations                  every integration's public metadata
   GET    /v1/integrations/{id}             one integration
@@ -200,7 +208,7 @@ func parseServeFlags(args []string, stdout, stderr io.Writer) (serveOptions, *fl
 	fs := newFlagSet("serve", "[flags]", serveHelp, stderr)
 	var o serveOptions
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to listen on, host:port")
-	fs.StringVar(&o.adminListen, "admin-listen", "", "separate address for /metrics and /admin/v1 (then not served on --listen), e.g. 0.0.0.0:9090 inside a cluster")
+	fs.StringVar(&o.adminListen, "admin-listen", "", "separate address for /metrics, /admin/v1 and the admin console /admin/ (then not served on --listen), e.g. 0.0.0.0:9090 inside a cluster")
 	fs.StringVar(&o.publicURL, "public-url", "", "external base URL of the gateway, used in links and OAuth redirect URIs (default http://<listen>)")
 	fs.StringVar(&o.manifests, "manifests", "integrations.d", "folder of integration manifests, watched for changes")
 	fs.StringVar(&o.data, "data", ".plugboard", "folder for the embedded store and generated dev keys")
