@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -22,10 +23,18 @@ type fileRow struct {
 	AuthType string
 	Status   manifest.Status
 	LoadedAt time.Time
-	Problems []string // file:line:col: message
+	Problems []problemRow
+}
+
+// problemRow is one located problem, its file relative to the manifest
+// folder (file:line:col: message).
+type problemRow struct {
+	Text    string
+	Warning bool
 }
 
 type catalogView struct {
+	Dir          string
 	Revision     string
 	BuiltAt      time.Time
 	Integrations int
@@ -39,12 +48,13 @@ type catalogView struct {
 
 func (c *Console) catalog() catalogView {
 	cat := c.reloader.Catalog()
-	v := catalogView{Revision: cat.Revision(), BuiltAt: cat.BuiltAt(), Integrations: cat.Len(), LastReload: c.reloader.LastReport(),
+	v := catalogView{Dir: c.reloader.Dir, Revision: cat.Revision(), BuiltAt: cat.BuiltAt(), Integrations: cat.Len(), LastReload: c.reloader.LastReport(),
 		Counts: map[string]int{}}
 	for _, e := range cat.Entries() {
-		f := fileRow{File: e.Path, Status: e.Status}
+		f := fileRow{File: c.relative(e.Path), Status: e.Status}
 		for _, p := range e.Problems {
-			f.Problems = append(f.Problems, p.String())
+			p.File = c.relative(p.File)
+			f.Problems = append(f.Problems, problemRow{Text: p.String(), Warning: p.Severity == manifest.Warning})
 		}
 		if in := e.Integration; in != nil {
 			f.ID, f.Name, f.AuthType, f.LoadedAt = in.ID, in.Name, string(in.Auth.Type), e.LoadedAt
@@ -53,6 +63,15 @@ func (c *Console) catalog() catalogView {
 		v.Counts[string(e.Status)]++
 	}
 	return v
+}
+
+// relative names a manifest file relative to the manifest folder, as
+// operators know it.
+func (c *Console) relative(path string) string {
+	if rel, err := filepath.Rel(c.reloader.Dir, path); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return path
 }
 
 func (c *Console) overview(w http.ResponseWriter, r *http.Request, s session) {
