@@ -145,7 +145,7 @@ func TestProxyFiltersUpstreamResponseHeaders(t *testing.T) {
 	if v := withOrigin.header.Values("Access-Control-Allow-Origin"); len(v) != 1 || v[0] != app {
 		t.Errorf("Access-Control-Allow-Origin %q, want exactly %q", v, app)
 	}
-	if v := withOrigin.header.Values("Access-Control-Expose-Headers"); len(v) != 1 || v[0] != "X-Plugboard-Error, Content-Type, Retry-After" {
+	if v := withOrigin.header.Values("Access-Control-Expose-Headers"); len(v) != 1 || v[0] != "X-Plugboard-Error, X-Request-Id, Content-Type, Retry-After" {
 		t.Errorf("Access-Control-Expose-Headers %q", v)
 	}
 	if v := without.header.Values("Access-Control-Allow-Origin"); v != nil {

@@ -35,7 +35,7 @@ func (a Allowlist) CORS(next http.Handler) http.Handler {
 		allowed := a.Allows(origin)
 		if allowed {
 			h.Set("Access-Control-Allow-Origin", origin)
-			h.Set("Access-Control-Expose-Headers", "X-Plugboard-Error, Content-Type, Retry-After")
+			h.Set("Access-Control-Expose-Headers", "X-Plugboard-Error, X-Request-Id, Content-Type, Retry-After")
 		}
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			h.Add("Vary", "Access-Control-Request-Method, Access-Control-Request-Headers")

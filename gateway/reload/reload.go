@@ -214,6 +214,10 @@ func (r *Reloader) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("watching %s: %w", r.Dir, err)
 	}
+	// Resolve the folder before watching it: a git-sync or ConfigMap swap
+	// landing between the two is then seen as a change of target by the
+	// loop, instead of leaving the watch on the old folder.
+	watched, _ := filepath.EvalSymlinks(r.Dir)
 	if err := w.Add(r.Dir); err != nil {
 		_ = w.Close() // the Add error is the one to report
 		return fmt.Errorf("watching %s: %w", r.Dir, err)
@@ -224,7 +228,7 @@ func (r *Reloader) Start(ctx context.Context) error {
 	}
 	go func() {
 		defer func() { _ = w.Close() }() // the watch is over either way
-		if err := r.watch(ctx, w, w.Events, w.Errors); err != nil {
+		if err := r.watch(ctx, w, watched, w.Events, w.Errors); err != nil {
 			r.Log.Error("manifest watcher stopped; reload with SIGHUP or POST /admin/v1/reload", "error", err)
 		}
 	}()
@@ -239,8 +243,9 @@ type folderWatch interface {
 	Remove(name string) error
 }
 
-func (r *Reloader) watch(ctx context.Context, w folderWatch, events <-chan fsnotify.Event, errs <-chan error) error {
-	watched, _ := filepath.EvalSymlinks(r.Dir)
+// watch runs the watch loop; watched is the folder r.Dir resolved to when
+// the watch was added.
+func (r *Reloader) watch(ctx context.Context, w folderWatch, watched string, events <-chan fsnotify.Event, errs <-chan error) error {
 	debounce, maxDelay := r.Debounce, r.MaxDelay
 	if debounce <= 0 {
 		debounce = DefaultDebounce

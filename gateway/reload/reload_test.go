@@ -107,7 +107,8 @@ func startWatched(t *testing.T, dir string, configure func(*Reloader)) *watched 
 	fake := &fakeWatch{events: make(chan fsnotify.Event), errs: make(chan error)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- r.watch(ctx, fake, fake.events, fake.errs) }()
+	target, _ := filepath.EvalSymlinks(r.Dir)
+	go func() { done <- r.watch(ctx, fake, target, fake.events, fake.errs) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
