@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/plugboardhq/plugboard/gateway/accesslog"
+	"github.com/plugboardhq/plugboard/gateway/actions"
 	"github.com/plugboardhq/plugboard/gateway/admin"
 	"github.com/plugboardhq/plugboard/gateway/connect"
 	"github.com/plugboardhq/plugboard/gateway/connection"
@@ -56,9 +57,10 @@ type Server struct {
 	console      *console.Console
 	recentErrors *accesslog.Recent // the gateway's own error answers, for the console
 
-	creds *connection.Refresher
-	flows *connect.Flows            // nil without a store
-	usage *connection.UsageRecorder // nil without a store
+	creds   *connection.Refresher
+	flows   *connect.Flows            // nil without a store
+	usage   *connection.UsageRecorder // nil without a store
+	actions *actions.Service          // nil without a store
 
 	tracer   trace.Tracer      // nil: tracing off (observe.go)
 	exporter *tracing.Exporter // nil: tracing off
@@ -180,6 +182,8 @@ func (s *Server) assemble(mux *routes.Table, dir *integration.Directory, project
 	api := &sdk.API{Connections: cfg.Store, Flows: s.flows, Integrations: dir, Projects: projects, Origins: allowed, Limits: limits,
 		PublicURL: cfg.PublicURL, Log: cfg.Log}
 	api.Register(mux)
+	s.actions = &actions.Service{Integrations: dir, Connections: cfg.Store, Projects: projects, Proxy: proxyHandler, Log: cfg.Log}
+	s.actions.Register(mux)
 	if cfg.Keyring != nil {
 		// The portal's sessions are sealed with the keyring.
 		s.flows.Register(mux)

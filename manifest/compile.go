@@ -109,6 +109,9 @@ type compiler struct {
 	inputs map[string]*Input
 	keys   []string
 	used   map[string]bool // input keys referenced anywhere
+	// params are the parameters of the action being compiled (name →
+	// required); nil outside actions, where {{parameters.…}} is refused.
+	actionParams map[string]bool
 }
 
 func (c *compiler) errorf(ptr, hint, format string, args ...any) {
@@ -152,6 +155,7 @@ func (c *compiler) compile(raw *rawManifest) *Integration {
 		in.Auth.ClientCredentials = c.clientCredentials(raw.Auth.ClientCredentials)
 	}
 	in.API = c.api(&raw.API)
+	in.Actions = c.actions(in.ID, raw.Actions)
 
 	for _, key := range c.keys {
 		if !c.used[key] && c.auth != AuthAPIKey && c.auth != AuthBasic {
@@ -299,7 +303,24 @@ func (c *compiler) template(ptr, src string, allowCredential bool) *Template {
 	ok := true
 	for _, r := range t.Refs() {
 		switch r.Namespace {
+		case NSParameters:
+			if c.actionParams == nil {
+				c.errorf(ptr, "only an action's path, query, headers and body may use its parameters", "{{%s}} cannot be used here", r)
+				ok = false
+			} else if _, declared := c.actionParams[r.Key]; !declared {
+				hint := didYouMean(r.Key, sortedBoolKeys(c.actionParams))
+				if hint == "" {
+					hint = "declare it under parameters.properties"
+				}
+				c.errorf(ptr, hint, "template refers to parameter %q, which is not declared", r.Key)
+				ok = false
+			}
 		case NSInputs:
+			if c.actionParams != nil {
+				c.errorf(ptr, "an action reaches the connection's inputs through api.baseUrl and api.headers", "{{%s}}: an action may only refer to its parameters", r)
+				ok = false
+				continue
+			}
 			c.used[r.Key] = true
 			if _, declared := c.inputs[r.Key]; !declared {
 				hint := didYouMean(r.Key, c.keys)
@@ -327,9 +348,9 @@ func (c *compiler) template(ptr, src string, allowCredential bool) *Template {
 				ok = false
 			}
 		default:
-			hint := didYouMean(r.Namespace, []string{NSInputs, NSCredential})
+			hint := didYouMean(r.Namespace, []string{NSInputs, NSCredential, NSParameters})
 			if hint == "" {
-				hint = "references start with inputs. or credential."
+				hint = "references start with inputs., credential. or (in actions) parameters."
 			}
 			c.errorf(ptr, hint, "unknown template namespace %q in {{%s}}", r.Namespace, r)
 			ok = false

@@ -35,8 +35,9 @@ type Integration struct {
 	AccentColor string
 	Icon        []byte // validated SVG; nil when the manifest has none
 
-	Auth AuthConfig
-	API  APIConfig
+	Auth    AuthConfig
+	API     APIConfig
+	Actions []*Action // in manifest order
 
 	Source   string // manifest file path
 	Hash     string // hex SHA-256 of the manifest and its icon
@@ -151,13 +152,14 @@ const (
 
 // The manifest as written, decoded after the schema has accepted it.
 type rawManifest struct {
-	ID          string  `yaml:"id"`
-	Name        string  `yaml:"name"`
-	Description string  `yaml:"description"`
-	Icon        string  `yaml:"icon"`
-	AccentColor string  `yaml:"accentColor"`
-	Auth        rawAuth `yaml:"auth"`
-	API         rawAPI  `yaml:"api"`
+	ID          string      `yaml:"id"`
+	Name        string      `yaml:"name"`
+	Description string      `yaml:"description"`
+	Icon        string      `yaml:"icon"`
+	AccentColor string      `yaml:"accentColor"`
+	Auth        rawAuth     `yaml:"auth"`
+	API         rawAPI      `yaml:"api"`
+	Actions     []rawAction `yaml:"actions"`
 }
 
 type rawAuth struct {

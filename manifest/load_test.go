@@ -99,6 +99,24 @@ var badCases = []struct {
 	{"header-value-crlf.yaml", `14:13: api.headers.X-Note: value contains a control character`},
 	{"timeout-over-5m.yaml", `13:12: api.timeout: timeout 10m is longer than the 5m allowed`},
 
+	// Actions.
+	{"action-undeclared-parameter.yaml", `20:11: actions[0].path: template refers to parameter "item_id", which is not declared (did you mean "itemid"?)`},
+	{"action-path-parameter-optional.yaml", `20:11: actions[0].path: path parameter "id" must be required (add id to parameters.required)`},
+	{"action-path-parameter-is-host.yaml", `20:11: actions[0].path: must be a path starting with a single /`},
+	{"action-path-protocol-relative.yaml", `20:11: actions[0].path: must be a path starting with a single /`},
+	{"action-path-dot-segments.yaml", `20:11: actions[0].path: dot segments (. or ..) are not allowed in a path`},
+	{"action-path-query.yaml", `20:11: actions[0].path: an action's path has no query (put query parameters under query)`},
+	{"action-refers-to-input.yaml", `22:12: actions[0].query.key: {{inputs.api_key}}: an action may only refer to its parameters`},
+	{"action-header-authorization.yaml", `22:7: actions[0].headers.Authorization: header "Authorization" cannot be set by an action`},
+	{"action-schema-unsupported-keyword.yaml", `24:32: actions[0].parameters.properties.limit.format: unknown field "format"`},
+	{"action-required-not-declared.yaml", `25:18: actions[0].parameters.required[0]: required parameter "limt" is not declared (did you mean "limit"?)`},
+	{"action-enum-wrong-type.yaml", `24:44: actions[0].parameters.properties.state.enum[1]: enum value 2 is not of type string`},
+	{"action-keyword-wrong-type.yaml", `24:32: actions[0].parameters.properties.limit.maxLength: "maxLength" does not apply to type integer`},
+	{"action-duplicate-name.yaml", `21:11: actions[1].name: action "get_item" is declared twice`},
+	{"action-get-with-body.yaml", `21:5: actions[0].body: a GET action has no body`},
+	{"action-name-hyphen.yaml", `17:11: actions[0].name: value "get-item" has the wrong form`},
+	{"action-output-not-pointer.yaml", `21:13: actions[0].output: value "items" has the wrong form`},
+
 	// Icons.
 	{"icon-path-leaves-folder.yaml", `13:7: icon: icon path "../good/acme.svg" leaves the manifest's folder`},
 	{"icon-not-svg.yaml", `13:7: icon: icon "acme.png" is not an .svg file`},

@@ -9,7 +9,8 @@ import (
 )
 
 // Templates are a closed language: literal text with references in double
-// braces, `{{inputs.<key>}}` or `{{credential.<field>}}`. There are no
+// braces, `{{inputs.<key>}}`, `{{credential.<field>}}` or, in actions,
+// `{{parameters.<name>}}`. There are no
 // functions, conditionals or loops; rendering substitutes values, escaping each
 // for where it lands, and never runs code.
 
@@ -17,6 +18,7 @@ import (
 const (
 	NSInputs     = "inputs"
 	NSCredential = "credential"
+	NSParameters = "parameters"
 )
 
 // CredentialFields are the fields a template may read from a stored credential.
@@ -38,6 +40,7 @@ const (
 	escHost                  // a DNS label: letters, digits, hyphens only
 	escPath                  // a path segment: percent-encoded, "/" included
 	escQuery                 // a query component: percent-encoded
+	escRaw                   // as is: the caller encodes it (action query values, JSON bodies)
 )
 
 type part struct {
@@ -78,6 +81,7 @@ func (t *Template) Refs() []Ref {
 type Vars struct {
 	Inputs     map[string]string
 	Credential map[string]string
+	Parameters map[string]string // an action's parameters, as text
 }
 
 func (v Vars) lookup(r Ref) (string, bool) {
@@ -87,6 +91,8 @@ func (v Vars) lookup(r Ref) (string, bool) {
 		m = v.Inputs
 	case NSCredential:
 		m = v.Credential
+	case NSParameters:
+		m = v.Parameters
 	}
 	s, ok := m[r.Key]
 	return s, ok
@@ -133,6 +139,8 @@ func (t *Template) Render(v Vars) (string, error) {
 			b.WriteString(url.PathEscape(val))
 		case escQuery:
 			b.WriteString(url.QueryEscape(val))
+		case escRaw:
+			b.WriteString(val)
 		default:
 			if i := strings.IndexFunc(val, isControl); i >= 0 {
 				return "", &RenderError{*p.ref, "value contains a control character (CR, LF, NUL …)"}
@@ -145,7 +153,9 @@ func (t *Template) Render(v Vars) (string, error) {
 
 func isControl(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }
 
-var refRE = regexp.MustCompile(`^([a-z]+)\.([a-z][a-z0-9_]*)$`)
+// Keys are lower case but for action parameters, which follow the API's own
+// names (threadTs, per_page).
+var refRE = regexp.MustCompile(`^([a-z]+)\.([A-Za-z][A-Za-z0-9_]*)$`)
 
 // parseTemplate splits src into literal and reference parts, without yet
 // checking that the references are allowed where the template is used.
@@ -173,6 +183,9 @@ func parseTemplate(src string) (*Template, error) {
 		}
 		inner := strings.TrimSpace(rest[open+2 : open+end])
 		m := refRE.FindStringSubmatch(inner)
+		if m != nil && m[1] != NSParameters && strings.ToLower(m[2]) != m[2] {
+			m = nil
+		}
 		if m == nil {
 			if inner == "" {
 				return nil, errors.New("empty reference {{}}")

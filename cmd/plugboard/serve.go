@@ -111,6 +111,8 @@ Routes (serve_test.go holds this list to the routes the gateway mounts):
   PATCH  /projects/{pid}/sdk/me                  user metadata (accepted, not kept)
   GET    /projects/{pid}/sdk/integrations        integrations as the SDK lists them
   DELETE /projects/{pid}/sdk/integrations/{integrationId}   uninstall (SDK)
+  GET    /projects/{pid}/sdk/actions             the actions of the user's connected integrations, as tools
+  POST   /projects/{pid}/sdk/actions             run one: {"action": …, "parameters": {…}}, through the proxy
   GET    /v2/projects/{pid}/sdk/actions/build-oauth         the SDK popup's connect link
   GET    /projects/{pid}/sdk/actions/session-id/{key}       the SDK popup's result
   DELETE /projects/{pid}/sdk/actions/session-id/{key}       forget it

@@ -59,6 +59,14 @@ const (
 	IntegrationUnavailable Code = "integration_unavailable"
 )
 
+// Codes of actions (GET/POST …/sdk/actions and the MCP server).
+const (
+	ActionMissing Code = "action_not_found"
+	// InvalidParameters: the parameters of an action call do not match its
+	// schema; Fields names each parameter with why.
+	InvalidParameters Code = "invalid_parameters"
+)
+
 // Codes of the proxy.
 const (
 	NotConnected         Code = "not_connected"
@@ -82,6 +90,7 @@ func Codes() []Code {
 		TokenMissing, TokenInvalid, TokenExpired, TokenLifetime, ProjectNotFound, IntegrationMissing,
 		NotConnected, NeedsReconnect, PathRefused, UpgradeRefused, ConnectionLimit, RateLimited,
 		ConnectionIncomplete, BodyTooLarge, BodyUnreadable, UpstreamUnreachable, RefreshFailed, EgressRefused, UpstreamTimeout,
+		ActionMissing, InvalidParameters,
 		BadRequest, InvalidInput, UseConnectFlow, IntegrationUnavailable, CredentialTest, TokenExchange, CredentialMissing, StoreUnavailable,
 		Unauthorized, AdminDisabled, NotFound, MethodNotAllowed, NotReady,
 	}
