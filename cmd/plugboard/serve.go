@@ -26,6 +26,7 @@ import (
 	"github.com/plugboardhq/plugboard/gateway/seal"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/gateway/usertoken"
+	"github.com/plugboardhq/plugboard/gateway/webhook"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
@@ -139,6 +140,7 @@ type serveOptions struct {
 	limits                                                                    limitFlags
 	secrets                                                                   secretFlags
 	fileProjects                                                              []project.Config // from the config file
+	fileWebhooks                                                              *webhook.Config  // from the config file; nil: none
 }
 
 func runServe(args []string, stdout, stderr io.Writer) (err error) {
@@ -235,7 +237,7 @@ func parseServeFlags(args []string, stdout, stderr io.Writer) (serveOptions, *fl
 		return o, fs, o.usageError(stderr, "%v", err)
 	}
 	var err error
-	if o.fileProjects, err = applyConfigFile(fs, o.config); err != nil {
+	if o.fileProjects, o.fileWebhooks, err = applyConfigFile(fs, o.config); err != nil {
 		return o, fs, o.usageError(stderr, "%v", err)
 	}
 	return o, fs, nil
@@ -413,6 +415,7 @@ func (o serveOptions) gatewayConfig(set serveSettings, st store.Store, kr *seal.
 		Demo:                 demoConfig(o, set),
 		AccessLog:            o.accessLog,
 		Tracing:              true, // when the OTEL_* environment names an endpoint
+		Webhooks:             o.fileWebhooks,
 	}
 }
 

@@ -74,6 +74,11 @@ func (s *Service) riverConfig() *river.Config {
 		CancelledJobRetentionPeriod: -1,
 		DiscardedJobRetentionPeriod: -1,
 		CompletedJobRetentionPeriod: 24 * time.Hour,
+		// A delivery still "running" this long after it started was cut
+		// short by a crash (kill -9, a lost node): River makes it again.
+		// It must exceed the worker's Timeout.
+		JobTimeout:           s.cfg.AttemptTimeout + 5*time.Second, // as deliveryWorker.Timeout
+		RescueStuckJobsAfter: s.cfg.AttemptTimeout + 20*time.Second,
 	}
 }
 
