@@ -87,6 +87,9 @@ Routes (serve_test.go holds this list to the routes the gateway mounts):
                                            &status= &cursor= &limit= (admin token; never secrets)
   GET    /admin/v1/connections/{id}        one in detail: status and why, non-secret inputs, times
   DELETE /admin/v1/connections/{id}        disconnect it (revoked where declared)
+  GET    /admin/v1/webhooks/deliveries     webhook deliveries: ?status=failed|pending|delivered
+  POST   /admin/v1/webhooks/deliveries/{id}/redeliver   send a failed one again
+                                           (webhook routes: with projects[].webhooks in --config)
                                            (/metrics and /admin/v1 move to --admin-listen when set)
   Public catalog (no token; never secrets)
   GET    /v1/integrations                  every integration's public metadata
