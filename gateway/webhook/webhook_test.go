@@ -437,3 +437,36 @@ func TestEgressRefusesLoopback(t *testing.T) {
 		t.Errorf("receiver got %d requests through a refusing guard", n)
 	}
 }
+
+// TestListPages: the failed list pages by delivery id, oldest first.
+func TestListPages(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			r := newReceiver(t)
+			r.setFail(func(int) int { return http.StatusGone })
+			cfg := fast(r.endpoint(t, "p1"))
+			cfg.RetryHorizon = time.Millisecond
+			st, svc := b.open(t, cfg)
+			for _, u := range []string{"u1", "u2", "u3"} {
+				if err := st.Create(t.Context(), newConn("p1", u)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			testfix.Eventually(t, "three failed deliveries", func() bool {
+				d, _ := svc.List(t.Context(), webhook.StatusFailed, 0, 10)
+				return len(d) == 3
+			})
+			first, err := svc.List(t.Context(), webhook.StatusFailed, 0, 2)
+			if err != nil || len(first) != 2 || first[0].ID >= first[1].ID {
+				t.Fatalf("first page %+v (%v)", first, err)
+			}
+			rest, err := svc.List(t.Context(), webhook.StatusFailed, first[1].ID, 2)
+			if err != nil || len(rest) != 1 || rest[0].ID <= first[1].ID {
+				t.Fatalf("second page %+v (%v)", rest, err)
+			}
+			if _, err := svc.List(t.Context(), "lost", 0, 2); err == nil {
+				t.Error("List(status=lost) succeeded")
+			}
+		})
+	}
+}
