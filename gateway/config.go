@@ -13,6 +13,7 @@ import (
 	"github.com/plugboardhq/plugboard/gateway/ratelimit"
 	"github.com/plugboardhq/plugboard/gateway/seal"
 	"github.com/plugboardhq/plugboard/gateway/store"
+	"github.com/plugboardhq/plugboard/gateway/webhook"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
@@ -61,6 +62,11 @@ type Config struct {
 	// revocation endpoints. The zero value refuses them all; tests with
 	// upstreams on 127.0.0.1 allow 127.0.0.0/8 as an operator would.
 	Egress egress.Policy
+	// Webhooks sends connection events to the apps' endpoints, delivered
+	// by River from the store's database (SQLite or PostgreSQL); nil sends
+	// none. Its Guard, Log and Metrics are set by New (the guard applies
+	// Egress.Allow; a literal loopback host is not enough for a webhook).
+	Webhooks *webhook.Config
 	// Limits against abuse: connect rates per user and address, caps on
 	// connections, the forced-refresh cooldown; zero fields take defaults.
 	Limits Limits

@@ -40,6 +40,7 @@ import (
 	"github.com/plugboardhq/plugboard/gateway/sdk"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/gateway/tracing"
+	"github.com/plugboardhq/plugboard/gateway/webhook"
 )
 
 // Server is the gateway.
@@ -61,6 +62,7 @@ type Server struct {
 	flows   *connect.Flows            // nil without a store
 	usage   *connection.UsageRecorder // nil without a store
 	actions *actions.Service          // nil without a store
+	hooks   *webhook.Service          // nil without webhook endpoints
 
 	tracer   trace.Tracer      // nil: tracing off (observe.go)
 	exporter *tracing.Exporter // nil: tracing off
@@ -100,6 +102,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	dir := integration.NewDirectory(s.reloader.Catalog, projects.IDs())
 	ops := &admin.Ops{Token: cfg.AdminToken, Reloader: s.reloader, Metrics: s.metrics, Draining: &s.draining, Log: cfg.Log}
+	if cfg.Store != nil && cfg.Webhooks != nil {
+		// Before anything writes: the store enqueues events from now on.
+		if s.hooks, err = s.startWebhooks(); err != nil {
+			return nil, err
+		}
+		ops.Webhooks = s.hooks
+	}
 	if cfg.Store != nil {
 		// Its Disconnector, the connect flows, is set by assemble.
 		ops.Connections = &admin.Connections{Store: cfg.Store, Integrations: dir}
@@ -192,6 +201,23 @@ func (s *Server) assemble(mux *routes.Table, dir *integration.Directory, project
 	return &proxy.Route{Users: projects, Integrations: dir, Handler: proxyHandler}
 }
 
+// startWebhooks migrates River's tables in the store's database and makes
+// the store enqueue connection events; delivery starts with Serve.
+func (s *Server) startWebhooks() (*webhook.Service, error) {
+	wc := *s.cfg.Webhooks
+	wc.Guard = &egress.Guard{Policy: egress.Policy{Allow: s.cfg.Egress.Allow, Resolver: s.cfg.Egress.Resolver}, Log: s.log, Metrics: s.metrics}
+	wc.Log, wc.Metrics = s.log.With("component", "webhooks"), s.metrics.Registry
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	switch st := s.cfg.Store.(type) {
+	case *store.SQLite:
+		return webhook.NewSQLite(ctx, st, wc)
+	case *store.Postgres:
+		return webhook.NewPostgres(ctx, st, wc)
+	}
+	return nil, fmt.Errorf("webhooks need the SQLite or PostgreSQL store, not %T", s.cfg.Store)
+}
+
 // countConnections registers the gauge plugboard_connections, counted by
 // conns when scraped (at most every metrics.ConnectionsCacheTTL).
 func (s *Server) countConnections(conns *admin.Connections) {
@@ -264,6 +290,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin ...net.Listen
 	} else {
 		close(usageDone)
 	}
+	if s.hooks != nil {
+		if err := s.hooks.Start(watchCtx); err != nil {
+			return fmt.Errorf("starting webhook delivery: %w", err)
+		}
+	}
 	if err := s.reloader.Start(watchCtx); err != nil {
 		s.log.Error("cannot watch the manifest folder; reload with SIGHUP or POST /admin/v1/reload", "error", err)
 	}
@@ -296,6 +327,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin ...net.Listen
 	for range servers {
 		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return err
+		}
+	}
+	if s.hooks != nil {
+		// Deliveries in flight get what is left of the grace period; one
+		// cut short is made again (River rescues it), by this or another replica.
+		if err := s.hooks.Stop(shutdownCtx); err != nil {
+			s.log.Warn("stopping webhook delivery", "error", err.Error())
 		}
 	}
 	stopWatch() // and write the connections' last uses noted so far

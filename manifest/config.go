@@ -26,8 +26,25 @@ type Config struct {
 	Projects      []ConfigProject `yaml:"projects"`
 	Limits        ConfigLimits    `yaml:"limits"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For gives the client address.
-	TrustedProxies []string      `yaml:"trustedProxies"`
-	Secrets        ConfigSecrets `yaml:"secrets"`
+	TrustedProxies []string       `yaml:"trustedProxies"`
+	Secrets        ConfigSecrets  `yaml:"secrets"`
+	Webhooks       ConfigWebhooks `yaml:"webhooks"`
+}
+
+// ConfigWebhooks is the webhooks section: how deliveries are made.
+type ConfigWebhooks struct {
+	RetryHorizon   string `yaml:"retryHorizon"`   // Go duration; empty: the default
+	AttemptTimeout string `yaml:"attemptTimeout"` // Go duration; empty: the default
+}
+
+// ConfigWebhook is one endpoint of a project (projects[].webhooks[]).
+type ConfigWebhook struct {
+	URL string `yaml:"url"`
+	// SecretRef is the signing secret's reference as written (${ENV} or
+	// ${file:path}); Secret holds it parsed, and resolved by LoadConfig.
+	SecretRef string     `yaml:"secret"`
+	Secret    *SecretRef `yaml:"-"`
+	Events    []string   `yaml:"events"`
 }
 
 // ConfigLimits is the limits section (the --rate-*, --max-connections-*,
@@ -60,6 +77,8 @@ type ConfigProject struct {
 	Keys []string `yaml:"keys"`
 	Name string   `yaml:"name"` // display name on the Connect Portal
 	Logo string   `yaml:"logo"` // logo file, relative to the config file
+	// Webhooks are the app's endpoints for connection events.
+	Webhooks []ConfigWebhook `yaml:"webhooks"`
 }
 
 // LoadConfig reads and validates a configuration file, resolving its secret
@@ -124,6 +143,20 @@ func loadConfig(path string, resolver *SecretResolver) (*Config, Problems) {
 		}
 	}
 	for i := range cfg.Projects {
+		for j := range cfg.Projects[i].Webhooks {
+			w := &cfg.Projects[i].Webhooks[j]
+			ptr := "/projects/" + strconv.Itoa(i) + "/webhooks/" + strconv.Itoa(j) + "/secret"
+			ref, _, _ := parseSecretRef(w.SecretRef)
+			if ref == nil {
+				return nil, Problems{d.problem(ptr, "not a secret reference", "use ${ENV_NAME} or ${file:path}")}
+			}
+			if resolver != nil {
+				if err := resolver.resolve(ref, dir, nil); err != nil {
+					return nil, Problems{d.problem(ptr, err.Error(), "")}
+				}
+			}
+			w.Secret = ref
+		}
 		if l := cfg.Projects[i].Logo; l != "" && !filepath.IsAbs(l) {
 			cfg.Projects[i].Logo = filepath.Join(dir, l)
 		}

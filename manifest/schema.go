@@ -138,6 +138,11 @@ func translate(d *document, set *schemaSet, e *jsonschema.ValidationError) Probl
 		if hint == "" {
 			hint = firstSentence(parent)
 		}
+		if parent["pattern"] == secretRefPattern {
+			// A literal where a secret reference belongs is likely the
+			// secret itself: never repeat it.
+			return Problems{d.problem(loc, "not a secret reference (the value is not shown)", "use ${ENV_NAME} or ${file:path}")}
+		}
 		return Problems{d.problem(loc, fmt.Sprintf("value %q has the wrong form", fmt.Sprint(valueAt(d.value, loc))), hint)}
 	case "minLength":
 		if strings.Contains(e.Message, ">= 1,") {
@@ -247,3 +252,7 @@ func firstSentence(node map[string]any) string {
 	}
 	return strings.ReplaceAll(desc, "`", "")
 }
+
+// secretRefPattern is the schemas' pattern of a value that must be a
+// secret reference (adminToken, webhooks' secret).
+const secretRefPattern = `^\$\{.+\}$`

@@ -39,7 +39,7 @@ limits:
 		if err := applyEnv(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := applyConfigFile(fs, cfg); err != nil {
+		if _, _, err := applyConfigFile(fs, cfg); err != nil {
 			t.Fatal(err)
 		}
 		out, err := l.limits()

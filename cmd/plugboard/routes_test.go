@@ -11,6 +11,7 @@ import (
 	"github.com/plugboardhq/plugboard/gateway"
 	"github.com/plugboardhq/plugboard/gateway/seal"
 	"github.com/plugboardhq/plugboard/gateway/store"
+	"github.com/plugboardhq/plugboard/gateway/webhook"
 )
 
 // serve --help lists exactly the routes the gateway mounts, with the
@@ -29,7 +30,8 @@ func TestServeHelpListsEveryRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	srv, err := gateway.New(gateway.Config{ManifestDir: t.TempDir(), Store: st, Keyring: kr, Demo: &gateway.Demo{}})
+	hooks := &webhook.Config{Endpoints: []webhook.Endpoint{{ProjectID: "dev", URL: "https://app.example.com/hooks", Secret: make([]byte, 32)}}}
+	srv, err := gateway.New(gateway.Config{ManifestDir: t.TempDir(), Store: st, Keyring: kr, Demo: &gateway.Demo{}, Webhooks: hooks})
 	if err != nil {
 		t.Fatal(err)
 	}

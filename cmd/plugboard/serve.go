@@ -26,6 +26,7 @@ import (
 	"github.com/plugboardhq/plugboard/gateway/seal"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/gateway/usertoken"
+	"github.com/plugboardhq/plugboard/gateway/webhook"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
@@ -94,6 +95,9 @@ Routes (serve_test.go holds this list to the routes the gateway mounts):
   GET    /admin/connections                console: connections, filtered and paginated
   GET    /admin/connections/{id}           console: one connection (never secrets)
   POST   /admin/connections/{id}/disconnect console: disconnect it
+  GET    /admin/v1/webhooks/deliveries     webhook deliveries: ?status=failed|pending|delivered
+  POST   /admin/v1/webhooks/deliveries/{id}/redeliver   send a failed one again
+                                           (webhook routes: with projects[].webhooks in --config)
                                            (/metrics, /admin/v1 and the console move to --admin-listen when set)
   Public catalog (no token; never secrets)
   GET    /v1/integrations                  every integration's public metadata
@@ -149,6 +153,7 @@ type serveOptions struct {
 	limits                                                                    limitFlags
 	secrets                                                                   secretFlags
 	fileProjects                                                              []project.Config // from the config file
+	fileWebhooks                                                              *webhook.Config  // from the config file; nil: none
 }
 
 func runServe(args []string, stdout, stderr io.Writer) (err error) {
@@ -245,7 +250,7 @@ func parseServeFlags(args []string, stdout, stderr io.Writer) (serveOptions, *fl
 		return o, fs, o.usageError(stderr, "%v", err)
 	}
 	var err error
-	if o.fileProjects, err = applyConfigFile(fs, o.config); err != nil {
+	if o.fileProjects, o.fileWebhooks, err = applyConfigFile(fs, o.config); err != nil {
 		return o, fs, o.usageError(stderr, "%v", err)
 	}
 	return o, fs, nil
@@ -423,6 +428,7 @@ func (o serveOptions) gatewayConfig(set serveSettings, st store.Store, kr *seal.
 		Demo:                 demoConfig(o, set),
 		AccessLog:            o.accessLog,
 		Tracing:              true, // when the OTEL_* environment names an endpoint
+		Webhooks:             o.fileWebhooks,
 	}
 }
 

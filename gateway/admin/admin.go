@@ -32,7 +32,10 @@ type Ops struct {
 	// Connections serves /admin/v1/connections; nil (no store) mounts
 	// none of its routes.
 	Connections *Connections
-	Log         *slog.Logger
+	// Webhooks serves /admin/v1/webhooks; nil (no endpoints configured)
+	// mounts none of its routes.
+	Webhooks Webhooks
+	Log      *slog.Logger
 }
 
 // RegisterProbes mounts /healthz and /readyz.
@@ -50,6 +53,10 @@ func (o *Ops) RegisterAdmin(mux *routes.Table) {
 		mux.Handle("GET /admin/v1/connections", o.guard(o.listConnections))
 		mux.Handle("GET /admin/v1/connections/{id}", o.guard(o.getConnection))
 		mux.Handle("DELETE /admin/v1/connections/{id}", o.guard(o.deleteConnection))
+	}
+	if o.Webhooks != nil {
+		mux.Handle("GET /admin/v1/webhooks/deliveries", o.guard(o.listDeliveries))
+		mux.Handle("POST /admin/v1/webhooks/deliveries/{id}/redeliver", o.guard(o.redeliver))
 	}
 }
 

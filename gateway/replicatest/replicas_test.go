@@ -54,6 +54,7 @@ type cluster struct {
 	env      []string
 	provider *fakeprovider.Provider
 	store    store.Store
+	keyring  *seal.Keyring
 	key      crypto.Signer
 	kid      string
 	lb       *httptest.Server
@@ -102,7 +103,7 @@ func newCluster(t *testing.T) *cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	c.store = st
+	c.store, c.keyring = st, kr
 	key, err := usertoken.GenerateRSA(2048)
 	if err != nil {
 		t.Fatal(err)

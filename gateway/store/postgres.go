@@ -52,6 +52,8 @@ type Postgres struct {
 	// memory, so that they take one pooled connection between them instead
 	// of one each.
 	locks lockTable
+	// outbox, if set, sees every write of a connection in its transaction.
+	outbox PostgresOutbox
 
 	closed    chan struct{} // closed by Close: Listen returns
 	closeOnce sync.Once

@@ -79,6 +79,11 @@ func (p *Postgres) Create(ctx context.Context, c *connection.Connection) error {
 			pgNullTime(n.LastRefreshAt), pgNullTime(n.LastUsedAt), n.Credential.Renewable()); err != nil {
 			return err
 		}
+		if p.outbox != nil {
+			if err := p.outbox(ctx, tx, Change{Op: ChangeCreated, Connection: withoutSecrets(&n)}); err != nil {
+				return err
+			}
+		}
 		return notify(ctx, tx, n.ProjectID, n.UserID, n.IntegrationID)
 	})
 	if err != nil {
@@ -185,18 +190,62 @@ func (p *Postgres) update(ctx context.Context, q pgQuerier, c *connection.Connec
 	now := nowMillis()
 	expires, refreshed := pgMillis(c.ExpiresAt), pgMillis(c.LastRefreshAt)
 	notice := changeNotice{ProjectID: c.ProjectID, UserID: c.UserID, IntegrationID: c.IntegrationID}
-	tag, err := q.Exec(ctx, pgUpdate, string(c.Status), sealed, pgNullTime(expires), c.LastError, now,
-		c.ID, c.ProjectID, c.UserID, c.IntegrationID, c.Version, notice.payload(), pgNullTime(refreshed), c.Credential.Renewable())
+	exec := func(q pgQuerier) (int64, error) {
+		tag, err := q.Exec(ctx, pgUpdate, string(c.Status), sealed, pgNullTime(expires), c.LastError, now,
+			c.ID, c.ProjectID, c.UserID, c.IntegrationID, c.Version, notice.payload(), pgNullTime(refreshed), c.Credential.Renewable())
+		return tag.RowsAffected(), err
+	}
+	var n int64
+	if p.outbox == nil {
+		n, err = exec(q)
+	} else {
+		n, err = p.updateWithOutbox(ctx, q, c, now, exec)
+	}
 	if err != nil {
 		return fmt.Errorf("store: update connection %s: %w", c.ID, err)
 	}
-	if tag.RowsAffected() == 0 {
+	if n == 0 {
 		return p.whyNotUpdated(ctx, q, c)
 	}
 	c.Version++
 	c.UpdatedAt = now
 	c.ExpiresAt, c.LastRefreshAt = expires, refreshed
 	return nil
+}
+
+// updateWithOutbox runs exec (the update) in a transaction on q with the
+// outbox call, which sees the status and last refresh from before the update.
+func (p *Postgres) updateWithOutbox(ctx context.Context, q pgQuerier, c *connection.Connection, now time.Time, exec func(pgQuerier) (int64, error)) (int64, error) {
+	db, ok := q.(interface {
+		Begin(context.Context) (pgx.Tx, error)
+	})
+	if !ok {
+		return 0, fmt.Errorf("store: %T cannot begin a transaction", q)
+	}
+	var n int64
+	err := runTx(ctx, db, func(tx pgx.Tx) error {
+		var prevStatus string
+		var prevRefresh *time.Time
+		err := tx.QueryRow(ctx, `SELECT status, last_refresh_at FROM connections WHERE id = $1 FOR UPDATE`, c.ID).Scan(&prevStatus, &prevRefresh)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // n = 0: whyNotUpdated says why
+		}
+		if err != nil {
+			return err
+		}
+		if n, err = exec(tx); err != nil || n == 0 {
+			return err
+		}
+		written := withoutSecrets(c)
+		written.Version, written.UpdatedAt = c.Version+1, now
+		written.ExpiresAt, written.LastRefreshAt = pgMillis(c.ExpiresAt), pgMillis(c.LastRefreshAt)
+		ch := Change{Op: ChangeUpdated, Connection: written, PreviousStatus: connection.Status(prevStatus)}
+		if prevRefresh != nil {
+			ch.PreviousLastRefreshAt = prevRefresh.UTC()
+		}
+		return p.outbox(ctx, tx, ch)
+	})
+	return n, err
 }
 
 // whyNotUpdated tells a missing row from a stale version.
@@ -266,15 +315,21 @@ func (p *Postgres) Delete(ctx context.Context, projectID, userID, id string) err
 		if err := lockOwner(ctx, tx, projectID, userID); err != nil {
 			return err
 		}
-		var integrationID string
+		var integrationID, status string
 		var wasDefault bool
 		err := tx.QueryRow(ctx, `DELETE FROM connections WHERE id = $1 AND project_id = $2 AND user_id = $3
-			RETURNING integration_id, is_default`, id, projectID, userID).Scan(&integrationID, &wasDefault)
+			RETURNING integration_id, is_default, status`, id, projectID, userID).Scan(&integrationID, &wasDefault, &status)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound
 		}
 		if err != nil {
 			return err
+		}
+		if p.outbox != nil {
+			if err := p.outbox(ctx, tx, Change{Op: ChangeDeleted, Connection: connection.Connection{ID: id,
+				ProjectID: projectID, UserID: userID, IntegrationID: integrationID, Status: connection.Status(status)}}); err != nil {
+				return err
+			}
 		}
 		if wasDefault {
 			if _, err := tx.Exec(ctx, `UPDATE connections SET is_default = true, updated_at = $1

@@ -34,6 +34,8 @@ type SQLite struct {
 	r     *sql.DB // query_only connections
 	stmts sqliteStatements
 	locks lockTable
+	// outbox, if set, sees every write of a connection in its transaction.
+	outbox SQLiteOutbox
 
 	closeOnce sync.Once
 	closeErr  error

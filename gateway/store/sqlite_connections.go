@@ -60,7 +60,10 @@ func (s *SQLite) Create(ctx context.Context, c *connection.Connection) error {
 			n.ID, n.ProjectID, n.UserID, n.IntegrationID, n.IsDefault, string(n.Status),
 			sealed, nullMillis(n.ExpiresAt), n.LastError, toMillis(n.CreatedAt), toMillis(n.UpdatedAt), n.Version,
 			nullMillis(n.LastRefreshAt), nullMillis(n.LastUsedAt), n.Credential.Renewable())
-		return err
+		if err != nil || s.outbox == nil {
+			return err
+		}
+		return s.outbox(ctx, tx, Change{Op: ChangeCreated, Connection: withoutSecrets(&n)})
 	})
 	if err != nil {
 		if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
@@ -154,14 +157,24 @@ func (s *SQLite) Update(ctx context.Context, c *connection.Connection) error {
 		return fmt.Errorf("store: update connection %s: %w", c.ID, err)
 	}
 	now := nowMillis()
-	res, err := s.stmts.update.ExecContext(ctx, string(c.Status), sealed, nullMillis(c.ExpiresAt), c.LastError, toMillis(now),
-		nullMillis(c.LastRefreshAt), c.Credential.Renewable(), c.ID, c.ProjectID, c.UserID, c.IntegrationID, c.Version)
+	exec := func(stmt *sql.Stmt) (int64, error) {
+		res, err := stmt.ExecContext(ctx, string(c.Status), sealed, nullMillis(c.ExpiresAt), c.LastError, toMillis(now),
+			nullMillis(c.LastRefreshAt), c.Credential.Renewable(), c.ID, c.ProjectID, c.UserID, c.IntegrationID, c.Version)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	}
+	var n int64
+	if s.outbox == nil {
+		n, err = exec(s.stmts.update)
+	} else {
+		n, err = s.updateWithOutbox(ctx, c, now, exec)
+	}
 	if err != nil {
 		return fmt.Errorf("store: update connection %s: %w", c.ID, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("store: update connection %s: %w", c.ID, err)
-	} else if n == 0 {
+	if n == 0 {
 		return s.whyNotUpdated(ctx, c)
 	}
 	c.Version++
@@ -169,6 +182,32 @@ func (s *SQLite) Update(ctx context.Context, c *connection.Connection) error {
 	c.ExpiresAt = fromNullMillis(nullMillis(c.ExpiresAt)) // as stored: UTC, milliseconds
 	c.LastRefreshAt = fromNullMillis(nullMillis(c.LastRefreshAt))
 	return nil
+}
+
+// updateWithOutbox runs exec (the update) in a transaction with the outbox
+// call, which sees the status and last refresh from before the update.
+func (s *SQLite) updateWithOutbox(ctx context.Context, c *connection.Connection, now time.Time, exec func(*sql.Stmt) (int64, error)) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var prevStatus string
+		var prevRefresh sql.NullInt64
+		err := tx.QueryRowContext(ctx, `SELECT status, last_refresh_at FROM connections WHERE id = ?`, c.ID).Scan(&prevStatus, &prevRefresh)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // n = 0: whyNotUpdated says why
+		}
+		if err != nil {
+			return err
+		}
+		if n, err = exec(tx.StmtContext(ctx, s.stmts.update)); err != nil || n == 0 {
+			return err
+		}
+		written := withoutSecrets(c)
+		written.Version, written.UpdatedAt = c.Version+1, now
+		written.ExpiresAt, written.LastRefreshAt = fromNullMillis(nullMillis(c.ExpiresAt)), fromNullMillis(nullMillis(c.LastRefreshAt))
+		return s.outbox(ctx, tx, Change{Op: ChangeUpdated, Connection: written,
+			PreviousStatus: connection.Status(prevStatus), PreviousLastRefreshAt: fromNullMillis(prevRefresh)})
+	})
+	return n, err
 }
 
 // whyNotUpdated tells a missing row from a stale version.
@@ -224,15 +263,24 @@ func (s *SQLite) SetDefault(ctx context.Context, projectID, userID, id string) e
 // remaining connection for the integration becomes the default.
 func (s *SQLite) Delete(ctx context.Context, projectID, userID, id string) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var integrationID string
+		var integrationID, status string
 		var wasDefault bool
 		err := tx.QueryRowContext(ctx, `DELETE FROM connections WHERE id = ? AND project_id = ? AND user_id = ?
-			RETURNING integration_id, is_default`, id, projectID, userID).Scan(&integrationID, &wasDefault)
+			RETURNING integration_id, is_default, status`, id, projectID, userID).Scan(&integrationID, &wasDefault, &status)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("connection %s of user %q in project %q: %w", id, userID, projectID, ErrNotFound)
 		}
-		if err != nil || !wasDefault {
+		if err != nil {
 			return err
+		}
+		if s.outbox != nil {
+			if err := s.outbox(ctx, tx, Change{Op: ChangeDeleted, Connection: connection.Connection{ID: id,
+				ProjectID: projectID, UserID: userID, IntegrationID: integrationID, Status: connection.Status(status)}}); err != nil {
+				return err
+			}
+		}
+		if !wasDefault {
+			return nil
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE connections SET is_default = 1, updated_at = ?
 			WHERE rowid = (SELECT rowid FROM connections
