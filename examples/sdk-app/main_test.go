@@ -40,4 +40,10 @@ func TestUserTokenVerifies(t *testing.T) {
 	if !strings.Contains(indexHTML, "paragon.authenticate(projectId, token)") {
 		t.Error("the page does not authenticate with the backend's token")
 	}
+	// The page lists and runs actions through the gateway's actions API.
+	for _, want := range []string{`gateway("GET", "/sdk/actions")`, `gateway("POST", "/sdk/actions", { action:`} {
+		if !strings.Contains(indexHTML, want) {
+			t.Errorf("the page does not call the actions API: %s", want)
+		}
+	}
 }
