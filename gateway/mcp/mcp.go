@@ -154,6 +154,19 @@ func (s *Server) serverFor(r *http.Request) *gomcp.Server {
 			Capabilities: &gomcp.ServerCapabilities{Tools: &gomcp.ToolCapabilities{ListChanged: true}},
 			Logger:       s.Log,
 		})
+		// Every tools/call is run by call, whether or not the tool is in
+		// the user's list: a tool of an integration the user has not
+		// connected (or no longer has) is then a tool error that says so,
+		// rather than JSON-RPC's "unknown tool".
+		run := s.call(k)
+		us.server.AddReceivingMiddleware(func(next gomcp.MethodHandler) gomcp.MethodHandler {
+			return func(ctx context.Context, method string, req gomcp.Request) (gomcp.Result, error) {
+				if call, ok := req.(*gomcp.CallToolRequest); ok && method == "tools/call" && call.Params != nil {
+					return run(ctx, call)
+				}
+				return next(ctx, method, req)
+			}
+		})
 		s.users[k] = us
 	}
 	us.used = now
