@@ -29,6 +29,7 @@ import (
 	"github.com/plugboardhq/plugboard/gateway/demo"
 	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/gateway/integration"
+	"github.com/plugboardhq/plugboard/gateway/mcp"
 	"github.com/plugboardhq/plugboard/gateway/metrics"
 	"github.com/plugboardhq/plugboard/gateway/oauth"
 	"github.com/plugboardhq/plugboard/gateway/origin"
@@ -41,6 +42,7 @@ import (
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/gateway/tracing"
 	"github.com/plugboardhq/plugboard/gateway/webhook"
+	"github.com/plugboardhq/plugboard/manifest"
 )
 
 // Server is the gateway.
@@ -63,6 +65,7 @@ type Server struct {
 	usage   *connection.UsageRecorder // nil without a store
 	actions *actions.Service          // nil without a store
 	hooks   *webhook.Service          // nil without webhook endpoints
+	mcp     *mcp.Server               // nil without a store
 
 	tracer   trace.Tracer      // nil: tracing off (observe.go)
 	exporter *tracing.Exporter // nil: tracing off
@@ -193,6 +196,11 @@ func (s *Server) assemble(mux *routes.Table, dir *integration.Directory, project
 	api.Register(mux)
 	s.actions = &actions.Service{Integrations: dir, Connections: cfg.Store, Projects: projects, Proxy: proxyHandler, Log: cfg.Log}
 	s.actions.Register(mux)
+	s.mcp = &mcp.Server{Actions: s.actions, Projects: projects, Version: cfg.Version, Log: cfg.Log}
+	s.mcp.Register(mux)
+	// The agents' tool lists follow the catalog and the users' connections.
+	s.reloader.OnSwap(func(*manifest.Catalog) { s.mcp.CatalogChanged() })
+	s.flows.Changed = s.mcp.UserChanged
 	if cfg.Keyring != nil {
 		// The portal's sessions are sealed with the keyring.
 		s.flows.Register(mux)
@@ -276,6 +284,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin ...net.Listen
 	}
 	defer s.stopTracing()
 	servers := []*http.Server{newServer(s.handler)}
+	if s.mcp != nil {
+		// MCP sessions keep a stream open: end them, or they would hold
+		// the shutdown for the whole grace period.
+		servers[0].RegisterOnShutdown(s.mcp.Close)
+	}
 	listeners := []net.Listener{ln}
 	for _, a := range admin {
 		servers = append(servers, newServer(s.adminHandler))
@@ -355,9 +368,15 @@ func (s *Server) listenForChanges(ctx context.Context) {
 		err := n.Listen(ctx, func(projectID, userID, integrationID string) {
 			if projectID == "" && userID == "" && integrationID == "" {
 				s.creds.ForgetAll()
+				if s.mcp != nil {
+					s.mcp.CatalogChanged() // recomputes every user's tools
+				}
 				return
 			}
 			s.creds.Forget(projectID, userID, integrationID)
+			if s.mcp != nil {
+				s.mcp.UserChanged(projectID, userID)
+			}
 		})
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("listening for connection changes stopped; cached connections expire after 30s", "error", err.Error())

@@ -117,6 +117,9 @@ Routes (serve_test.go holds this list to the routes the gateway mounts):
   DELETE /projects/{pid}/sdk/integrations/{integrationId}   uninstall (SDK)
   GET    /projects/{pid}/sdk/actions             the actions of the user's connected integrations, as tools
   POST   /projects/{pid}/sdk/actions             run one: {"action": …, "parameters": {…}}, through the proxy
+  POST   /projects/{pid}/mcp                     MCP server (Streamable HTTP) for AI agents: the actions as tools
+  GET    /projects/{pid}/mcp                     its stream of notifications (tools/list_changed)
+  DELETE /projects/{pid}/mcp                     end an MCP session
   GET    /v2/projects/{pid}/sdk/actions/build-oauth         the SDK popup's connect link
   GET    /projects/{pid}/sdk/actions/session-id/{key}       the SDK popup's result
   DELETE /projects/{pid}/sdk/actions/session-id/{key}       forget it

@@ -79,6 +79,9 @@ type Flows struct {
 	// Failed, if set, is told of every connect attempt that failed at the
 	// provider (token exchange, test request), with the cause.
 	Failed func(integrationID string, e *apierror.Error)
+	// Changed, if set, is told of every connection stored or deleted (the
+	// MCP server recomputes the user's tools). It must not block.
+	Changed func(projectID, userID string)
 }
 
 // Register mounts the flows' routes: the portal and its links, the OAuth

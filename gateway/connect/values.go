@@ -141,6 +141,7 @@ func (f *Flows) finishConnect(ctx context.Context, in *manifest.Integration, con
 		return nil, apierror.New(http.StatusServiceUnavailable, apierror.StoreUnavailable, "Could not store the connection; try again.")
 	}
 	f.Credentials.Forget(stored.ProjectID, stored.UserID, stored.IntegrationID)
+	f.changed(stored.ProjectID, stored.UserID)
 	f.Log.Info("connected", "integration", in.ID, "connection", stored.ID, "reconnect", reconnectID != "")
 	return stored, nil
 }
@@ -172,7 +173,14 @@ func (f *Flows) Disconnect(ctx context.Context, in *manifest.Integration, c *con
 	}
 	err := f.Connections.Delete(ctx, c.ProjectID, c.UserID, c.ID)
 	f.Credentials.Forget(c.ProjectID, c.UserID, c.IntegrationID)
+	f.changed(c.ProjectID, c.UserID)
 	return err
+}
+
+func (f *Flows) changed(projectID, userID string) {
+	if f.Changed != nil {
+		f.Changed(projectID, userID)
+	}
 }
 
 // TestConnection calls the integration's test endpoint with the user's

@@ -52,6 +52,7 @@ type Reloader struct {
 	files   map[string]bool // files with metric series
 	stamp   string          // fingerprint of the folder at the last reload
 	warned  map[string]bool // warnings logged, by located text: each is logged once while it lasts
+	swapped []func(*manifest.Catalog)
 }
 
 // Report describes one reload.
@@ -68,6 +69,15 @@ type Report struct {
 
 // Catalog returns the catalog being served; nil before the first load.
 func (r *Reloader) Catalog() *manifest.Catalog { return r.current.Load() }
+
+// OnSwap adds f to the functions called after each catalog swap, with the
+// new catalog. f is called with reloads held off: it must not block or
+// reload.
+func (r *Reloader) OnSwap(f func(*manifest.Catalog)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.swapped = append(r.swapped, f)
+}
 
 // LastReport returns the report of the latest reload.
 func (r *Reloader) LastReport() Report {
@@ -104,6 +114,9 @@ func (r *Reloader) Reload(trigger string) Report {
 	rep.Success = !rep.Problems.HasErrors(false)
 	r.finish(&rep, next)
 	r.logReport(rep, prev == nil)
+	for _, f := range r.swapped {
+		f(next)
+	}
 	return rep
 }
 
