@@ -146,11 +146,11 @@ type APIConfig struct {
 
 // Defaults applied when a manifest leaves a field out.
 const (
-	DefaultAccentColor   = "#4F46E5"
-	DefaultTimeout       = 30 * time.Second
-	MaxTimeout           = 5 * time.Minute
+	DefaultAccentColor = "#4F46E5"
+	DefaultTimeout     = 30 * time.Second
+	MaxTimeout         = 5 * time.Minute
 	// MinHealthCheck is the shortest api.healthCheck.interval allowed.
-	MinHealthCheck = 5 * time.Minute
+	MinHealthCheck       = 5 * time.Minute
 	DefaultRefreshMargin = 60 * time.Second
 	DefaultInputMaxLen   = 2048
 )
