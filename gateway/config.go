@@ -73,6 +73,8 @@ type Config struct {
 	// replica makes at a time (webhook.DefaultHealthWorkers).
 	HealthTick    time.Duration
 	HealthWorkers int
+	// HealthNow is the health schedule's clock (tests); nil is time.Now.
+	HealthNow func() time.Time
 	// Limits against abuse: connect rates per user and address, caps on
 	// connections, the forced-refresh cooldown; zero fields take defaults.
 	Limits Limits

@@ -31,7 +31,7 @@ func (s *Server) healthConfig() *webhook.HealthConfig {
 		return nil
 	}
 	return &webhook.HealthConfig{Intervals: s.healthIntervals, Check: s.checkHealth, Store: s.cfg.Store,
-		Tick: s.cfg.HealthTick, Workers: s.cfg.HealthWorkers}
+		Tick: s.cfg.HealthTick, Workers: s.cfg.HealthWorkers, Now: s.cfg.HealthNow}
 }
 
 // checkHealth is one periodic check of connection id: the integration's

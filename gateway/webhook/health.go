@@ -45,6 +45,8 @@ type HealthConfig struct {
 	Workers int
 	// Timeout bounds one check (default 2 minutes).
 	Timeout time.Duration
+	// Now is the schedule's clock (tests); nil is time.Now.
+	Now func() time.Time
 }
 
 func (h *HealthConfig) setDefaults() {
@@ -52,6 +54,9 @@ func (h *HealthConfig) setDefaults() {
 	h.Timeout = or(h.Timeout, 2*time.Minute)
 	if h.Workers <= 0 {
 		h.Workers = DefaultHealthWorkers
+	}
+	if h.Now == nil {
+		h.Now = time.Now
 	}
 }
 
@@ -123,7 +128,7 @@ func (w *healthScheduleWorker) Work(ctx context.Context, _ *river.Job[healthSche
 // it asked for (duplicates of checks already enqueued are skipped by River).
 func (s *Service) ScheduleChecks(ctx context.Context) (int, error) {
 	h := s.cfg.Health
-	now := s.cfg.Now()
+	now := h.Now()
 	n := 0
 	for integrationID, interval := range h.Intervals() {
 		if interval <= 0 {
