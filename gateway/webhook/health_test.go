@@ -1,12 +1,17 @@
 package webhook_test
 
 import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/store"
+	"github.com/plugboardhq/plugboard/gateway/testfix"
 	"github.com/plugboardhq/plugboard/gateway/webhook"
 )
 
@@ -67,3 +72,80 @@ func TestHealthScheduleSpreadsChecks(t *testing.T) {
 		t.Error("a connection is not due at its next slot")
 	}
 }
+
+// TestHealthCap runs the schedule on River: the
+// checks due are made at most Workers at a time, and scheduling the same
+// slot again (the next tick, another replica) checks nobody twice. (Its
+// name is short: River's non-transactional insert notifies a channel
+// named after the schema, which PostgreSQL limits to 63 bytes.)
+func TestHealthCap(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			const n, workers = 12, 3
+			var ready atomic.Bool
+			var inv lateInventory
+			clock := time.Now().Add(2 * time.Hour)
+			var mu sync.Mutex
+			running, maxRunning := 0, 0
+			checked := map[string]int{}
+			cfg := fast()
+			cfg.Health = &webhook.HealthConfig{
+				Intervals: func() map[string]time.Duration {
+					if !ready.Load() {
+						return nil
+					}
+					return map[string]time.Duration{"github": time.Hour}
+				},
+				Check: func(ctx context.Context, id string) error {
+					mu.Lock()
+					running++
+					maxRunning = max(maxRunning, running)
+					checked[id]++
+					mu.Unlock()
+					time.Sleep(100 * time.Millisecond)
+					mu.Lock()
+					running--
+					mu.Unlock()
+					return nil
+				},
+				Store: &inv, Tick: time.Hour, Workers: workers, Now: func() time.Time { return clock },
+			}
+			st, svc := b.open(t, cfg)
+			inv.Inventory = st
+			for i := range n {
+				if err := st.Create(t.Context(), newConn("p1", fmt.Sprintf("u%d", i))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ready.Store(true)
+			if k, err := svc.ScheduleChecks(t.Context()); err != nil || k != n {
+				t.Fatalf("ScheduleChecks: %d, %v; want %d", k, err, n)
+			}
+			if _, err := svc.ScheduleChecks(t.Context()); err != nil { // the same slots again
+				t.Fatal(err)
+			}
+			testfix.Eventually(t, "every connection checked", func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return len(checked) == n && running == 0
+			})
+			if _, err := svc.ScheduleChecks(t.Context()); err != nil { // and once they are done
+				t.Fatal(err)
+			}
+			time.Sleep(300 * time.Millisecond)
+			mu.Lock()
+			defer mu.Unlock()
+			for id, k := range checked {
+				if k != 1 {
+					t.Errorf("connection %s checked %d times in one slot", id, k)
+				}
+			}
+			if maxRunning > workers || maxRunning < 2 {
+				t.Errorf("%d checks ran at once, want at most %d (and several)", maxRunning, workers)
+			}
+		})
+	}
+}
+
+// lateInventory is a store set once the service that uses it is open.
+type lateInventory struct{ store.Inventory }
