@@ -189,3 +189,38 @@ func TestHealthCheckRevokedRefreshToken(t *testing.T) {
 		t.Errorf("metric:\n%s", m)
 	}
 }
+
+// TestWebhookTestFailed: a connect attempt whose credential test fails
+// stores nothing and sends connection.test_failed, without the key; the
+// passed test of the next attempt is recorded as the last health check.
+func TestWebhookTestFailed(t *testing.T) {
+	sink, url := startHookSink(t)
+	e := startProxyEnvWith(t, withHooks(sink, url, time.Hour))
+	e.provider.AddAPIKey("right-key")
+	post := func(key string) response {
+		return e.do("POST", "/projects/dev/sdk/credentials", e.token("kim"), strings.NewReader(`{"integrationId":"custom.fakekey","payload":{"api_key":"`+key+`"}}`),
+			map[string]string{"Content-Type": "application/json"})
+	}
+	if r := post("wrong-key"); r.status != 400 {
+		t.Fatalf("wrong key: %d %s", r.status, r.body)
+	}
+	testfix.Eventually(t, "connection.test_failed delivered", func() bool { return sink.ofType(webhook.ConnectionTestFailed) == 1 })
+	sink.mu.Lock()
+	for _, ev := range sink.events {
+		if ev.Type != webhook.ConnectionTestFailed {
+			continue
+		}
+		raw, _ := json.Marshal(ev)
+		if ev.Data.UserID != "kim" || ev.Data.ProjectID != "dev" || ev.Data.Integration.Type != "custom.fakekey" ||
+			!strings.Contains(ev.Data.Error, "401") || strings.Contains(string(raw), "wrong-key") {
+			t.Errorf("test_failed event %s", raw)
+		}
+	}
+	sink.mu.Unlock()
+	if r := post("right-key"); r.status != 200 && r.status != 201 {
+		t.Fatalf("right key: %d %s", r.status, r.body)
+	}
+	if c := e.onlyConnection("kim", "fakekey"); c.LastCheckedAt.IsZero() || c.CheckFailed() {
+		t.Errorf("the connect test was not recorded as a passed check: %v %q", c.LastCheckedAt, c.CheckError)
+	}
+}
