@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/plugboardhq/plugboard/gateway/connection"
@@ -38,7 +39,11 @@ func (s *Server) healthConfig() *webhook.HealthConfig {
 // test request with the credential refreshed first if it is (nearly)
 // expired, as a proxied request would be made. A refused refresh turns the
 // connection to needs_reconnect in the refresher (the store's outbox sends
-// refresh_failed); every outcome is recorded as the connection's last check.
+// refresh_failed). A check that could not tell (the API or the token
+// endpoint unreachable, an answer other than 2xx, 401 or 403: an outage
+// is not the user's credential going bad) is counted and logged but
+// leaves the connection's health as it was; every other outcome is
+// recorded as its last check.
 func (s *Server) checkHealth(ctx context.Context, id string) error {
 	conn, err := s.cfg.Store.GetConnection(ctx, id)
 	if errors.Is(err, connection.ErrNotFound) {
@@ -63,8 +68,10 @@ func (s *Server) checkHealth(ctx context.Context, id string) error {
 		switch {
 		case err != nil:
 			result, checkErr = "error", "test request failed: "+err.Error()
-		case res != nil && !res.OK():
+		case res != nil && (res.Status == http.StatusUnauthorized || res.Status == http.StatusForbidden):
 			result, checkErr = "failed", fmt.Sprintf("GET %s answered %d", res.Endpoint, res.Status)
+		case res != nil && !res.OK():
+			result, checkErr = "error", fmt.Sprintf("GET %s answered %d", res.Endpoint, res.Status)
 		}
 	}
 	if s.metrics != nil {
@@ -72,6 +79,9 @@ func (s *Server) checkHealth(ctx context.Context, id string) error {
 	}
 	if result != "ok" {
 		s.log.Info("health check failed", "integration", in.ID, "connection", id, "result", result, "error", checkErr)
+	}
+	if result == "error" {
+		return nil
 	}
 	return s.cfg.Store.RecordCheck(ctx, id, time.Now(), checkErr)
 }

@@ -102,7 +102,7 @@ func New() *Metrics {
 		}, []string{"integration", "result"}),
 		HealthChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "plugboard_health_checks_total",
-			Help: "Periodic health checks (api.healthCheck) by integration and result: ok, failed (the test request did not answer 2xx), needs_reconnect (the token refresh was refused for good), error (the API or token endpoint could not be reached).",
+			Help: "Periodic health checks (api.healthCheck) by integration and result: ok, failed (the test request answered 401 or 403), needs_reconnect (the token refresh was refused for good), error (the API or token endpoint could not be reached, or the test answered another non-2xx status; the connection's health is left as it was).",
 		}, []string{"integration", "result"}),
 		EgressRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "plugboard_egress_refused_total",
