@@ -67,6 +67,14 @@ type Config struct {
 	// none. Its Guard, Log and Metrics are set by New (the guard applies
 	// Egress.Allow; a literal loopback host is not enough for a webhook).
 	Webhooks *webhook.Config
+	// HealthTick and HealthWorkers tune the periodic health checks that
+	// manifests ask for (api.healthCheck): how often the schedule looks
+	// for due checks (webhook.DefaultHealthTick) and how many checks a
+	// replica makes at a time (webhook.DefaultHealthWorkers).
+	HealthTick    time.Duration
+	HealthWorkers int
+	// HealthNow is the health schedule's clock (tests); nil is time.Now.
+	HealthNow func() time.Time
 	// Limits against abuse: connect rates per user and address, caps on
 	// connections, the forced-refresh cooldown; zero fields take defaults.
 	Limits Limits

@@ -3,9 +3,12 @@ package gateway
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plugboardhq/plugboard/gateway/webhook"
 )
 
 // BenchmarkProxyGET is one proxied GET through the whole gateway (user
@@ -15,6 +18,20 @@ import (
 // count too.
 func BenchmarkProxyGET(b *testing.B) {
 	e := startProxyEnvWith(b, withAccessLog)
+	e.connectOAuth("alice", time.Hour)
+	benchmarkProxy(b, e, "GET", "/projects/dev/sdk/proxy/custom/fakeoauth/me", "")
+}
+
+// BenchmarkProxyGETWebhooks is BenchmarkProxyGET with webhook delivery
+// running (River started, the store's outbox installed): the proxy path
+// writes nothing, so it must cost the same.
+func BenchmarkProxyGETWebhooks(b *testing.B) {
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	b.Cleanup(sink.Close)
+	e := startProxyEnvWith(b, func(c *Config) {
+		withAccessLog(c)
+		c.Webhooks = &webhook.Config{Endpoints: []webhook.Endpoint{{ProjectID: "dev", URL: sink.URL, Secret: []byte("bench-secret-0123456789abcdef")}}}
+	})
 	e.connectOAuth("alice", time.Hour)
 	benchmarkProxy(b, e, "GET", "/projects/dev/sdk/proxy/custom/fakeoauth/me", "")
 }

@@ -64,7 +64,8 @@ type Server struct {
 	flows   *connect.Flows            // nil without a store
 	usage   *connection.UsageRecorder // nil without a store
 	actions *actions.Service          // nil without a store
-	hooks   *webhook.Service          // nil without webhook endpoints
+	hooks   *webhook.Service          // nil without webhook endpoints or health checks
+	tester  *proxy.Handler            // the test requests of health checks; nil without a store
 	mcp     *mcp.Server               // nil without a store
 
 	tracer   trace.Tracer      // nil: tracing off (observe.go)
@@ -105,12 +106,16 @@ func New(cfg Config) (*Server, error) {
 	}
 	dir := integration.NewDirectory(s.reloader.Catalog, projects.IDs())
 	ops := &admin.Ops{Token: cfg.AdminToken, Reloader: s.reloader, Metrics: s.metrics, Draining: &s.draining, Log: cfg.Log}
-	if cfg.Store != nil && cfg.Webhooks != nil {
+	if health := s.healthConfig(); cfg.Store != nil && (cfg.Webhooks != nil || health != nil) {
 		// Before anything writes: the store enqueues events from now on.
-		if s.hooks, err = s.startWebhooks(); err != nil {
+		// River runs for webhooks, health checks or both; a gateway with
+		// neither does not start it.
+		if s.hooks, err = s.startWebhooks(health); err != nil {
 			return nil, err
 		}
-		ops.Webhooks = s.hooks
+		if cfg.Webhooks != nil {
+			ops.Webhooks = s.hooks
+		}
 	}
 	if cfg.Store != nil {
 		// Its Disconnector, the connect flows, is set by assemble.
@@ -184,13 +189,21 @@ func (s *Server) assemble(mux *routes.Table, dir *integration.Directory, project
 	proxyHandler := &proxy.Handler{Credentials: s.creds, Egress: guard, MaxBodyBytes: cfg.MaxBodyBytes,
 		Metrics: s.metrics, Log: cfg.Log, UserAgent: "plugboard/" + cfg.Version, Usage: s.usage}
 	proxyHandler.Init()
+	s.tester = proxyHandler
 	limits := ratelimit.NewGuard(rateOr(cfg.Limits.ConnectPerUser, DefaultConnectPerUser), rateOr(cfg.Limits.ConnectPerIP, DefaultConnectPerIP),
 		cfg.Limits.TrustedProxies, s.metrics)
 	allowed := origin.Allowlist(cfg.AllowedOrigins)
 	s.flows = &connect.Flows{Connections: cfg.Store, Tickets: cfg.Store, OAuth: oauthClient, Tester: proxyHandler, Credentials: s.creds,
 		Integrations: dir, Projects: projects, Origins: allowed, Limits: limits, Keyring: cfg.Keyring, PublicURL: cfg.PublicURL,
 		Caps: connect.Caps{PerUserIntegration: cfg.Limits.MaxConnectionsPerUserIntegration, PerUser: cfg.Limits.MaxConnectionsPerUser},
-		Log:  cfg.Log, Failed: cfg.ConnectFailed}
+		Log:  cfg.Log, Failed: cfg.ConnectFailed, Checks: cfg.Store}
+	if s.hooks != nil {
+		s.flows.TestFailed = func(ctx context.Context, c connection.Connection, why string) {
+			if err := s.hooks.EmitTestFailed(ctx, c, why); err != nil {
+				cfg.Log.Warn("enqueueing connection.test_failed failed", "integration", c.IntegrationID, "error", err.Error())
+			}
+		}
+	}
 	api := &sdk.API{Connections: cfg.Store, Flows: s.flows, Integrations: dir, Projects: projects, Origins: allowed, Limits: limits,
 		PublicURL: cfg.PublicURL, Log: cfg.Log}
 	api.Register(mux)
@@ -211,8 +224,12 @@ func (s *Server) assemble(mux *routes.Table, dir *integration.Directory, project
 
 // startWebhooks migrates River's tables in the store's database and makes
 // the store enqueue connection events; delivery starts with Serve.
-func (s *Server) startWebhooks() (*webhook.Service, error) {
-	wc := *s.cfg.Webhooks
+func (s *Server) startWebhooks(health *webhook.HealthConfig) (*webhook.Service, error) {
+	var wc webhook.Config
+	if s.cfg.Webhooks != nil {
+		wc = *s.cfg.Webhooks
+	}
+	wc.Health = health
 	wc.Guard = &egress.Guard{Policy: egress.Policy{Allow: s.cfg.Egress.Allow, Resolver: s.cfg.Egress.Resolver}, Log: s.log, Metrics: s.metrics}
 	wc.Log, wc.Metrics = s.log.With("component", "webhooks"), s.metrics.Registry
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

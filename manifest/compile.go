@@ -591,6 +591,20 @@ func (c *compiler) api(raw *rawAPI) APIConfig {
 			}
 		}
 	}
+	if raw.HealthCheck != nil {
+		hp := p + "/healthCheck/interval"
+		d, err := time.ParseDuration(raw.HealthCheck.Interval)
+		switch {
+		case err != nil || d <= 0:
+			c.errorf(hp, "e.g. 6h", "invalid duration %q", raw.HealthCheck.Interval)
+		case d < MinHealthCheck:
+			c.errorf(hp, "", "health check interval %s is shorter than the %s allowed", raw.HealthCheck.Interval, strings.TrimSuffix(MinHealthCheck.String(), "0s"))
+		case cfg.TestEndpoint == nil:
+			c.errorf(p+"/healthCheck", "add api.testEndpoint", "a health check calls api.testEndpoint, which is not declared")
+		default:
+			cfg.HealthCheck = d
+		}
+	}
 	return cfg
 }
 

@@ -139,13 +139,18 @@ type APIConfig struct {
 	// Websocket lets callers upgrade proxied GET requests to a websocket
 	// (api.websocket). Off by default: the proxy refuses every upgrade.
 	Websocket bool
+	// HealthCheck is how often the gateway calls TestEndpoint with each
+	// connection's credential (api.healthCheck.interval); zero: never.
+	HealthCheck time.Duration
 }
 
 // Defaults applied when a manifest leaves a field out.
 const (
-	DefaultAccentColor   = "#4F46E5"
-	DefaultTimeout       = 30 * time.Second
-	MaxTimeout           = 5 * time.Minute
+	DefaultAccentColor = "#4F46E5"
+	DefaultTimeout     = 30 * time.Second
+	MaxTimeout         = 5 * time.Minute
+	// MinHealthCheck is the shortest api.healthCheck.interval allowed.
+	MinHealthCheck       = 5 * time.Minute
 	DefaultRefreshMargin = 60 * time.Second
 	DefaultInputMaxLen   = 2048
 )
@@ -224,4 +229,9 @@ type rawAPI struct {
 	TestEndpoint  string            `yaml:"testEndpoint"`
 	Timeout       string            `yaml:"timeout"`
 	Websocket     bool              `yaml:"websocket"`
+	HealthCheck   *rawHealthCheck   `yaml:"healthCheck"`
+}
+
+type rawHealthCheck struct {
+	Interval string `yaml:"interval"`
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // badCases pairs each file in testdata/bad with the one error it must produce,
@@ -98,6 +99,7 @@ var badCases = []struct {
 	{"header-literal-secret.yaml", `14:20: api.headers.Authorization: header "Authorization" looks like it holds a literal secret`},
 	{"header-value-crlf.yaml", `14:13: api.headers.X-Note: value contains a control character`},
 	{"timeout-over-5m.yaml", `13:12: api.timeout: timeout 10m is longer than the 5m allowed`},
+	{"health-check-too-often.yaml", `17:15: api.healthCheck.interval: health check interval 1m is shorter than the 5m allowed`},
 
 	// Actions.
 	{"action-undeclared-parameter.yaml", `20:11: actions[0].path: template refers to parameter "item_id", which is not declared (did you mean "itemid"?)`},
@@ -339,6 +341,9 @@ func TestGoodManifests(t *testing.T) {
 	}
 	if key.AccentColor != DefaultAccentColor || key.API.Timeout != DefaultTimeout {
 		t.Errorf("defaults not applied: accent %s, timeout %s", key.AccentColor, key.API.Timeout)
+	}
+	if key.API.HealthCheck != 6*time.Hour || byID["acme-actions"].API.HealthCheck != 0 {
+		t.Errorf("api.healthCheck: %s, want 6h (and 0 when not declared: %s)", key.API.HealthCheck, byID["acme-actions"].API.HealthCheck)
 	}
 
 	cc := byID["acme-m2m"]

@@ -131,8 +131,20 @@ type Summary struct {
 	LastRefreshAt *time.Time        `json:"lastRefreshAt"`
 	LastUsedAt    *time.Time        `json:"lastUsedAt"` // to about a minute
 	LastError     string            `json:"lastError,omitempty"`
-	CreatedAt     time.Time         `json:"createdAt"`
-	UpdatedAt     time.Time         `json:"updatedAt"`
+	// HealthCheck is the last periodic health check (api.healthCheck, or
+	// the credential test when the user last connected); null if none.
+	HealthCheck *HealthCheck `json:"healthCheck"`
+	CreatedAt   time.Time    `json:"createdAt"`
+	UpdatedAt   time.Time    `json:"updatedAt"`
+}
+
+// HealthCheck is a connection's last health check. OK is false when it
+// failed, with Error saying how; the app then sees credentialStatus INVALID.
+type HealthCheck struct {
+	LastCheckedAt time.Time  `json:"lastCheckedAt"`
+	OK            bool       `json:"ok"`
+	LastOKAt      *time.Time `json:"lastOkAt"` // null: never passed
+	Error         string     `json:"error,omitempty"`
 }
 
 // IntegrationName names a connection's integration; Loaded is false (and
@@ -186,7 +198,16 @@ func (a *Connections) summary(c store.ConnectionInfo, now time.Time) Summary {
 		ID: c.ID, Project: c.ProjectID, User: c.UserID, Integration: a.name(c.IntegrationID), IsDefault: c.IsDefault,
 		Status: health, StatusReason: why, ExpiresAt: timeOrNil(c.ExpiresAt), LastRefreshAt: timeOrNil(c.LastRefreshAt),
 		LastUsedAt: timeOrNil(c.LastUsedAt), LastError: c.LastError, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		HealthCheck: healthCheckOf(c),
 	}
+}
+
+func healthCheckOf(c store.ConnectionInfo) *HealthCheck {
+	if c.LastCheckedAt.IsZero() {
+		return nil
+	}
+	return &HealthCheck{LastCheckedAt: c.LastCheckedAt, OK: !connection.CheckFailed(c.LastCheckedAt, c.CheckError),
+		LastOKAt: timeOrNil(c.LastCheckOKAt), Error: c.CheckError}
 }
 
 // Get returns one connection in detail, whoever's it is; ErrNotFound if none.
@@ -204,7 +225,8 @@ func (a *Connections) Get(ctx context.Context, id string) (Detail, error) {
 func (a *Connections) detail(c *connection.Connection) Detail {
 	info := store.ConnectionInfo{ID: c.ID, ProjectID: c.ProjectID, UserID: c.UserID, IntegrationID: c.IntegrationID,
 		IsDefault: c.IsDefault, Status: c.Status, Renewable: c.Credential.Renewable(), ExpiresAt: c.ExpiresAt, LastError: c.LastError,
-		LastRefreshAt: c.LastRefreshAt, LastUsedAt: c.LastUsedAt, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+		LastRefreshAt: c.LastRefreshAt, LastUsedAt: c.LastUsedAt, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		LastCheckedAt: c.LastCheckedAt, LastCheckOKAt: c.LastCheckOKAt, CheckError: c.CheckError}
 	d := Detail{Summary: a.summary(info, a.now()), Inputs: map[string]string{}, InputKeys: []string{}}
 	for k := range c.Credential.Inputs {
 		d.InputKeys = append(d.InputKeys, k)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -79,6 +80,17 @@ type Flows struct {
 	// Failed, if set, is told of every connect attempt that failed at the
 	// provider (token exchange, test request), with the cause.
 	Failed func(integrationID string, e *apierror.Error)
+	// TestFailed, if set, is told of every connect attempt whose
+	// credential test failed, with the user's project, user, integration
+	// and (when reconnecting) connection id, and why (never a secret): the webhooks'
+	// connection.test_failed. It must not block for long.
+	TestFailed func(ctx context.Context, c connection.Connection, why string)
+	// Checks, if set, records the successful credential test of every
+	// connection stored, as its last health check: a reconnect clears a
+	// failed check (store.Inventory.RecordCheck).
+	Checks interface {
+		RecordCheck(ctx context.Context, id string, at time.Time, checkError string) error
+	}
 	// Changed, if set, is told of every connection stored or deleted (the
 	// MCP server recomputes the user's tools). It must not block.
 	Changed func(projectID, userID string)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/plugboardhq/plugboard/gateway/apierror"
 	"github.com/plugboardhq/plugboard/gateway/connection"
@@ -119,12 +120,14 @@ func (f *Flows) finishConnect(ctx context.Context, in *manifest.Integration, con
 		if e.Code != apierror.EgressRefused {
 			e.Status, e.Code, e.Message = http.StatusBadGateway, apierror.CredentialTest, fmt.Sprintf("Could not reach %s to check the credential; try again.", in.Name)
 		}
+		f.testFailed(ctx, conn, reconnectID, e)
 		return nil, f.failed(in, e)
 	}
 	if res != nil && !res.OK() {
 		e := apierror.New(http.StatusBadRequest, apierror.CredentialTest, fmt.Sprintf("%s refused the credential.", in.Name))
 		e.Provider = &apierror.ProviderAnswer{Status: res.Status, Body: res.Excerpt}
 		e.Cause = fmt.Errorf("test request: GET %s answered %d", res.Endpoint, res.Status)
+		f.testFailed(ctx, conn, reconnectID, e)
 		return nil, f.failed(in, e)
 	}
 	if reconnectID == "" {
@@ -140,10 +143,29 @@ func (f *Flows) finishConnect(ctx context.Context, in *manifest.Integration, con
 		f.Log.Error("storing a connection failed", "integration", in.ID, "error", err.Error())
 		return nil, apierror.New(http.StatusServiceUnavailable, apierror.StoreUnavailable, "Could not store the connection; try again.")
 	}
+	if res != nil && f.Checks != nil {
+		if err := f.Checks.RecordCheck(ctx, stored.ID, time.Now(), ""); err != nil {
+			f.Log.Warn("recording the connect test as the last health check failed", "connection", stored.ID, "error", err.Error())
+		}
+	}
 	f.Credentials.Forget(stored.ProjectID, stored.UserID, stored.IntegrationID)
 	f.changed(stored.ProjectID, stored.UserID)
 	f.Log.Info("connected", "integration", in.ID, "connection", stored.ID, "reconnect", reconnectID != "")
 	return stored, nil
+}
+
+// testFailed tells TestFailed of a failed credential test: what the user
+// was told, and the provider's status when it answered.
+func (f *Flows) testFailed(ctx context.Context, conn *connection.Connection, reconnectID string, e *apierror.Error) {
+	if f.TestFailed == nil {
+		return
+	}
+	c := connection.Connection{ID: reconnectID, ProjectID: conn.ProjectID, UserID: conn.UserID, IntegrationID: conn.IntegrationID}
+	why := e.Message
+	if e.Provider != nil {
+		why = fmt.Sprintf("%s (the test request answered %d)", why, e.Provider.Status)
+	}
+	f.TestFailed(ctx, c, why)
 }
 
 func (f *Flows) save(ctx context.Context, conn *connection.Connection, reconnectID string) (*connection.Connection, error) {

@@ -57,13 +57,29 @@ type Connection struct {
 	// about a minute (see UsageRecorder); zero if never. Read only: the
 	// store writes it through MarkUsed, never through Update.
 	LastUsedAt time.Time
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-	Version    int64 // incremented by every write
+	// LastCheckedAt, LastCheckOKAt and CheckError are the last health
+	// check's (api.healthCheck): when it ran, when one last succeeded, and
+	// why the last one failed ("" when it succeeded). Read only: the store
+	// writes them through RecordCheck, never through Update.
+	LastCheckedAt time.Time
+	LastCheckOKAt time.Time
+	CheckError    string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	Version       int64 // incremented by every write
 }
 
 // Renewable reports whether the credential can get a new access token
 // without the user: it holds a refresh token, or client credentials.
 func (c Credential) Renewable() bool {
 	return c.RefreshToken != "" || c.ClientSecret != ""
+}
+
+// CheckFailed reports whether the connection's last health check failed.
+func (c *Connection) CheckFailed() bool { return CheckFailed(c.LastCheckedAt, c.CheckError) }
+
+// CheckFailed reports whether a health check made at checkedAt (zero:
+// never) failed with checkError.
+func CheckFailed(checkedAt time.Time, checkError string) bool {
+	return !checkedAt.IsZero() && checkError != ""
 }

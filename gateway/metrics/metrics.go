@@ -31,6 +31,7 @@ type Metrics struct {
 	ProxyUpstream  *prometheus.HistogramVec
 	ProxyOverhead  *prometheus.HistogramVec
 	TokenRefreshes *prometheus.CounterVec
+	HealthChecks   *prometheus.CounterVec
 	EgressRefused  *prometheus.CounterVec
 	RateLimited    *prometheus.CounterVec
 }
@@ -99,6 +100,10 @@ func New() *Metrics {
 			Name: "plugboard_token_refreshes_total",
 			Help: "Token refreshes by integration and result: success, needs_reconnect (the provider refused for good), error (try again later).",
 		}, []string{"integration", "result"}),
+		HealthChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "plugboard_health_checks_total",
+			Help: "Periodic health checks (api.healthCheck) by integration and result: ok, failed (the test request answered 401 or 403), needs_reconnect (the token refresh was refused for good), error (the API or token endpoint could not be reached, or the test answered another non-2xx status; the connection's health is left as it was).",
+		}, []string{"integration", "result"}),
 		EgressRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "plugboard_egress_refused_total",
 			Help: "Outbound connections the egress guard refused because the address is loopback, private or otherwise special and not allowed (--egress-allow), by integration.",
@@ -108,7 +113,7 @@ func New() *Metrics {
 			Help: "Requests refused with 429 by a rate limit, by route pattern and by what was limited: user (project and user) or ip (client address).",
 		}, []string{"route", "by"}),
 	}
-	m.Registry.MustRegister(m.ProxyRequests, m.ProxyUpstream, m.ProxyOverhead, m.TokenRefreshes, m.EgressRefused, m.RateLimited)
+	m.Registry.MustRegister(m.ProxyRequests, m.ProxyUpstream, m.ProxyOverhead, m.TokenRefreshes, m.HealthChecks, m.EgressRefused, m.RateLimited)
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -35,8 +35,11 @@ type Credential struct {
 	Configurations []configuration `json:"configurations"`
 }
 
+// status is credentialStatus, in the values the SDK knows: INVALID when
+// the user must reconnect or the last health check (api.healthCheck)
+// failed, VALID otherwise.
 func status(c *connection.Connection) string {
-	if c.Status == connection.StatusNeedsReconnect {
+	if c.Status == connection.StatusNeedsReconnect || c.CheckFailed() {
 		return "INVALID"
 	}
 	return "VALID"

@@ -33,6 +33,12 @@ type Inventory interface {
 	// neither Version nor UpdatedAt and announces nothing: it is
 	// bookkeeping, not a change a cache or a refresh must see.
 	MarkUsed(ctx context.Context, used map[string]time.Time) error
+	// RecordCheck records a health check of connection id made at at:
+	// passed when checkError is "", else failed with it. Like MarkUsed it
+	// changes neither Version nor UpdatedAt; unlike it, it tells the
+	// outbox (ChangeChecked), with the previous check, in its
+	// transaction. An unknown id is ErrNotFound.
+	RecordCheck(ctx context.Context, id string, at time.Time, checkError string) error
 }
 
 // Page sizes of ListConnections.
@@ -78,6 +84,10 @@ type ConnectionInfo struct {
 	LastUsedAt    time.Time
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+	// The last health check (connection.Connection's fields of that name).
+	LastCheckedAt time.Time
+	LastCheckOKAt time.Time
+	CheckError    string
 }
 
 // Health computes the connection's Health at now, and why it needs reconnecting.

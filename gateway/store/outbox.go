@@ -17,6 +17,8 @@ const (
 	ChangeCreated ChangeOp = "created"
 	ChangeUpdated ChangeOp = "updated" // Update, and WithLock's write
 	ChangeDeleted ChangeOp = "deleted"
+	// ChangeChecked: RecordCheck recorded a health check.
+	ChangeChecked ChangeOp = "checked"
 )
 
 // Change describes one write of a connection to an outbox, inside the
@@ -32,6 +34,11 @@ type Change struct {
 	// stored without a refresh).
 	PreviousStatus        connection.Status
 	PreviousLastRefreshAt time.Time
+	// PreviousCheckedAt and PreviousCheckError are the health check
+	// before a RecordCheck (ChangeChecked only): whether the connection's
+	// health changed.
+	PreviousCheckedAt  time.Time
+	PreviousCheckError string
 }
 
 // SQLiteOutbox records a change in the SQLite transaction that makes it

@@ -15,7 +15,7 @@ import (
 // The statements of the hot paths. pgx prepares each once per pooled
 // connection and reuses it (its default statement cache).
 const (
-	pgSelectConnection = `SELECT ` + connectionColumns + ` FROM connections`
+	pgSelectConnection = `SELECT ` + selectColumns + ` FROM connections`
 	pgGet              = pgSelectConnection + ` WHERE id = $1 AND project_id = $2 AND user_id = $3`
 	pgDefault          = pgSelectConnection + ` WHERE project_id = $1 AND user_id = $2 AND integration_id = $3 AND is_default`
 	pgByID             = pgSelectConnection + ` WHERE id = $1`
@@ -356,11 +356,14 @@ func (p *Postgres) scanOne(row rowScanner) (*connection.Connection, error) {
 		expires         pgtype.Timestamptz
 		refreshed, used pgtype.Timestamptz
 		renewable       pgtype.Bool
+		checked, okAt   pgtype.Timestamptz
 	)
 	if err := row.Scan(&c.ID, &c.ProjectID, &c.UserID, &c.IntegrationID, &c.IsDefault, &status,
-		&sealed, &expires, &c.LastError, &c.CreatedAt, &c.UpdatedAt, &c.Version, &refreshed, &used, &renewable); err != nil {
+		&sealed, &expires, &c.LastError, &c.CreatedAt, &c.UpdatedAt, &c.Version, &refreshed, &used, &renewable,
+		&checked, &okAt, &c.CheckError); err != nil {
 		return nil, err
 	}
+	c.LastCheckedAt, c.LastCheckOKAt = pgTime(checked), pgTime(okAt)
 	c.Status = connection.Status(status)
 	c.ExpiresAt, c.LastRefreshAt, c.LastUsedAt = pgTime(expires), pgTime(refreshed), pgTime(used)
 	c.CreatedAt = c.CreatedAt.UTC()

@@ -67,11 +67,13 @@ func (p *Postgres) ListConnections(ctx context.Context, f ConnectionFilter) (Con
 			status                   string
 			renewable                pgtype.Bool
 			expires, refreshed, used pgtype.Timestamptz
+			checked, checkOK         pgtype.Timestamptz
 		)
 		if err := rows.Scan(&c.ID, &c.ProjectID, &c.UserID, &c.IntegrationID, &c.IsDefault, &status, &renewable,
-			&expires, &c.LastError, &refreshed, &used, &c.CreatedAt, &c.UpdatedAt); err != nil {
+			&expires, &c.LastError, &refreshed, &used, &c.CreatedAt, &c.UpdatedAt, &checked, &checkOK, &c.CheckError); err != nil {
 			return ConnectionPage{}, fmt.Errorf("store: list connections: %w", err)
 		}
+		c.LastCheckedAt, c.LastCheckOKAt = pgTime(checked), pgTime(checkOK)
 		c.Status, c.Renewable = connection.Status(status), renewable.Bool
 		c.ExpiresAt, c.LastRefreshAt, c.LastUsedAt = pgTime(expires), pgTime(refreshed), pgTime(used)
 		c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
@@ -191,4 +193,39 @@ func (p *Postgres) fillRenewable(ctx context.Context) error {
 		}
 		after = found[len(found)-1].conn.ID
 	}
+}
+
+// RecordCheck records a health check; see Inventory.
+func (p *Postgres) RecordCheck(ctx context.Context, id string, at time.Time, checkError string) error {
+	if !validConnectionID(id) {
+		return fmt.Errorf("store: record health check of connection %s: %w", id, ErrNotFound)
+	}
+	err := p.inTx(ctx, func(tx pgx.Tx) error {
+		var prevChecked pgtype.Timestamptz
+		var prevError string
+		err := tx.QueryRow(ctx, `SELECT last_checked_at, check_error FROM connections WHERE id = $1 FOR UPDATE`, id).Scan(&prevChecked, &prevError)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE connections SET last_checked_at = $1, check_error = $2,
+			last_check_ok_at = CASE WHEN $2 = '' THEN $1 ELSE last_check_ok_at END WHERE id = $3`, pgMillis(at), checkError, id); err != nil {
+			return err
+		}
+		if p.outbox == nil {
+			return nil
+		}
+		c, err := p.scanOne(tx.QueryRow(ctx, pgByID, id))
+		if err != nil {
+			return err
+		}
+		return p.outbox(ctx, tx, Change{Op: ChangeChecked, Connection: withoutSecrets(c),
+			PreviousCheckedAt: pgTime(prevChecked), PreviousCheckError: prevError})
+	})
+	if err != nil {
+		return fmt.Errorf("store: record health check of connection %s: %w", id, err)
+	}
+	return nil
 }

@@ -16,6 +16,10 @@ const connectionColumns = `id, project_id, user_id, integration_id, is_default, 
 	credential, expires_at, last_error, created_at, updated_at, version,
 	last_refresh_at, last_used_at, renewable`
 
+// selectColumns are connectionColumns and the last health check's, which
+// only RecordCheck writes (a new row has none).
+const selectColumns = connectionColumns + `, last_checked_at, last_check_ok_at, check_error`
+
 // Create inserts c. An empty c.ID gets a new UUID v4; a given one must be a
 // canonical lowercase UUID v4. c.Status defaults to StatusValid. The
 // connection becomes the default if c.IsDefault is set (the previous
@@ -106,7 +110,7 @@ func (s *SQLite) Default(ctx context.Context, projectID, userID, integrationID s
 // List returns all connections of a user, oldest first (insertion order
 // among those created in the same millisecond).
 func (s *SQLite) List(ctx context.Context, projectID, userID string) ([]*connection.Connection, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+connectionColumns+` FROM connections
+	rows, err := s.r.QueryContext(ctx, `SELECT `+selectColumns+` FROM connections
 		WHERE project_id = ? AND user_id = ? ORDER BY created_at, rowid`, projectID, userID)
 	if err != nil {
 		return nil, fmt.Errorf("store: list connections of user %q in project %q: %w", userID, projectID, err)
@@ -306,11 +310,14 @@ func (s *SQLite) scanOne(row rowScanner) (*connection.Connection, error) {
 		created, updated int64
 		refreshed, used  sql.NullInt64
 		renewable        sql.NullBool
+		checked, checkOK sql.NullInt64
 	)
 	if err := row.Scan(&c.ID, &c.ProjectID, &c.UserID, &c.IntegrationID, &c.IsDefault, &status,
-		&sealed, &expires, &c.LastError, &created, &updated, &c.Version, &refreshed, &used, &renewable); err != nil {
+		&sealed, &expires, &c.LastError, &created, &updated, &c.Version, &refreshed, &used, &renewable,
+		&checked, &checkOK, &c.CheckError); err != nil {
 		return nil, err
 	}
+	c.LastCheckedAt, c.LastCheckOKAt = fromNullMillis(checked), fromNullMillis(checkOK)
 	c.Status = connection.Status(status)
 	c.ExpiresAt = fromNullMillis(expires)
 	c.LastRefreshAt, c.LastUsedAt = fromNullMillis(refreshed), fromNullMillis(used)

@@ -16,7 +16,8 @@ var _ Inventory = (*SQLite)(nil)
 
 const (
 	infoColumns = `id, project_id, user_id, integration_id, is_default, status, renewable,
-	expires_at, last_error, last_refresh_at, last_used_at, created_at, updated_at`
+	expires_at, last_error, last_refresh_at, last_used_at, created_at, updated_at,
+	last_checked_at, last_check_ok_at, check_error`
 	sqliteRenewable = `COALESCE(renewable, 0) = 1`
 )
 
@@ -69,11 +70,13 @@ func (s *SQLite) ListConnections(ctx context.Context, f ConnectionFilter) (Conne
 			renewable                sql.NullBool
 			expires, refreshed, used sql.NullInt64
 			created, updated         int64
+			checked, checkOK         sql.NullInt64
 		)
 		if err := rows.Scan(&c.ID, &c.ProjectID, &c.UserID, &c.IntegrationID, &c.IsDefault, &status, &renewable,
-			&expires, &c.LastError, &refreshed, &used, &created, &updated); err != nil {
+			&expires, &c.LastError, &refreshed, &used, &created, &updated, &checked, &checkOK, &c.CheckError); err != nil {
 			return ConnectionPage{}, fmt.Errorf("store: list connections: %w", err)
 		}
+		c.LastCheckedAt, c.LastCheckOKAt = fromNullMillis(checked), fromNullMillis(checkOK)
 		c.Status, c.Renewable = connection.Status(status), renewable.Bool
 		c.ExpiresAt, c.LastRefreshAt, c.LastUsedAt = fromNullMillis(expires), fromNullMillis(refreshed), fromNullMillis(used)
 		c.CreatedAt, c.UpdatedAt = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
@@ -218,4 +221,37 @@ func (u unfilled) renewable(kr *seal.Keyring) (renewable, known bool) {
 		return false, false
 	}
 	return c.Credential.Renewable(), true
+}
+
+// RecordCheck records a health check; see Inventory.
+func (s *SQLite) RecordCheck(ctx context.Context, id string, at time.Time, checkError string) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var prevChecked sql.NullInt64
+		var prevError string
+		err := tx.QueryRowContext(ctx, `SELECT last_checked_at, check_error FROM connections WHERE id = ?`, id).Scan(&prevChecked, &prevError)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		ms := at.UnixMilli()
+		if _, err := tx.ExecContext(ctx, `UPDATE connections SET last_checked_at = ?1, check_error = ?2,
+			last_check_ok_at = CASE WHEN ?2 = '' THEN ?1 ELSE last_check_ok_at END WHERE id = ?3`, ms, checkError, id); err != nil {
+			return err
+		}
+		if s.outbox == nil {
+			return nil
+		}
+		c, err := s.scanOne(tx.QueryRowContext(ctx, sqlByID, id))
+		if err != nil {
+			return err
+		}
+		return s.outbox(ctx, tx, Change{Op: ChangeChecked, Connection: withoutSecrets(c),
+			PreviousCheckedAt: fromNullMillis(prevChecked), PreviousCheckError: prevError})
+	})
+	if err != nil {
+		return fmt.Errorf("store: record health check of connection %s: %w", id, err)
+	}
+	return nil
 }

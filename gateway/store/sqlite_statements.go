@@ -11,11 +11,11 @@ import (
 // prepared once per pooled connection: parsing them took a quarter of a
 // Default lookup (see BenchmarkDefaultLookup).
 const (
-	sqlGet = `SELECT ` + connectionColumns + ` FROM connections
+	sqlGet = `SELECT ` + selectColumns + ` FROM connections
 		WHERE id = ? AND project_id = ? AND user_id = ?`
-	sqlDefault = `SELECT ` + connectionColumns + ` FROM connections
+	sqlDefault = `SELECT ` + selectColumns + ` FROM connections
 		WHERE project_id = ? AND user_id = ? AND integration_id = ? AND is_default = 1`
-	sqlByID   = `SELECT ` + connectionColumns + ` FROM connections WHERE id = ?`
+	sqlByID   = `SELECT ` + selectColumns + ` FROM connections WHERE id = ?`
 	sqlUpdate = `UPDATE connections
 		SET status = ?, credential = ?, expires_at = ?, last_error = ?, updated_at = ?,
 			last_refresh_at = ?, renewable = ?, version = version + 1

@@ -58,6 +58,9 @@ type Config struct {
 	Metrics prometheus.Registerer
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
+	// Health, if set, runs the periodic health checks on the same River
+	// client (health.go).
+	Health *HealthConfig
 }
 
 func (c *Config) setDefaults() error {
@@ -77,6 +80,14 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Health != nil {
+		h := *c.Health
+		h.setDefaults()
+		c.Health = &h
+		if h.Intervals == nil || h.Check == nil || h.Store == nil {
+			return fmt.Errorf("health checks: Intervals, Check and Store are required")
+		}
 	}
 	for _, e := range c.Endpoints {
 		u, err := url.Parse(e.URL)

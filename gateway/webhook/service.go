@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -40,6 +41,7 @@ type jobClient interface {
 	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
 	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
 	JobRetry(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	InsertMany(ctx context.Context, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
 }
 
 // undelivered are the states of a job still to be delivered.
@@ -63,7 +65,7 @@ func newService(cfg Config) (*Service, error) {
 func (s *Service) riverConfig() *river.Config {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &deliveryWorker{s: s})
-	return &river.Config{
+	rc := &river.Config{
 		Queues:            map[string]river.QueueConfig{queueName: {MaxWorkers: s.cfg.Workers}},
 		Workers:           workers,
 		FetchPollInterval: s.cfg.PollInterval,
@@ -77,9 +79,20 @@ func (s *Service) riverConfig() *river.Config {
 		// A delivery still "running" this long after it started was cut
 		// short by a crash (kill -9, a lost node): River makes it again.
 		// It must exceed the worker's Timeout.
-		JobTimeout:           s.cfg.AttemptTimeout + 5*time.Second, // as deliveryWorker.Timeout
-		RescueStuckJobsAfter: s.cfg.AttemptTimeout + 20*time.Second,
+		JobTimeout:           s.cfg.AttemptTimeout + 5*time.Second, // as deliveryWorker.Timeout (healthCheckWorker has its own)
+		RescueStuckJobsAfter: max(s.cfg.AttemptTimeout, s.healthTimeout()) + 20*time.Second,
 	}
+	if s.cfg.Health != nil {
+		s.addHealth(rc)
+	}
+	return rc
+}
+
+func (s *Service) healthTimeout() time.Duration {
+	if s.cfg.Health == nil {
+		return 0
+	}
+	return s.cfg.Health.Timeout
 }
 
 // NewSQLite migrates River's tables into st's database, makes st enqueue
@@ -204,6 +217,12 @@ func (s *Service) deliveries(ch store.Change) []river.InsertManyParams {
 	if !ok {
 		return nil
 	}
+	return s.deliveriesOf(ev)
+}
+
+// deliveriesOf is one job per endpoint of ev's project that wants it.
+func (s *Service) deliveriesOf(ev Event) []river.InsertManyParams {
+	eps := s.endpoints[ev.Data.ProjectID]
 	body, err := ev.body()
 	if err != nil {
 		return nil // cannot happen: Event is plain data
@@ -216,6 +235,21 @@ func (s *Service) deliveries(ch store.Change) []river.InsertManyParams {
 		}
 	}
 	return params
+}
+
+// EmitTestFailed enqueues a connection.test_failed event (see TestFailed)
+// for the project's endpoints that want it. Nothing was written, so there
+// is no transaction to join: it is enqueued on its own.
+func (s *Service) EmitTestFailed(ctx context.Context, c connection.Connection, why string) error {
+	if len(s.endpoints[c.ProjectID]) == 0 {
+		return nil
+	}
+	if params := s.deliveriesOf(TestFailed(c, why, s.cfg.Now())); len(params) > 0 {
+		if _, err := s.jobs.InsertMany(ctx, params); err != nil {
+			return fmt.Errorf("webhooks: enqueue %s event: %w", ConnectionTestFailed, err)
+		}
+	}
+	return nil
 }
 
 func (s *Service) endpoint(projectID, url string) (Endpoint, bool) {

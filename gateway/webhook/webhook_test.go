@@ -122,14 +122,14 @@ func fast(eps ...webhook.Endpoint) webhook.Config {
 
 type backend struct {
 	name string
-	open func(t *testing.T, cfg webhook.Config) (store.Store, *webhook.Service)
+	open func(t testing.TB, cfg webhook.Config) (store.Store, *webhook.Service)
 }
 
 func backends() []backend {
 	return []backend{{"SQLite", openSQLite}, {"PostgreSQL", openPostgres}}
 }
 
-func openSQLite(t *testing.T, cfg webhook.Config) (store.Store, *webhook.Service) {
+func openSQLite(t testing.TB, cfg webhook.Config) (store.Store, *webhook.Service) {
 	st, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "plugboard.db"), storetest.Keyring(t, storetest.Key(t, "k1")))
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +143,7 @@ func openSQLite(t *testing.T, cfg webhook.Config) (store.Store, *webhook.Service
 	return st, svc
 }
 
-func openPostgres(t *testing.T, cfg webhook.Config) (store.Store, *webhook.Service) {
+func openPostgres(t testing.TB, cfg webhook.Config) (store.Store, *webhook.Service) {
 	st, err := store.OpenPostgres(t.Context(), postgresDSN(t), storetest.Keyring(t, storetest.Key(t, "k1")))
 	if err != nil {
 		t.Fatal(err)
@@ -157,7 +157,7 @@ func openPostgres(t *testing.T, cfg webhook.Config) (store.Store, *webhook.Servi
 	return st, svc
 }
 
-func start(t *testing.T, svc *webhook.Service) {
+func start(t testing.TB, svc *webhook.Service) {
 	if err := svc.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func start(t *testing.T, svc *webhook.Service) {
 }
 
 // postgresDSN makes a schema of the test's own in PLUGBOARD_TEST_POSTGRES.
-func postgresDSN(t *testing.T) string {
+func postgresDSN(t testing.TB) string {
 	base := os.Getenv("PLUGBOARD_TEST_POSTGRES")
 	if base == "" {
 		t.Skip("PLUGBOARD_TEST_POSTGRES not set (eval \"$(.ci/postgres.sh start)\")")

@@ -109,6 +109,13 @@ func (p *Provider) AddAPIKey(key string) {
 	p.mu.Unlock()
 }
 
+// RemoveAPIKey makes key invalid (an API key deleted at the provider).
+func (p *Provider) RemoveAPIKey(key string) {
+	p.mu.Lock()
+	delete(p.apiKeys, key)
+	p.mu.Unlock()
+}
+
 // RevokeAccess makes an access token invalid before its expiry.
 func (p *Provider) RevokeAccess(token string) {
 	p.mu.Lock()

@@ -363,3 +363,47 @@ func testLastRefreshAndRenewable(t *testing.T, h *harness) {
 		t.Errorf("expired without a refresh token: %s", h)
 	}
 }
+
+// testRecordCheck: a health check's time, last success and error are
+// recorded without a new Version, kept by Update, shown by the listing; an
+// unknown connection is ErrNotFound.
+func testRecordCheck(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+	c := create(t, s, newConnection("p1", "u1", "github"))
+	if !c.LastCheckedAt.IsZero() || c.CheckFailed() {
+		t.Errorf("a new connection was checked: %v %q", c.LastCheckedAt, c.CheckError)
+	}
+	ok := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	if err := s.RecordCheck(ctx, c.ID, ok, ""); err != nil {
+		t.Fatal(err)
+	}
+	failed := ok.Add(30 * time.Minute)
+	if err := s.RecordCheck(ctx, c.ID, failed, "GET /me answered 401"); err != nil {
+		t.Fatal(err)
+	}
+	got := get(t, s, c)
+	if !got.LastCheckedAt.Equal(failed) || !got.LastCheckOKAt.Equal(ok) || got.CheckError != "GET /me answered 401" ||
+		!got.CheckFailed() || got.Version != c.Version || !got.UpdatedAt.Equal(c.UpdatedAt) {
+		t.Errorf("after two checks: checked %v, ok %v, error %q, version %d (want %d)",
+			got.LastCheckedAt, got.LastCheckOKAt, got.CheckError, got.Version, c.Version)
+	}
+	got.LastError = "x"
+	if err := s.Update(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.ListConnections(ctx, store.ConnectionFilter{})
+	if err != nil || len(page.Connections) != 1 || !page.Connections[0].LastCheckedAt.Equal(failed) ||
+		!page.Connections[0].LastCheckOKAt.Equal(ok) || page.Connections[0].CheckError != "GET /me answered 401" {
+		t.Errorf("listing after Update: %+v, %v", page, err)
+	}
+	if err := s.RecordCheck(ctx, c.ID, failed.Add(time.Minute), ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, s, c); got.CheckFailed() || !got.LastCheckOKAt.Equal(failed.Add(time.Minute)) {
+		t.Errorf("after a passed check: ok %v, error %q", got.LastCheckOKAt, got.CheckError)
+	}
+	if err := s.RecordCheck(ctx, "6f1c2a4e-8b3d-4c5e-9f7a-0b1c2d3e4f50", ok, ""); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("RecordCheck of an unknown connection: %v, want ErrNotFound", err)
+	}
+}

@@ -74,6 +74,19 @@ func RunOutbox(t *testing.T, open OutboxOpener) {
 	}
 	noSecret(got[0])
 
+	// A health check tells the outbox, with the check before it.
+	checked := refreshed.Add(time.Minute)
+	if err := s.RecordCheck(ctx, c.ID, checked, "answered 401"); err != nil {
+		t.Fatal(err)
+	}
+	got = take()
+	if len(got) != 1 || got[0].Op != store.ChangeChecked || got[0].Connection.ID != c.ID ||
+		!got[0].Connection.LastCheckedAt.Equal(checked) || got[0].Connection.CheckError != "answered 401" ||
+		!got[0].PreviousCheckedAt.IsZero() || got[0].PreviousCheckError != "" {
+		t.Fatalf("after RecordCheck: changes %+v", got)
+	}
+	noSecret(got[0])
+
 	// A failing outbox rolls each write back.
 	boom := errors.New("outbox down")
 	setFail(boom)

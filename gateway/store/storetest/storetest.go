@@ -63,6 +63,7 @@ func Run(t *testing.T, open Opener) {
 		{"GetConnectionAnyUser", testGetConnectionAnyUser},
 		{"CountConnections", testCountConnections},
 		{"MarkUsed", testMarkUsed},
+		{"RecordCheck", testRecordCheck},
 		{"LastRefreshAndRenewable", testLastRefreshAndRenewable},
 		{"Rotate", testRotate},
 		{"RotateUnknownKey", testRotateUnknownKey},
