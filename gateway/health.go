@@ -57,7 +57,13 @@ func (s *Server) checkHealth(ctx context.Context, id string) error {
 		return nil // no longer asks for checks
 	}
 	result, checkErr := "ok", ""
-	fresh, err := s.creds.Fresh(ctx, in, conn, "")
+	// A refresh token that would expire unused before the check after
+	// this one is used now: the refresh brings a new one.
+	stale := ""
+	if refreshTokenExpiring(conn, in.API.HealthCheck, time.Now()) {
+		stale = conn.Credential.AccessToken
+	}
+	fresh, err := s.creds.Fresh(ctx, in, conn, stale)
 	switch {
 	case errors.Is(err, connection.ErrNeedsReconnect):
 		result, checkErr = "needs_reconnect", err.Error()
@@ -84,4 +90,12 @@ func (s *Server) checkHealth(ctx context.Context, id string) error {
 		return nil
 	}
 	return s.cfg.Store.RecordCheck(ctx, id, time.Now(), checkErr)
+}
+
+// refreshTokenExpiring reports whether c's refresh token stops working
+// (refresh_token_expires_in) before the check after next, interval from
+// now: waiting for a proxied call or the next check could let it lapse.
+func refreshTokenExpiring(c *connection.Connection, interval time.Duration, now time.Time) bool {
+	exp := c.Credential.RefreshExpiresAt
+	return c.Credential.RefreshToken != "" && !exp.IsZero() && exp.Before(now.Add(2*interval))
 }

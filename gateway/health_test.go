@@ -224,3 +224,43 @@ func TestWebhookTestFailed(t *testing.T) {
 		t.Errorf("the connect test was not recorded as a passed check: %v %q", c.LastCheckedAt, c.CheckError)
 	}
 }
+
+// TestHealthCheckRefreshesARefreshTokenBeforeItLapses: a refresh token that
+// would expire unused before the check after next is used at this check
+// (the access token still being valid), and the new one's lifetime is
+// kept; one that lasts long enough is left alone.
+func TestHealthCheckRefreshesARefreshTokenBeforeItLapses(t *testing.T) {
+	sink, url := startHookSink(t)
+	clock := &fakeClock{now: time.Now()}
+	e := startProxyEnvWith(t, withHealthChecks(t, sink, url, clock))
+	e.provider.RefreshTokenLifetime = 90 * 24 * time.Hour
+	connect := func(user string, refreshLeft time.Duration) *connection.Connection {
+		at, rt := e.provider.IssueTokens(time.Hour)
+		c := &connection.Connection{ProjectID: "dev", UserID: user, IntegrationID: "fakeoauth", Status: connection.StatusValid,
+			Credential: connection.Credential{AccessToken: at, RefreshToken: rt, TokenType: "Bearer", RefreshExpiresAt: time.Now().Add(refreshLeft)},
+			ExpiresAt: time.Now().Add(time.Hour)}
+		if err := e.store.Create(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	lapsing := connect("ivy", 8*time.Minute) // the checks are 5 minutes apart
+	lasting := connect("jay", 30*24*time.Hour)
+
+	clock.advance(5 * time.Minute)
+	testfix.Eventually(t, "ivy's refresh token renewed at the check", func() bool {
+		c := e.onlyConnection("ivy", "fakeoauth")
+		return c.Credential.RefreshToken != lapsing.Credential.RefreshToken
+	})
+	c := e.onlyConnection("ivy", "fakeoauth")
+	if left := time.Until(c.Credential.RefreshExpiresAt); left < 89*24*time.Hour {
+		t.Errorf("the new refresh token expires in %s, want the provider's 90 days", left)
+	}
+	if c.Credential.AccessToken == lapsing.Credential.AccessToken || c.Status != connection.StatusValid {
+		t.Errorf("after the check: status %s, access token unchanged: %v", c.Status, c.Credential.AccessToken == lapsing.Credential.AccessToken)
+	}
+	testfix.Eventually(t, "jay checked", func() bool { return !e.onlyConnection("jay", "fakeoauth").LastCheckedAt.IsZero() })
+	if j := e.onlyConnection("jay", "fakeoauth"); j.Credential.RefreshToken != lasting.Credential.RefreshToken || j.Credential.AccessToken != lasting.Credential.AccessToken {
+		t.Error("a refresh token with a month left was refreshed at the check")
+	}
+}

@@ -37,6 +37,10 @@ type Credential struct {
 	ClientSecret string            `json:"client_secret,omitempty"` // client credentials: what the user typed
 	Inputs       map[string]string `json:"inputs,omitempty"`        // everything the user typed, secret or not
 	Extra        map[string]string `json:"extra,omitempty"`         // other string fields of the token response
+	// RefreshExpiresAt is when the refresh token stops working unused
+	// (the token response's refresh_token_expires_in, as some providers
+	// send); zero when the provider did not say.
+	RefreshExpiresAt time.Time `json:"refresh_expires_at,omitzero"`
 }
 
 // Connection is one credential of one user for one integration in one

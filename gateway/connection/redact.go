@@ -25,6 +25,9 @@ func (c Credential) String() string {
 	if len(c.Inputs) > 0 {
 		set = append(set, "inputs["+strings.Join(sortedKeys(c.Inputs), " ")+"]")
 	}
+	if !c.RefreshExpiresAt.IsZero() {
+		set = append(set, "refresh_expires_at")
+	}
 	if len(c.Extra) > 0 {
 		set = append(set, "extra["+strings.Join(sortedKeys(c.Extra), " ")+"]")
 	}

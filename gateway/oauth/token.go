@@ -5,10 +5,12 @@ package oauth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -269,8 +271,14 @@ func merge(prev connection.Credential, tok *oauth2.Token, assumeLifetime bool) (
 	next := prev
 	next.AccessToken = tok.AccessToken
 	next.TokenType = tok.TokenType
-	if tok.RefreshToken != "" {
+	if tok.RefreshToken != "" && tok.RefreshToken != prev.RefreshToken {
+		// A new refresh token brings its own lifetime, or none. (x/oauth2
+		// hands back the old one when the answer had none.)
 		next.RefreshToken = tok.RefreshToken
+		next.RefreshExpiresAt = time.Time{}
+		if secs, ok := seconds(tok.Extra("refresh_token_expires_in")); ok {
+			next.RefreshExpiresAt = time.Now().Add(time.Duration(secs) * time.Second)
+		}
 	}
 	exp := tok.Expiry
 	if exp.IsZero() && assumeLifetime {
@@ -282,4 +290,32 @@ func merge(prev connection.Credential, tok *oauth2.Token, assumeLifetime bool) (
 // FromToken makes a new credential from a token response.
 func FromToken(tok *oauth2.Token, inputs map[string]string, assumeLifetime bool) (connection.Credential, time.Time) {
 	return merge(connection.Credential{Inputs: inputs}, tok, assumeLifetime)
+}
+
+// seconds reads a token response's number of seconds, which providers send
+// as a JSON number or a string; ok is false for anything else or a value
+// that is not positive.
+func seconds(v any) (int64, bool) {
+	var n int64
+	switch x := v.(type) {
+	case float64:
+		n = int64(x)
+	case int64:
+		n = x
+	case json.Number:
+		i, err := x.Int64()
+		if err != nil {
+			return 0, false
+		}
+		n = i
+	case string:
+		i, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		n = i
+	default:
+		return 0, false
+	}
+	return n, n > 0
 }

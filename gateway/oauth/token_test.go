@@ -357,3 +357,40 @@ func TestFromToken(t *testing.T) {
 		t.Errorf("assumed expiry = %v", exp)
 	}
 }
+
+// A refresh token's own lifetime (refresh_token_expires_in, a number or a
+// string) is kept with it; a rotated refresh token without one clears it,
+// and an answer without a new refresh token keeps the old one's.
+func TestRefreshTokenLifetime(t *testing.T) {
+	soon := time.Now().Add(time.Hour)
+	old := connection.Credential{AccessToken: "old-at", RefreshToken: "old-rt", RefreshExpiresAt: soon, Inputs: tenant}
+	for _, tc := range []struct {
+		name, answer string
+		want         time.Duration // 0: none; -1: the old one's
+	}{
+		{"number", `{"access_token":"a","refresh_token":"r2","refresh_token_expires_in":15897600}`, 15897600 * time.Second},
+		{"string", `{"access_token":"a","refresh_token":"r2","refresh_token_expires_in":"3600"}`, time.Hour},
+		{"rotated without a lifetime", `{"access_token":"a","refresh_token":"r2"}`, 0},
+		{"nonsense", `{"access_token":"a","refresh_token":"r2","refresh_token_expires_in":"soon"}`, 0},
+		{"not rotated", `{"access_token":"a"}`, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ep := newTokenEndpoint(t, 200, tc.answer)
+			in := parse(t, oauth2Manifest(ep.URL, ""))
+			before := time.Now()
+			next, _, err := testClient().Refresh(context.Background(), in, old)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := next.RefreshExpiresAt
+			switch {
+			case tc.want == -1 && !got.Equal(soon):
+				t.Errorf("refresh token lifetime %v, want the old one's %v", got, soon)
+			case tc.want == 0 && !got.IsZero():
+				t.Errorf("refresh token lifetime %v, want none", got)
+			case tc.want > 0 && (got.Before(before.Add(tc.want)) || got.After(time.Now().Add(tc.want))):
+				t.Errorf("refresh token expires %v, want %v after the refresh", got, tc.want)
+			}
+		})
+	}
+}

@@ -28,6 +28,10 @@ type Provider struct {
 	ClientSecret string
 	// TokenLifetime is the expires_in of issued access tokens; 0 omits it.
 	TokenLifetime time.Duration
+	// RefreshTokenLifetime is the refresh_token_expires_in sent with a new
+	// refresh token (as GitHub apps and others do); 0 omits it. The fake
+	// does not expire refresh tokens itself.
+	RefreshTokenLifetime time.Duration
 	// TokenDelay slows the token endpoint (to widen refresh races).
 	TokenDelay time.Duration
 	// RotateRefreshTokens issues a new refresh token on each refresh and
@@ -213,6 +217,9 @@ func (p *Provider) issue(w http.ResponseWriter, refresh string) {
 	}
 	if refresh != "" {
 		body["refresh_token"] = refresh
+		if p.RefreshTokenLifetime > 0 {
+			body["refresh_token_expires_in"] = int(p.RefreshTokenLifetime.Seconds())
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(body)
