@@ -238,7 +238,7 @@ func TestHealthCheckRefreshesARefreshTokenBeforeItLapses(t *testing.T) {
 		at, rt := e.provider.IssueTokens(time.Hour)
 		c := &connection.Connection{ProjectID: "dev", UserID: user, IntegrationID: "fakeoauth", Status: connection.StatusValid,
 			Credential: connection.Credential{AccessToken: at, RefreshToken: rt, TokenType: "Bearer", RefreshExpiresAt: time.Now().Add(refreshLeft)},
-			ExpiresAt: time.Now().Add(time.Hour)}
+			ExpiresAt:  time.Now().Add(time.Hour)}
 		if err := e.store.Create(context.Background(), c); err != nil {
 			t.Fatal(err)
 		}
