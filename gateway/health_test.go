@@ -166,6 +166,9 @@ func TestHealthCheckRevokedRefreshToken(t *testing.T) {
 
 	clock.advance(5 * time.Minute)
 	testfix.Eventually(t, "connection.refresh_failed delivered", func() bool { return sink.ofType(webhook.ConnectionRefreshFailed) == 1 })
+	// The event leaves with the refresh's write; the check's result is
+	// recorded just after it.
+	testfix.Eventually(t, "the failed check recorded", func() bool { return e.onlyConnection("hank", "fakeoauth").CheckFailed() })
 	c := e.onlyConnection("hank", "fakeoauth")
 	if c.Status != connection.StatusNeedsReconnect || !c.CheckFailed() {
 		t.Errorf("after the check: status %s, check error %q", c.Status, c.CheckError)
