@@ -13,6 +13,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/plugboardhq/plugboard/gateway/routes"
+	"github.com/plugboardhq/plugboard/gateway/usertoken"
 )
 
 // clock is a settable clock for expiry tests.
@@ -491,6 +494,40 @@ func TestManifestsIgnoreEnvironment(t *testing.T) {
 			if v, _ := oa.ClientSecret.Value(); v == "from-the-environment" {
 				t.Error("the demo read its client secret from the environment")
 			}
+		}
+	}
+}
+
+// Minting a user token lets the caller act as any user: the demo mints
+// only for requests from this machine, whatever address the dev gateway
+// listens on.
+func TestAppTokenOnlyFromThisMachine(t *testing.T) {
+	key, err := usertoken.GenerateRSA(2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := routes.New()
+	(&Playground{ProjectID: "dev", PublicURL: "http://127.0.0.1:8080", Key: key}).Register(mux)
+	for _, tc := range []struct {
+		remote string
+		want   int
+	}{
+		{"127.0.0.1:50000", http.StatusOK},
+		{"[::1]:50000", http.StatusOK},
+		{"10.1.2.3:50000", http.StatusForbidden},
+		{"192.168.1.20:50000", http.StatusForbidden},
+		{"[2001:db8::1]:50000", http.StatusForbidden},
+	} {
+		req := httptest.NewRequest("POST", "/demo/app/token", strings.NewReader(`{"user":"ada"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.RemoteAddr = tc.remote
+		rec := httptest.NewRecorder()
+		mux.Mux().ServeHTTP(rec, req)
+		if rec.Code != tc.want {
+			t.Errorf("from %s: %d %s, want %d", tc.remote, rec.Code, rec.Body, tc.want)
+		}
+		if tc.want == http.StatusOK && !strings.Contains(rec.Body.String(), "token") {
+			t.Errorf("from %s: no token in %s", tc.remote, rec.Body)
 		}
 	}
 }

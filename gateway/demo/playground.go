@@ -3,7 +3,9 @@ package demo
 import (
 	"crypto"
 	"encoding/json"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -66,6 +68,13 @@ func (p *Playground) page(w http.ResponseWriter, r *http.Request) {
 // token is POST /demo/app/token {"user": "ada"}: the playground's stand-in
 // for an app backend that signs user tokens for its signed-in users.
 func (p *Playground) token(w http.ResponseWriter, r *http.Request) {
+	// Whoever may call this may act as any user: only this machine may
+	// (a dev gateway started with --listen 0.0.0.0 must not hand user
+	// tokens to its network).
+	if !fromLoopback(r) {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "forbidden", "message": "the demo mints user tokens only for requests from this machine"})
+		return
+	}
 	if o := r.Header.Get("Origin"); o != "" && o != originOf(p.PublicURL) {
 		writeJSON(w, http.StatusForbidden, map[string]string{"error": "forbidden", "message": "only the playground page may mint tokens"})
 		return
@@ -115,3 +124,13 @@ func originOf(raw string) string {
 // Origin is the origin of the gateway's public URL, which the playground's
 // fetches come from; the gateway adds it to the allowed app origins.
 func Origin(publicURL string) string { return originOf(publicURL) }
+
+// fromLoopback reports whether r's peer is on this machine.
+func fromLoopback(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
