@@ -87,7 +87,7 @@ func (o *Ops) guard(h http.HandlerFunc) http.Handler {
 			return
 		}
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || !sameSecret(strings.TrimSpace(token), o.Token) {
+		if !ok || !SameSecret(strings.TrimSpace(token), o.Token) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="plugboard-admin"`)
 			apierror.Write(w, apierror.New(http.StatusUnauthorized, apierror.Unauthorized, "admin API: send Authorization: Bearer <admin token>"))
 			return
@@ -96,9 +96,10 @@ func (o *Ops) guard(h http.HandlerFunc) http.Handler {
 	})
 }
 
-// sameSecret compares in time that does not depend on the secret's length
-// or where the values differ.
-func sameSecret(got, want string) bool {
+// SameSecret compares a secret a request sent with the expected one in time
+// that depends neither on the lengths nor on where the values differ (the
+// admin token, here and in the console).
+func SameSecret(got, want string) bool {
 	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
 	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
 }

@@ -11,7 +11,6 @@ package console
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
 	"encoding/base64"
@@ -199,7 +198,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil || !sameSecret(r.PostForm.Get("token"), c.token) {
+	if err := r.ParseForm(); err != nil || !admin.SameSecret(r.PostForm.Get("token"), c.token) {
 		c.log.Warn("admin console: sign-in refused")
 		c.render(w, http.StatusUnauthorized, "signin.html", view{Title: "Sign in", Problem: "That is not the admin token."})
 		return
@@ -212,13 +211,6 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 func (c *Console) signOut(w http.ResponseWriter, r *http.Request, _ session) {
 	c.sessions.clear(w)
 	http.Redirect(w, r, "/admin/", http.StatusSeeOther)
-}
-
-// sameSecret compares in time that depends neither on the lengths nor on
-// where the values differ.
-func sameSecret(got, want string) bool {
-	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
-	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
 }
 
 // when formats a time for the tables: UTC, to the second; "—" for none.
