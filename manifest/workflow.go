@@ -77,7 +77,7 @@ type Step struct {
 	Title string
 
 	// StepAction
-	Action     string // the action's name in the integration's manifest
+	Action     string     // the action's name in the integration's manifest
 	Parameters *StepValue // an object; nil when none
 
 	// StepRequest
@@ -99,7 +99,7 @@ type Step struct {
 	Do       []*Step
 
 	// StepResponse
-	Status       int    // default 200
+	Status       int        // default 200
 	ResponseBody *StepValue // nil: no body
 
 	// For StepAction and StepRequest.
