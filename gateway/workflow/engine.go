@@ -115,6 +115,11 @@ type Config struct {
 	Workers int
 	// ScheduleTick is how often the leader looks for schedules that fired.
 	ScheduleTick time.Duration
+	// StuckAfter: a step still running this long after it began was cut
+	// short by a crash (kill -9, a lost node) and River makes it again.
+	// It must exceed the longest step timeout. Default
+	// manifest.MaxWorkflowStepTimeout + 1 minute.
+	StuckAfter time.Duration
 	// Metrics registers the workflow metrics; nil registers none.
 	Metrics prometheus.Registerer
 	Log     *slog.Logger
@@ -154,6 +159,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg.Workers = DefaultWorkers
 	}
 	cfg.ScheduleTick = durOr(cfg.ScheduleTick, DefaultScheduleTick)
+	cfg.StuckAfter = durOr(cfg.StuckAfter, manifest.MaxWorkflowStepTimeout+time.Minute)
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}

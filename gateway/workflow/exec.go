@@ -28,7 +28,7 @@ type stepWorker struct {
 // Timeout leaves a step's own timeout (applied to each attempt) room to
 // fire first, and the result room to be written.
 func (w *stepWorker) Timeout(*river.Job[stepArgs]) time.Duration {
-	return manifest.MaxWorkflowStepTimeout + 30*time.Second
+	return w.e.cfg.StuckAfter
 }
 
 // NextRetry waits the step's backoff, doubled for each failed attempt.

@@ -83,7 +83,7 @@ func (e *Engine) ConfigureRiver(rc *river.Config) {
 		&river.PeriodicJobOpts{ID: scheduleKind, RunOnStart: true}))
 	// A step cut short by a crash is made again once River deems it
 	// stuck: after the longest a step may take.
-	rc.RescueStuckJobsAfter = max(rc.RescueStuckJobsAfter, manifest.MaxWorkflowStepTimeout+time.Minute)
+	rc.RescueStuckJobsAfter = max(rc.RescueStuckJobsAfter, e.cfg.StuckAfter)
 }
 
 // EventJobs is webhook.Plugin's: a job for a connection event when a
