@@ -148,7 +148,7 @@ func TestEventTriggerRunsEnabledWorkflowsOfTheEvent(t *testing.T) {
 		post := func(id string) *manifest.Workflow {
 			return newWorkflow(id, manifest.Trigger{Type: manifest.TriggerEvent, Event: "lead.created"},
 				&manifest.Step{ID: "note-" + id, Kind: manifest.StepRequest, Method: "POST", Path: value(t, "/echo/"+id),
-					Body: value(t, map[string]any{"name": "=trigger.payload.name", "event": "=trigger.name", "user": "=user.id"}),
+					Body:  value(t, map[string]any{"name": "=trigger.payload.name", "event": "=trigger.name", "user": "=user.id"}),
 					Retry: manifest.Retry{Attempts: 1}})
 		}
 		other := newWorkflow("other-event", manifest.Trigger{Type: manifest.TriggerEvent, Event: "lead.deleted"},

@@ -190,7 +190,9 @@ func (c *testCatalog) Workflow(id string) (*manifest.Workflow, bool) {
 	return nil, false
 }
 
-func (c *testCatalog) Lookup(id string) (*manifest.Integration, bool) { return c.integrations.Lookup(id) }
+func (c *testCatalog) Lookup(id string) (*manifest.Integration, bool) {
+	return c.integrations.Lookup(id)
+}
 
 // testSettings enables every workflow for every user but those disabled.
 type testSettings struct {
