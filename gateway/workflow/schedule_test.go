@@ -3,6 +3,7 @@ package workflow_test
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,7 +44,10 @@ func TestFirings(t *testing.T) {
 func TestScheduleOnThreeReplicasFiresOncePerUser(t *testing.T) {
 	dsn := freshPostgres(t)
 	crm := newFakeCRM(t)
-	now := func() time.Time { return time.Date(2026, 12, 7, 9, 0, 30, 0, time.UTC) }
+	// The clock stands before the firing while the users connect.
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 12, 7, 8, 59, 0, 0, time.UTC).Unix())
+	now := func() time.Time { return time.Unix(clock.Load(), 0).UTC() }
 	var replicas []*env
 	for range 3 {
 		replicas = append(replicas, newEnv(t, envOptions{postgresDSN: dsn, crmURL: crm.srv.URL, tick: 100 * time.Millisecond, now: now,
@@ -76,6 +80,7 @@ func TestScheduleOnThreeReplicasFiresOncePerUser(t *testing.T) {
 		r.settings.disable("off", "daily")
 	}
 
+	clock.Store(time.Date(2026, 12, 7, 9, 0, 30, 0, time.UTC).Unix())
 	count := func(status store.RunStatus) int {
 		page, err := replicas[0].engine.Runs(ctx, store.RunFilter{WorkflowID: "daily", Status: status, Limit: store.MaxPageLimit})
 		if err != nil {
