@@ -100,8 +100,9 @@ func durOr(d, def time.Duration) time.Duration {
 	return d
 }
 
-// Config configures an Engine. Catalog, Runs, Connections, Inventory,
-// Settings, Actions and Proxy are required.
+// Config configures an Engine. Catalog, Runs, Connections, Inventory and
+// Settings are required; Actions and Proxy too, given here or with
+// SetCallers before the River client starts.
 type Config struct {
 	Catalog     func() Catalog
 	Runs        store.WorkflowRuns
@@ -150,9 +151,8 @@ var _ webhook.Plugin = (*Engine)(nil)
 // New checks cfg and returns the engine; it runs nothing until the River
 // client it is given (UseRiver) starts.
 func New(cfg Config) (*Engine, error) {
-	if cfg.Catalog == nil || cfg.Runs == nil || cfg.Connections == nil || cfg.Inventory == nil || cfg.Settings == nil ||
-		cfg.Actions == nil || cfg.Proxy == nil {
-		return nil, errors.New("workflows: Catalog, Runs, Connections, Inventory, Settings, Actions and Proxy are required")
+	if cfg.Catalog == nil || cfg.Runs == nil || cfg.Connections == nil || cfg.Inventory == nil || cfg.Settings == nil {
+		return nil, errors.New("workflows: Catalog, Runs, Connections, Inventory and Settings are required")
 	}
 	cfg.Limits.setDefaults()
 	if cfg.Workers <= 0 {
@@ -173,7 +173,27 @@ func New(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
+// SetCallers sets what action and request steps go through, when they
+// were not known at New (the gateway builds the proxy after the River
+// client). Call it before the client starts.
+func (e *Engine) SetCallers(a *actions.Service, p *proxy.Handler) { e.cfg.Actions, e.cfg.Proxy = a, p }
+
 // UseRiver is webhook.Plugin's: the client steps are enqueued on.
 func (e *Engine) UseRiver(c webhook.Client) { e.jobs = c }
 
 func (e *Engine) catalog() Catalog { return e.cfg.Catalog() }
+
+// DefaultSettings is the Settings of a store that keeps no per-user
+// choices: every workflow is enabled for every user who connected its
+// integration, with its settings' defaults.
+type DefaultSettings struct{}
+
+func (DefaultSettings) UserWorkflow(_ context.Context, _, _ string, wf *manifest.Workflow) (bool, map[string]any, error) {
+	out := map[string]any{}
+	for _, s := range wf.Settings {
+		if s.Default != nil {
+			out[s.Key] = s.Default
+		}
+	}
+	return true, out, nil
+}

@@ -229,6 +229,9 @@ func (x *execution) call(ctx context.Context, pos position, row *store.WorkflowS
 // returns the API's status and body, or an error and whether it may be
 // retried: a transport error, a 429 or a 5xx may; a 4xx may not.
 func (x *execution) send(ctx context.Context, s *manifest.Step, vars manifest.ExprVars) (int, any, bool, error) {
+	if x.e.cfg.Actions == nil || x.e.cfg.Proxy == nil {
+		return 0, nil, false, errors.New("this gateway cannot call APIs (it runs without a store)")
+	}
 	in, ok := x.e.catalog().Lookup(x.wf.Integration)
 	if !ok {
 		return 0, nil, false, fmt.Errorf("integration %s is not loaded", x.wf.Integration)
