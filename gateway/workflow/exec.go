@@ -206,6 +206,13 @@ func (x *execution) call(ctx context.Context, pos position, row *store.WorkflowS
 	if err != nil && errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 		err, retryable = fmt.Errorf("%w (the step's timeout is %s)", err, timeout), true
 	}
+	if err != nil && ctx.Err() != nil {
+		row.Status, row.Error = store.StepFailed, "cut short when the run reached its maximum duration: "+err.Error()
+		row.FinishedAt = time.Now().UTC().Truncate(time.Millisecond)
+		x.written = append(x.written, row)
+		return x.failRun(ctx, fmt.Sprintf("the run took longer than its maximum duration, %s (step %s was cut short: %v)",
+			x.e.cfg.Limits.MaxRunDuration, pos.path, err))
+	}
 	if err != nil {
 		attempts := max(s.Retry.Attempts, 1)
 		if retryable && row.Attempts < attempts && ctx.Err() == nil {
@@ -442,6 +449,7 @@ func (x *execution) stepFailed(ctx context.Context, pos position, row *store.Wor
 }
 
 func (x *execution) failRun(ctx context.Context, msg string) error {
+	ctx = context.WithoutCancel(ctx) // the run's deadline may have passed
 	x.run.Status, x.run.Error, x.run.FinishedAt = store.RunFailed, msg, time.Now().UTC().Truncate(time.Millisecond)
 	return x.e.finish(ctx, x.run, x.written, nil, x.job)
 }
