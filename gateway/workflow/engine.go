@@ -116,9 +116,9 @@ type Config struct {
 	Workers int
 	// ScheduleTick is how often the leader looks for schedules that fired.
 	ScheduleTick time.Duration
-	// StuckAfter: a step still running this long after it began was cut
-	// short by a crash (kill -9, a lost node) and River makes it again.
-	// It must exceed the longest step timeout. Default
+	// StuckAfter caps how long a step job may run: River deems a step
+	// still running after its timeout plus 30 s (at most StuckAfter) cut
+	// short by a crash (kill -9, a lost node) and makes it again. Default
 	// manifest.MaxWorkflowStepTimeout + 1 minute.
 	StuckAfter time.Duration
 	// Metrics registers the workflow metrics; nil registers none.

@@ -149,6 +149,12 @@ func (f *fakeCRM) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+func (f *fakeCRM) setOnCall(fn func(r *http.Request)) {
+	f.mu.Lock()
+	f.onCall = fn
+	f.mu.Unlock()
+}
+
 func (f *fakeCRM) failNext(path string, n int) {
 	f.mu.Lock()
 	f.fail[path] = n

@@ -26,8 +26,15 @@ type stepWorker struct {
 }
 
 // Timeout leaves a step's own timeout (applied to each attempt) room to
-// fire first, and the result room to be written.
-func (w *stepWorker) Timeout(*river.Job[stepArgs]) time.Duration {
+// fire first, and the result room to be written. River's rescuer leaves a
+// job "running" alone this long after its attempt began: a step cut short
+// by a crash is made again after its timeout and a margin.
+func (w *stepWorker) Timeout(job *river.Job[stepArgs]) time.Duration {
+	if wf, ok := w.e.catalog().Workflow(job.Args.WorkflowID); ok {
+		if s := stepAtCursor(wf, job.Args.Cursor); s != nil {
+			return min(durOr(s.Timeout, manifest.DefaultWorkflowStepTimeout)+30*time.Second, w.e.cfg.StuckAfter)
+		}
+	}
 	return w.e.cfg.StuckAfter
 }
 

@@ -81,9 +81,6 @@ func (e *Engine) ConfigureRiver(rc *river.Config) {
 	rc.PeriodicJobs = append(rc.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(e.cfg.ScheduleTick),
 		func() (river.JobArgs, *river.InsertOpts) { return scheduleArgs{}, nil },
 		&river.PeriodicJobOpts{ID: scheduleKind, RunOnStart: true}))
-	// A step cut short by a crash is made again once River deems it
-	// stuck: after the longest a step may take.
-	rc.RescueStuckJobsAfter = max(rc.RescueStuckJobsAfter, e.cfg.StuckAfter)
 }
 
 // EventJobs is webhook.Plugin's: a job for a connection event when a

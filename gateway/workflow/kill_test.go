@@ -54,11 +54,11 @@ func TestKillBetweenStepsResumes(t *testing.T) {
 	crm.addKey("key-alice", "alice")
 	crm.failNext("/api/echo/second", 1000) // until the kill
 	failed := make(chan struct{}, 100)
-	crm.onCall = func(r *http.Request) {
+	crm.setOnCall(func(r *http.Request) {
 		if r.URL.Path == "/api/echo/second" {
 			failed <- struct{}{}
 		}
-	}
+	})
 	dbPath := filepath.Join(t.TempDir(), "plugboard.db")
 	testKeyring(t) // the children open the store with the same key
 

@@ -34,12 +34,12 @@ type holder struct {
 
 func hold(crm *fakeCRM) *holder {
 	h := &holder{arrived: make(chan string, 10), release: make(chan struct{})}
-	crm.onCall = func(r *http.Request) {
+	crm.setOnCall(func(r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/echo/hold/") {
 			h.arrived <- r.URL.Path
 			<-h.release
 		}
-	}
+	})
 	return h
 }
 

@@ -48,6 +48,9 @@ type scheduleWorker struct {
 	e *Engine
 }
 
+// Timeout: a firing lists every connection of the integration.
+func (w *scheduleWorker) Timeout(*river.Job[scheduleArgs]) time.Duration { return 10 * time.Minute }
+
 func (w *scheduleWorker) Work(ctx context.Context, _ *river.Job[scheduleArgs]) error {
 	_, err := w.e.FireSchedules(ctx)
 	return err

@@ -286,6 +286,8 @@ type eventWorker struct {
 	e *Engine
 }
 
+func (w *eventWorker) Timeout(*river.Job[eventArgs]) time.Duration { return time.Minute }
+
 // Work starts the lifecycle workflows of a connection event for its user.
 // A run per (event, workflow): a retried job creates none twice.
 func (w *eventWorker) Work(ctx context.Context, job *river.Job[eventArgs]) error {
