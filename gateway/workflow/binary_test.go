@@ -79,7 +79,7 @@ func TestBinaryKilledBetweenStepsResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	if err := st.Create(ctx, &connection.Connection{ProjectID: "dev", UserID: "alice", IntegrationID: "crm", Status: connection.StatusValid,
 		Credential: connection.Credential{Inputs: map[string]string{"api_key": "key-alice"}}}); err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -425,12 +424,6 @@ func (e *env) wait(id string) *workflow.RunDetail {
 	return d
 }
 
-func (e *env) setWorkflows(wfs ...*manifest.Workflow) {
-	e.cat.mu.Lock()
-	e.cat.workflows = wfs
-	e.cat.mu.Unlock()
-}
-
 // Building workflows in code, as the loader would.
 
 func expr(t testing.TB, src string, locals ...string) *manifest.Expr {
@@ -516,5 +509,3 @@ func stepsByPath(d *workflow.RunDetail) map[string]*store.WorkflowStep {
 	}
 	return out
 }
-
-var _ = fmt.Sprintf

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/plugboardhq/plugboard/gateway/store"
@@ -210,12 +208,4 @@ func (e *Engine) ended(run *store.WorkflowRun) {
 	for _, c := range ws {
 		close(c)
 	}
-}
-
-func cursorKey(c []int) string {
-	parts := make([]string, len(c))
-	for i, n := range c {
-		parts[i] = strconv.Itoa(n)
-	}
-	return strings.Join(parts, ".")
 }

@@ -106,7 +106,7 @@ func TestKillBetweenStepsResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 
 	// The second step's first attempt failed and is recorded: the run
 	// waits for its retry. Kill the process there.
