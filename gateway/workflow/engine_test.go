@@ -121,6 +121,9 @@ func TestRequestTriggerErrors(t *testing.T) {
 		{"/projects/dev/sdk/triggers/new-lead", "alice", `{"name": "` + strings.Repeat("x", 100) + `"}`, 413, "body_too_large"},
 		{"/projects/dev/sdk/triggers/new-lead", "alice", `{"name": `, 400, "bad_request"},
 		{"/v2/projects/dev/sdk/events/trigger", "alice", `{"payload": {}}`, 400, "bad_request"},
+		// The SDK's HERMES_PUBLIC_URL may end in /events.
+		{"/events/projects/dev/sdk/triggers/nope", "alice", `{}`, 404, "workflow_not_found"},
+		{"/events/v2/projects/dev/sdk/events/trigger", "alice", `{}`, 400, "bad_request"},
 	} {
 		status, _, body := e.post(c.path, c.user, c.body)
 		if status != c.status || !strings.Contains(body, `"code":"`+c.code+`"`) {

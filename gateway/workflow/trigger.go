@@ -121,13 +121,17 @@ func (e *Engine) Wait(ctx context.Context, id string) (*store.WorkflowRun, error
 //
 //	POST /projects/{pid}/sdk/triggers/{workflowId}   body: the request's payload
 //	POST /v2/projects/{pid}/sdk/events/trigger       {"name": …, "payload": …}
+//
+// The SDK sends both to its HERMES_PUBLIC_URL, which apps set to the
+// gateway's URL or, as the README shows, to that URL + "/events": both
+// are served.
 func (e *Engine) Register(mux *routes.Table, projects *project.Registry) {
-	mux.HandleFunc("POST /projects/{pid}/sdk/triggers/{workflowId}", func(w http.ResponseWriter, r *http.Request) {
-		e.requestTrigger(w, r, projects)
-	})
-	mux.HandleFunc("POST /v2/projects/{pid}/sdk/events/trigger", func(w http.ResponseWriter, r *http.Request) {
-		e.eventTrigger(w, r, projects)
-	})
+	request := func(w http.ResponseWriter, r *http.Request) { e.requestTrigger(w, r, projects) }
+	event := func(w http.ResponseWriter, r *http.Request) { e.eventTrigger(w, r, projects) }
+	for _, prefix := range []string{"", "/events"} {
+		mux.HandleFunc("POST "+prefix+"/projects/{pid}/sdk/triggers/{workflowId}", request)
+		mux.HandleFunc("POST "+prefix+"/v2/projects/{pid}/sdk/events/trigger", event)
+	}
 }
 
 // readPayload reads a JSON body within the payload limit; empty is null.
