@@ -117,7 +117,7 @@ func TestRequestTriggerErrors(t *testing.T) {
 		{"/projects/dev/sdk/triggers/nope", "alice", `{}`, 404, "workflow_not_found"},
 		{"/projects/dev/sdk/triggers/on-event", "alice", `{}`, 404, "workflow_not_found"},
 		{"/projects/dev/sdk/triggers/new-lead", "dave", `{}`, 404, "not_connected"},
-		{"/projects/dev/sdk/triggers/new-lead", "carol", `{}`, 403, "workflow_disabled"},
+		{"/projects/dev/sdk/triggers/new-lead", "carol", `{}`, 409, "workflow_disabled"},
 		{"/projects/dev/sdk/triggers/new-lead", "alice", `{"name": "` + strings.Repeat("x", 100) + `"}`, 413, "body_too_large"},
 		{"/projects/dev/sdk/triggers/new-lead", "alice", `{"name": `, 400, "bad_request"},
 		{"/v2/projects/dev/sdk/events/trigger", "alice", `{"payload": {}}`, 400, "bad_request"},

@@ -74,7 +74,9 @@ func (e *Engine) eligible(ctx context.Context, projectID, userID string, wf *man
 		return false, nil, apierror.New(http.StatusServiceUnavailable, apierror.StoreUnavailable, "could not read the user's workflow settings; try again")
 	}
 	if !enabled {
-		return false, nil, apierror.New(http.StatusForbidden, apierror.WorkflowDisabled, fmt.Sprintf("the user has not enabled workflow %s", wf.ID))
+		// 409, not 403: the SDK signs the user out on a 401 or 403 from
+		// any route but the proxy's.
+		return false, nil, apierror.New(http.StatusConflict, apierror.WorkflowDisabled, fmt.Sprintf("the user has not enabled workflow %s", wf.ID))
 	}
 	return true, settings, nil
 }
