@@ -306,7 +306,7 @@ func (x *execution) send(ctx context.Context, s *manifest.Step, vars manifest.Ex
 
 func answer(status int, body any) (int, any, bool, error) {
 	if status >= 400 {
-		return status, body, retryableStatus(status), fmt.Errorf("the API answered %d: %.300s", status, excerpt(body))
+		return status, body, retryableStatus(status), fmt.Errorf("the API answered %d: %.300s", status, excerpt(redact(body)))
 	}
 	return status, body, false, nil
 }

@@ -201,6 +201,12 @@ func (e *Engine) finish(ctx context.Context, run *store.WorkflowRun, steps []*st
 // ended counts a finished run and wakes those waiting for it here.
 func (e *Engine) ended(run *store.WorkflowRun) {
 	e.countRun(run)
+	log := e.cfg.Log.With("workflow", run.WorkflowID, "run", run.ID, "project", run.ProjectID, "user", run.UserID)
+	if run.Status == store.RunFailed {
+		log.Warn("workflow run failed", "error", run.Error)
+	} else {
+		log.Info("workflow run succeeded", "duration_ms", run.FinishedAt.Sub(run.CreatedAt).Milliseconds())
+	}
 	e.mu.Lock()
 	ws := e.waiters[run.ID]
 	delete(e.waiters, run.ID)
