@@ -128,6 +128,9 @@ func CompileExpr(src string, locals []string) (*Expr, error) {
 		ee := &ExprError{}
 		for _, e := range iss.Errors() {
 			msg := strings.TrimSuffix(e.Message, " (in container '')")
+			if i := strings.Index(msg, " expecting {"); i > 0 {
+				msg = msg[:i] // the grammar's whole list of tokens
+			}
 			ee.Issues = append(ee.Issues, ExprIssue{Line: max(e.Location.Line(), 1), Column: e.Location.Column() + 1, Message: msg})
 		}
 		return nil, ee

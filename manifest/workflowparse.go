@@ -343,7 +343,7 @@ func (c *wfCompiler) step(ptr string, m map[string]any, locals []string, inLoop 
 		if f == "id" || f == "title" || contains(allowed, f) || !isStepField(f) {
 			continue
 		}
-		c.keyErrorf(ptr+"/"+f, "it belongs to "+ownerOf(f)+" steps", "%q does not apply to %s steps", f, s.Kind)
+		c.keyErrorf(ptr+"/"+f, "it belongs to "+ownerOf(f)+" steps", "%q does not apply to %s steps", f, kinds[0])
 	}
 	switch s.Kind {
 	case StepAction, StepRequest:
@@ -417,7 +417,7 @@ func ownerOf(f string) string {
 	var kinds []string
 	for _, k := range stepKeys {
 		if contains(stepFields[k.kind], f) {
-			kinds = append(kinds, string(k.kind))
+			kinds = append(kinds, k.field)
 		}
 	}
 	return strings.Join(kinds, " and ")
@@ -677,14 +677,16 @@ func (c *wfCompiler) exprPos(ptr string, offset, line, col int) (int, int) {
 			n.Style == yaml.DoubleQuotedStyle && strings.ContainsAny(n.Value, "\\\"") {
 			break
 		}
-		if text := c.line(n.Line); len([]rune(text)) >= n.Column+quote+offset+col-1 {
+		// One past the end is where CEL reports an unexpected end.
+		if text := c.line(n.Line); len([]rune(text))+1 >= n.Column+quote+offset+col-1 {
 			return n.Line, n.Column + quote + offset + col - 1
 		}
 	case yaml.LiteralStyle:
-		// The text starts on the line after the | indicator, indented.
+		// The text starts on the line after the | indicator, indented as
+		// its first line is.
+		first := c.line(n.Line + 1)
+		indent := len(first) - len(strings.TrimLeft(first, " "))
 		fileLine := n.Line + line
-		text := c.line(fileLine)
-		indent := len([]rune(text)) - len([]rune(strings.TrimLeft(text, " ")))
 		if line == 1 {
 			col += offset
 		}
@@ -783,7 +785,7 @@ func linkWorkflow(wf *Workflow, in *Integration, integrations []string, failed [
 			if s.Parameters == nil {
 				for _, name := range sortedBoolKeys(a.required) {
 					if a.required[name] {
-						at(s.actionPos, s.ptr, fmt.Sprintf("action %s needs parameter %q", a.Name, name), "add it under parameters")
+						at(s.actionPos, s.ptr, fmt.Sprintf("action %s needs parameter %q", a.Name, name), "add parameters: with it")
 					}
 				}
 			}
@@ -800,7 +802,7 @@ func linkWorkflow(wf *Workflow, in *Integration, integrations []string, failed [
 		}
 		for _, name := range sortedBoolKeys(a.required) {
 			if a.required[name] && !contains(s.paramKeys, name) {
-				at(s.paramsPos, s.ptr+"/parameters", fmt.Sprintf("action %s needs parameter %q", a.Name, name), "")
+				at(s.paramsPos, s.ptr+"/parameters", fmt.Sprintf("action %s needs parameter %q", a.Name, name), "it is required")
 			}
 		}
 	})
