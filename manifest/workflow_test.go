@@ -379,3 +379,57 @@ func TestWorkflowMutations(t *testing.T) {
 		}
 	}
 }
+
+// The shipped example workflows compute what their comments promise.
+func TestShippedWorkflows(t *testing.T) {
+	res, err := LoadPaths([]string{filepath.Join("..", "integrations.d")}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := NewCatalog(res, nil, time.Now())
+	ctx := context.Background()
+
+	count, ok := cat.Workflow("github-repo-count")
+	if !ok || count.Trigger.Type != TriggerRequest || len(cat.WorkflowsFor("github")) != 1 {
+		t.Fatalf("github-repo-count: %v", res.Problems())
+	}
+	vars := ExprVars{
+		VarTrigger:  map[string]any{"type": "request", "body": map[string]any{}},
+		VarSteps:    map[string]any{},
+		VarSettings: map[string]any{"visibility": "all"},
+		VarUser:     map[string]any{"id": "u1"},
+	}
+	params, err := count.Steps[0].Parameters.Eval(ctx, vars)
+	if err != nil || params.(map[string]any)["visibility"] != "all" {
+		t.Errorf("parameters without a visibility in the call: %v %v", params, err)
+	}
+	vars[VarTrigger] = map[string]any{"type": "request", "body": map[string]any{"visibility": "private"}}
+	if params, err = count.Steps[0].Parameters.Eval(ctx, vars); err != nil || params.(map[string]any)["visibility"] != "private" {
+		t.Errorf("parameters with a visibility in the call: %v %v", params, err)
+	}
+	vars[VarSteps] = map[string]any{"repos": map[string]any{"status": 200.0, "body": []any{
+		map[string]any{"full_name": "a/one", "private": true}, map[string]any{"full_name": "a/two", "private": false}}}}
+	body, err := count.Steps[1].ResponseBody.Eval(ctx, vars)
+	if m, _ := body.(map[string]any); err != nil || m["count"] != 2.0 || m["private"] != 1.0 || !slices.Equal(m["names"].([]any), []any{"a/one", "a/two"}) {
+		t.Errorf("answer: %v %v", body, err)
+	}
+
+	leads, ok := cat.Workflow("slack-post-new-leads")
+	if !ok || leads.Trigger.Event != "lead.created" || leads.EnabledByDefault {
+		t.Fatalf("slack-post-new-leads: %+v", leads)
+	}
+	vars = ExprVars{
+		VarTrigger:  map[string]any{"type": "event", "name": "lead.created", "payload": map[string]any{"name": "Ada", "company": "Analytical", "owner": "U0123"}},
+		VarSteps:    map[string]any{},
+		VarSettings: map[string]any{"channel": "#sales", "mention": true},
+		VarUser:     map[string]any{"id": "u1"},
+	}
+	params, err = leads.Steps[0].Parameters.Eval(ctx, vars)
+	if want := "New lead: *Ada* (Analytical) for <@U0123>"; err != nil || params.(map[string]any)["text"] != want {
+		t.Errorf("text: %v %v, want %q", params, err, want)
+	}
+	vars[VarSteps] = map[string]any{"post": map[string]any{"status": 200.0, "body": map[string]any{"ok": true, "channel": "C1", "ts": "1.2"}}}
+	if urgent, err := leads.Steps[1].If.EvalBool(ctx, vars); err != nil || urgent {
+		t.Errorf("a lead without urgent: %v %v", urgent, err)
+	}
+}
