@@ -433,3 +433,29 @@ func TestShippedWorkflows(t *testing.T) {
 		t.Errorf("a lead without urgent: %v %v", urgent, err)
 	}
 }
+
+// The README's example workflow is valid with the shipped Slack manifest.
+func TestREADMEWorkflowExample(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(readme)
+	i := strings.Index(s, "id: post-new-leads")
+	start := strings.LastIndex(s[:max(i, 0)], "```yaml\n")
+	end := strings.Index(s[max(i, 0):], "```")
+	if i < 0 || start < 0 || end < 0 {
+		t.Fatal("the README has no example workflow with id post-new-leads")
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "post.workflow.yaml"), s[start+len("```yaml\n"):i+end])
+	copyFile(t, filepath.Join("..", "integrations.d", "slack.yaml"), filepath.Join(dir, "slack.yaml"))
+	copyFile(t, filepath.Join("..", "integrations.d", "slack.svg"), filepath.Join(dir, "slack.svg"))
+	res, err := LoadPaths([]string{dir}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Workflows()) != 1 || res.Problems().HasErrors(true) {
+		t.Errorf("the README's example workflow: %v", res.Problems())
+	}
+}
