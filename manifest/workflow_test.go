@@ -459,3 +459,18 @@ func TestREADMEWorkflowExample(t *testing.T) {
 		t.Errorf("the README's example workflow: %v", res.Problems())
 	}
 }
+
+// Every broken expression of a value is reported, each at its place.
+func TestWorkflowAllExpressionErrors(t *testing.T) {
+	src := "id: w\ntitle: T\nintegration: acme\ntrigger: {request: {}}\nsteps:\n" +
+		"  - id: answer\n    response:\n      body:\n        a: =nope\n        b: [1, =2 +]\n        c: =  user.id\n        d: \"=  usr.id\"\n"
+	_, probs := ParseWorkflow("w.workflow.yaml", []byte(src))
+	want := []string{
+		"w.workflow.yaml:9:13: steps[0].response.body.a: invalid expression: undeclared reference to 'nope' (expressions see trigger, steps, settings and user, and in a loop its variable and index)",
+		"w.workflow.yaml:10:20: steps[0].response.body.b[1]: invalid expression: Syntax error: mismatched input '<EOF>'",
+		"w.workflow.yaml:12:16: steps[0].response.body.d: invalid expression: undeclared reference to 'usr' (did you mean 'user'?) (expressions see trigger, steps, settings and user, and in a loop its variable and index)",
+	}
+	if got := strings.Split(probs.Error(), "\n"); !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

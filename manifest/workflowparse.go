@@ -553,22 +553,54 @@ func checkStepPath(p string) (msg, hint string) {
 	return "", ""
 }
 
-// value compiles a step value, locating an expression's errors.
+// value compiles a step value. Every expression in it is compiled on its
+// own first, so that all their errors are reported, each where it is.
 func (c *wfCompiler) value(ptr string, v any, locals []string) *StepValue {
+	if !c.checkExprs(ptr, v, locals) {
+		return nil
+	}
 	sv, err := CompileValue(normalize(v), locals)
-	if err != nil {
-		at := ptr + ValueErrorPointer(err)
-		src, _ := valueAt(c.d.value, at).(string)
-		offset := 0
-		if strings.HasPrefix(src, "=") {
-			rest := src[1:]
-			offset = 1 + len([]rune(rest)) - len([]rune(strings.TrimLeftFunc(rest, unicode.IsSpace)))
-		}
-		c.exprError(at, offset, err)
+	if err != nil { // not expected: every expression compiled above
+		c.errorf(ptr+ValueErrorPointer(err), "", "%v", err)
 		return nil
 	}
 	c.collect(ptr, v, sv)
 	return sv
+}
+
+// checkExprs compiles the expressions of a YAML value, in document order,
+// and reports whether they all compile.
+func (c *wfCompiler) checkExprs(ptr string, v any, locals []string) bool {
+	switch t := v.(type) {
+	case string:
+		if !strings.HasPrefix(t, "=") || strings.HasPrefix(t, "==") {
+			return true
+		}
+		if _, err := CompileExpr(strings.TrimSpace(t[1:]), locals); err != nil {
+			c.exprError(ptr, exprOffset(t), err)
+			return false
+		}
+	case map[string]any:
+		ok := true
+		for _, k := range sortedKeys(t) {
+			ok = c.checkExprs(ptr+"/"+escapePointer(k), t[k], locals) && ok
+		}
+		return ok
+	case []any:
+		ok := true
+		for i, m := range t {
+			ok = c.checkExprs(ptr+"/"+strconv.Itoa(i), m, locals) && ok
+		}
+		return ok
+	}
+	return true
+}
+
+// exprOffset is how many characters of a "=…" value come before its
+// expression: the "=" and the spaces CompileValue trims.
+func exprOffset(src string) int {
+	rest := src[1:]
+	return 1 + len([]rune(rest)) - len([]rune(strings.TrimLeftFunc(rest, unicode.IsSpace)))
 }
 
 // collect records the expressions of a compiled value with their place,
@@ -577,9 +609,7 @@ func (c *wfCompiler) collect(ptr string, raw any, sv *StepValue) {
 	switch sv.kind {
 	case valueExpr:
 		src, _ := raw.(string)
-		rest := src[1:]
-		offset := 1 + len([]rune(rest)) - len([]rune(strings.TrimLeftFunc(rest, unicode.IsSpace)))
-		c.exprs = append(c.exprs, located{expr: sv.expr, ptr: ptr, offset: offset})
+		c.exprs = append(c.exprs, located{expr: sv.expr, ptr: ptr, offset: exprOffset(src)})
 	case valueObject:
 		m, _ := raw.(map[string]any)
 		for k, sub := range sv.object {
