@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,8 @@ var badWorkflows = []struct {
 	file string
 	want string
 }{
+	{"empty.workflow.yaml", `1:1: file is empty (a workflow needs at least id, title, integration, trigger and steps)`},
+	{"two-documents.workflow.yaml", `2:1: file holds more than one YAML document (put each workflow in its own file)`},
 	{"cel-if.workflow.yaml", `8:25: steps[0].if: invalid expression: Syntax error: mismatched input '<EOF>'`},
 	{"cel-literal-block.workflow.yaml", `10:9: steps[0].if: invalid expression: undeclared reference to 'nope' (expressions see trigger, steps, settings and user, and in a loop its variable and index)`},
 	{"cel-syntax.workflow.yaml", `9:42: steps[0].response.body.n: invalid expression: Syntax error: missing ')' at '<EOF>'`},
@@ -350,6 +353,9 @@ func TestWorkflowMutations(t *testing.T) {
 	rng := rand.New(rand.NewPCG(16, 16))
 	alphabet := []byte("=:{}[]-,'\"\\|>#&*!%@` \n\tabcz019._()+<")
 	n := 3000
+	if s := os.Getenv("PLUGBOARD_TEST_MUTATIONS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
 	if testing.Short() {
 		n = 300
 	}

@@ -65,6 +65,20 @@ func ParseCron(spec string, loc *time.Location) (cron.Schedule, error) {
 func ParseWorkflow(file string, data []byte) (*Workflow, Problems) {
 	d, probs := parseDocument(file, data)
 	if probs != nil {
+		for i, p := range probs {
+			// parseDocument speaks of manifests.
+			switch {
+			case p.Message == "file is empty":
+				probs[i].Hint = "a workflow needs at least id, title, integration, trigger and steps"
+			case strings.HasPrefix(p.Message, "file holds more than one YAML document") || strings.HasPrefix(p.Message, "invalid YAML after the first document"):
+				probs[i].Hint = "put each workflow in its own file"
+			case strings.HasPrefix(p.Message, "file contains a NUL byte"):
+				probs[i].Message = "file contains a NUL byte; workflows are UTF-8 text"
+			case strings.HasSuffix(p.Message, "for a manifest"):
+				probs[i].Message = strings.TrimSuffix(p.Message, "manifest") + "workflow"
+				probs[i].Hint = "split it into several workflows"
+			}
+		}
 		return nil, probs
 	}
 	schemaProbs := checkSchema(d, workflowSchema)
@@ -167,9 +181,10 @@ func (c *wfCompiler) trigger(t map[string]any) Trigger {
 	case 1:
 	default:
 		// Report the fields after the first, in file order.
-		sort.Slice(set, func(i, j int) bool {
-			a, b := c.d.keys["/trigger/"+set[i]], c.d.keys["/trigger/"+set[j]]
-			return a.Line < b.Line || a.Line == b.Line && a.Column < b.Column
+		sort.SliceStable(set, func(i, j int) bool {
+			al, ac := c.d.keyPos("/trigger/" + set[i])
+			bl, bc := c.d.keyPos("/trigger/" + set[j])
+			return al < bl || al == bl && ac < bc
 		})
 		for _, k := range set[1:] {
 			c.keyErrorf("/trigger/"+k, "a workflow has one trigger; make another workflow for the other", "the trigger is already %s; it cannot also be %s", set[0], k)
