@@ -179,7 +179,6 @@ func runImportOpenAPI(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-
 type importOptions struct {
 	id, name, baseURL, security, accent string
 	server, maxActions                  int
@@ -218,13 +217,13 @@ type imported struct {
 	id, name, description, accent string
 	title, version                string // info.title and info.version, for the header comment
 
-	authType    string
-	authComment string
-	inputs      []inputDef
+	authType                                     string
+	authComment                                  string
+	inputs                                       []inputDef
 	oauthAuthURL, oauthTokenURL, tokenURLComment string
-	scopes      []string
-	scopesNote  string // a comment when no scopes were chosen
-	envPrefix   string
+	scopes                                       []string
+	scopesNote                                   string // a comment when no scopes were chosen
+	envPrefix                                    string
 
 	baseURL, baseComment string
 	authorization        *yaml.Node
@@ -291,7 +290,7 @@ func idFromTitle(title string) string {
 	var words []string
 	for _, w := range strings.Split(slugify(title), "-") {
 		switch {
-		case w == "", w == "api", w == "apis", w == "openapi", w == "rest", w == "the", w == "service", w == "v" + strings.TrimLeft(w, "v") && isDigits(strings.TrimLeft(w, "v")):
+		case w == "", w == "api", w == "apis", w == "openapi", w == "rest", w == "the", w == "service", w == "v"+strings.TrimLeft(w, "v") && isDigits(strings.TrimLeft(w, "v")):
 			continue
 		case isDigits(w):
 			continue
