@@ -436,7 +436,7 @@ func (im *importer) servers(m *imported) error {
 	}
 	b.WriteString(raw[last:])
 	base := b.String()
-	u, err := url.Parse(serverVarRE.ReplaceAllString(strings.ReplaceAll(base, "{{", "{"), "x"))
+	u, err := url.Parse(urlVarRE.ReplaceAllString(base, "x"))
 	switch {
 	case err != nil:
 		return im.d.errAt(field(srv, "url"), "server URL %q is not a URL: %v", raw, err)
@@ -684,7 +684,9 @@ func (im *importer) applyScheme(m *imported, s *scheme, ops []*operation) {
 			im.notef(keyNode(flows, flowName, s.keyN), "security scheme %s has the flows %s; used %s", s.name, strings.Join(keys(flows), ", "), flowName)
 		}
 		flow := field(flows, flowName)
-		m.oauthAuthURL = im.flowURL(m, flow, "authorizationUrl")
+		if s.kind == "oauth2" {
+			m.oauthAuthURL = im.flowURL(m, flow, "authorizationUrl")
+		}
 		m.oauthTokenURL = im.flowURL(m, flow, "tokenUrl")
 		if r := text(flow, "refreshUrl"); r != "" && r != text(flow, "tokenUrl") {
 			im.notef(field(flow, "refreshUrl"), "refreshUrl %s differs from tokenUrl; Plugboard refreshes at tokenUrl", r)
@@ -746,12 +748,17 @@ func (im *importer) flowURL(m *imported, flow *yaml.Node, key string) string {
 	if err == nil && u.IsAbs() {
 		return raw
 	}
-	base, berr := url.Parse(serverVarRE.ReplaceAllString(m.baseURL, "x"))
-	if raw == "" || err != nil || berr != nil {
+	if raw == "" || err != nil {
 		im.notef(flow, "the flow has no usable %s; wrote a placeholder", key)
 		return "https://auth.example.com/" + key
 	}
-	resolved := base.ResolveReference(u).String()
+	// Resolved on the template's text, so that inputs in the host stay.
+	scheme, rest, _ := strings.Cut(m.baseURL, "://")
+	host, _, _ := strings.Cut(rest, "/")
+	resolved := scheme + "://" + host + "/" + strings.TrimLeft(raw, "/")
+	if !strings.HasPrefix(raw, "/") {
+		resolved = m.baseURL + "/" + raw
+	}
 	im.notef(field(flow, key), "%s %q is relative; resolved against the base URL to %s", key, raw, resolved)
 	return resolved
 }
@@ -796,9 +803,43 @@ var userPaths = []string{"me", "user", "users/me", "account", "whoami", "myself"
 // pickTestEndpoint chooses a GET without required parameters that needs
 // the credential.
 func (im *importer) pickTestEndpoint(m *imported, ops []*operation) {
+	best, first := im.testCandidates(ops, true)
+	otherScheme := false
+	if best == nil && first == nil && im.chosen != "" {
+		// No GET names the chosen scheme: one that names others still
+		// beats no test at all.
+		best, first = im.testCandidates(ops, false)
+		otherScheme = true
+	}
+	why := ""
+	switch {
+	case best != nil:
+		m.testEndpoint = best.path
+		m.testComment = "Chosen by import: it names the signed-in user or account."
+		why = "it names the signed-in user or account"
+	case first != nil:
+		best = first
+		m.testEndpoint = first.path
+		m.testComment = "CHANGE ME if it is costly or public: import chose the first GET without\nrequired parameters that takes the credential (no /me, /user, /account or /whoami)."
+		why = "the first GET without required parameters that takes the credential; no /me, /user, /account or /whoami"
+		im.notef(first.node, "no /me, /user, /account or /whoami: the test endpoint is the first GET without required parameters that takes the credential, %s; check that it is cheap and needs the credential", first.path)
+	default:
+		im.notef(field(im.d.root, "paths"), "no GET without required parameters that takes the credential: no test endpoint (set api.testEndpoint by hand; validate --strict asks for one)")
+		return
+	}
+	if otherScheme {
+		m.testComment = "CHANGE ME: no GET names the " + im.chosen + " scheme; this one names others."
+		im.notef(best.node, "no GET without required parameters names the security scheme %s; the test endpoint %s names others: check it", im.chosen, best.path)
+	}
+	im.decidef("test endpoint: GET %s (%s)", m.testEndpoint, why)
+}
+
+// testCandidates finds GETs without required parameters that need a
+// credential (the chosen scheme's, when byScheme): the one whose path
+// names the user best, and the first.
+func (im *importer) testCandidates(ops []*operation, byScheme bool) (best, first *operation) {
 	globalSec := field(im.d.root, "security")
-	var first *operation
-	best, bestRank := (*operation)(nil), len(userPaths)
+	bestRank := len(userPaths)
 	for _, op := range ops {
 		if op.method != "get" || strings.Contains(op.path, "{") {
 			continue
@@ -807,10 +848,10 @@ func (im *importer) pickTestEndpoint(m *imported, ops []*operation) {
 		if sec == nil {
 			sec = globalSec
 		}
-		if sec != nil && (len(items(sec)) == 0 || publicRequirement(sec)) && (op.security != nil || globalSec != nil) && len(items(globalSec))+len(items(op.security)) > 0 {
-			continue // answers without a credential: it would prove nothing
+		if sec != nil && (len(items(sec)) == 0 || publicRequirement(sec)) {
+			continue // it answers without a credential: the test would prove nothing
 		}
-		if im.chosen != "" && sec != nil && !requires(sec, im.chosen) {
+		if byScheme && im.chosen != "" && sec != nil && !requires(sec, im.chosen) {
 			continue // it takes another credential than the one connected
 		}
 		params, err := im.parameters(op)
@@ -836,24 +877,7 @@ func (im *importer) pickTestEndpoint(m *imported, ops []*operation) {
 			}
 		}
 	}
-	switch {
-	case best != nil:
-		m.testEndpoint = best.path
-		m.testComment = "Chosen by import: it names the signed-in user or account."
-	case first != nil:
-		m.testEndpoint = first.path
-		m.testComment = "CHANGE ME if it is costly or public: import chose the first GET without\nrequired parameters that takes the credential (no /me, /user, /account or /whoami)."
-		im.notef(first.node, "no /me, /user, /account or /whoami: the test endpoint is the first GET without required parameters that takes the credential, %s; check that it is cheap and needs the credential", first.path)
-	default:
-		im.notef(field(im.d.root, "paths"), "no GET without required parameters that takes the credential: no test endpoint (set api.testEndpoint by hand; validate --strict asks for one)")
-		m.testComment = ""
-		return
-	}
-	why := "it names the signed-in user or account"
-	if best == nil {
-		why = "the first GET without required parameters that takes the credential; no /me, /user, /account or /whoami"
-	}
-	im.decidef("test endpoint: GET %s (%s)", m.testEndpoint, why)
+	return best, first
 }
 
 // requires reports whether a security list accepts the scheme.

@@ -221,7 +221,7 @@ func (d *openapiDoc) pointer(ref string) (*yaml.Node, error) {
 
 // errExternalRef marks a $ref to another file, which import openapi does
 // not follow.
-var errExternalRef = errors.New("refers to another file")
+var errExternalRef = errors.New("points into another file")
 
 // deref follows n's $ref (and the $ref that names, …) to the node it stands
 // for. A node without $ref is returned as is.
@@ -236,7 +236,7 @@ func (d *openapiDoc) deref(n *yaml.Node) (*yaml.Node, error) {
 			return nil, d.errAt(ref, "$ref chain longer than %d (a loop?)", maxRefHops)
 		}
 		if !strings.HasPrefix(ref.Value, "#") {
-			return nil, fmt.Errorf("%s: $ref %q %w", d.at(ref), ref.Value, errExternalRef)
+			return nil, fmt.Errorf("$ref %q %w, which import does not follow", ref.Value, errExternalRef)
 		}
 		target, err := d.pointer(ref.Value)
 		if err != nil {

@@ -205,7 +205,7 @@ func (im *importer) parameters(op *operation) ([]oaParam, error) {
 		for _, raw := range items(list) {
 			p, err := im.d.deref(raw)
 			if err != nil {
-				return nil, skipf("a parameter: %v", err)
+				return nil, skipf("a parameter's %v", err)
 			}
 			op := oaParam{name: text(p, "name"), in: text(p, "in"), description: text(p, "description"), required: isTrue(p, "required")}
 			if op.name == "" {
