@@ -7,7 +7,10 @@ import (
 	"io"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
+
+	"github.com/plugboardhq/plugboard/manifest"
 
 	"gopkg.in/yaml.v3"
 )
@@ -154,19 +157,17 @@ func runImportOpenAPI(args []string, stdout, stderr io.Writer) error {
 	}
 	manifestPath, iconPath := outputPaths(*out, m.id)
 	s := &scaffold{manifestPath: manifestPath, iconPath: iconPath, icon: placeholderIcon(m.name, m.accent)}
-	s.manifest, err = m.render(modeline(manifestPath), baseName(iconPath), file)
+	probs, err := im.validated(m, s, file)
 	if err != nil {
 		return err
 	}
 	for _, n := range im.notes {
 		fmt.Fprintln(stderr, n)
 	}
-	if probs := s.check(); probs.HasErrors(false) {
-		reportProblems(stderr, probs)
+	reportProblems(stderr, probs)
+	if probs.HasErrors(false) {
 		fmt.Fprintf(stderr, "plugboard import openapi: the manifest written from %s does not validate (a bug: please report it with the document); nothing written\n", file)
 		return exitError{exitInvalid}
-	} else {
-		reportProblems(stderr, probs)
 	}
 	if err := s.write(*force); err != nil {
 		fmt.Fprintf(stderr, "plugboard import openapi: %v\n", err)
@@ -230,6 +231,7 @@ type imported struct {
 	testEndpoint         string
 	testComment          string
 	actions              []*action
+	operations           int // how many operations were chosen (--tags, --operations)
 }
 
 type inputDef struct {
@@ -464,9 +466,9 @@ func (im *importer) servers(m *imported) error {
 
 // hostTemplateFits reports whether what follows a host variable is a
 // fixed domain of at least two labels, as manifests require.
-func hostTemplateFits(after string) bool {
-	return regexp.MustCompile(`^\.[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$`).MatchString(after)
-}
+func hostTemplateFits(after string) bool { return fixedDomainRE.MatchString(after) }
+
+var fixedDomainRE = regexp.MustCompile(`^\.[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$`)
 
 func keyNode(m *yaml.Node, key string, fallback *yaml.Node) *yaml.Node {
 	for _, p := range pairs(m) {
@@ -922,6 +924,9 @@ func (im *importer) actions(m *imported, ops []*operation) error {
 			}
 		}
 	}
+	if im.maxNameLen() < 8 && im.opts.maxActions > 0 {
+		return usageError{fmt.Sprintf("id %q leaves no room for action names (tool names are <id>-<action>, at most 64 characters): give a shorter --id, or --max-actions 0", im.id)}
+	}
 	names := map[string]bool{}
 	total, left := 0, 0
 	for _, op := range ops {
@@ -950,8 +955,46 @@ func (im *importer) actions(m *imported, ops []*operation) error {
 	if len(im.opts.tags) > 0 && total == 0 {
 		return usageError{fmt.Sprintf("--tags %s: no operation has these tags", strings.Join(im.opts.tags, ","))}
 	}
-	im.decidef("actions: %d of %d operation(s)", len(m.actions), total)
+	m.operations = total
 	return nil
+}
+
+// actionProblemRE finds the action a manifest problem is about.
+var actionProblemRE = regexp.MustCompile(`^actions\[(\d+)\]`)
+
+// validated renders the manifest and checks it with the loader; an action
+// the loader refuses (a path or name it cannot take) is dropped with a
+// note rather than failing the whole import.
+func (im *importer) validated(m *imported, s *scaffold, source string) (problems manifest.Problems, err error) {
+	for {
+		s.manifest, err = m.render(modeline(s.manifestPath), baseName(s.iconPath), source)
+		if err != nil {
+			return nil, err
+		}
+		probs := s.check()
+		drop := map[int]string{}
+		for _, p := range probs {
+			if sm := actionProblemRE.FindStringSubmatch(p.Path); sm != nil && p.Severity == manifest.Error {
+				i, _ := strconv.Atoi(sm[1])
+				if i < len(m.actions) && drop[i] == "" {
+					drop[i] = p.Path + ": " + p.Message
+				}
+			}
+		}
+		if len(drop) == 0 {
+			im.decidef("actions: %d of %d operation(s)", len(m.actions), m.operations)
+			return probs, nil
+		}
+		var kept []*action
+		for i, a := range m.actions {
+			if why, bad := drop[i]; bad {
+				im.notef(a.source.node, "%s skipped: the manifest refuses it (%s)", a.source.label(), why)
+				continue
+			}
+			kept = append(kept, a)
+		}
+		m.actions = kept
+	}
 }
 
 // render writes the manifest, commented.

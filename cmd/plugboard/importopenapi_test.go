@@ -347,6 +347,44 @@ func TestImportShapes(t *testing.T) {
 		"warning: no GET without required parameters names the security scheme partner; the test endpoint /users/me names others: check it")
 }
 
+// TestImportDropsRefusedActions: an operation whose path the manifest
+// refuses (dot segments, spaces) is left out with the loader's reason; an
+// http bearer scheme becomes a pasted token.
+func TestImportDropsRefusedActions(t *testing.T) {
+	t.Parallel()
+	doc := filepath.Join(t.TempDir(), "odd.yaml")
+	writeFile(t, doc, `openapi: 3.0.3
+info: {title: Odd, version: "1"}
+servers: [{url: "https://odd.example/v1"}]
+components:
+  securitySchemes:
+    bearer: {type: http, scheme: bearer, bearerFormat: JWT}
+security: [{bearer: []}]
+paths:
+  /me:
+    get: {operationId: me, responses: {'200': {description: ok}}}
+  /files/%2e%2e/{name}:
+    get: {operationId: dotted, parameters: [{name: name, in: path, required: true, schema: {type: string}}], responses: {'200': {description: ok}}}
+  /a b/c:
+    get: {operationId: spaced, responses: {'200': {description: ok}}}
+`)
+	r, in, _ := importDoc(t, doc)
+	if got := actionNames(in); !reflect.DeepEqual(got, []string{"me"}) {
+		t.Errorf("actions %v", got)
+	}
+	if in.Auth.Type != manifest.AuthAPIKey || in.API.Authorization.Type != manifest.AuthorizeBearer || in.Auth.Inputs[0].Help != "A JWT token." {
+		t.Errorf("auth %s %+v", in.Auth.Type, in.Auth.Inputs)
+	}
+	wantStderr(t, r,
+		"odd.yaml:12:10: warning: GET /files/%2e%2e/{name} (dotted) skipped: the manifest refuses it (actions[1].path: dot segments (. or ..) are not allowed in a path)",
+		"odd.yaml:14:10: warning: GET /a b/c (spaced) skipped: the manifest refuses it (actions[2].path: path contains whitespace",
+		"odd.yaml:6:5: warning: security scheme bearer is http bearer: the user pastes a token",
+	)
+	if !strings.Contains(r.stdout, "actions: 1 of 3 operation(s)") {
+		t.Errorf("got %s", r)
+	}
+}
+
 func TestImportChoiceErrors(t *testing.T) {
 	t.Parallel()
 	doc := specPath(t, "shapes/helpdesk.yaml")
