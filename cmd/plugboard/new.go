@@ -96,9 +96,9 @@ func newCommand(args []string, stdin io.Reader, interactive bool, stdout, stderr
 	s.manifest = []byte(a.render(modeline(manifestPath), iconPath))
 	s.icon = placeholderIcon(a.name, a.accent)
 	if probs := s.check(); reportProblems(stderr, probs) {
-		// A URL the schema refuses slips through the checks above only in
-		// corners (a template it cannot place); say so rather than write it.
-		fmt.Fprintf(stderr, "plugboard new: the manifest for these answers does not validate; nothing written\n")
+		// What the checks above let through and the loader refuses or warns
+		// about (plain http to a remote host, a template it cannot place).
+		fmt.Fprintf(stderr, "plugboard new: the manifest for these answers would not pass validate --strict; nothing written\n")
 		return exitError{exitUsage}
 	}
 	if err := s.write(*force); err != nil {
@@ -248,6 +248,7 @@ func (a *newAnswers) complete() error {
 	if err := checkBaseURL(a.baseURL); err != nil {
 		return err
 	}
+	a.baseURL = strings.TrimRight(a.baseURL, "/")
 	if a.accent == "" {
 		a.accent = defaultAccent(a.id)
 	}

@@ -198,6 +198,7 @@ func TestNewErrors(t *testing.T) {
 		{"missing flags", []string{"--name", "Acme"}, 2, "missing --id, --auth, --base-url (standard input is not a terminal, so nothing is asked)"},
 		{"bad colour", append([]string{"--id", "acme", "--auth", "basic", "--accent-color", "red"}, base...), 2, `accent colour "red" is not #RRGGBB`},
 		{"unwritable", append([]string{"--id", "acme", "--auth", "basic", "--out", filepath.Join("file.txt", "acme.yaml")}, base...), 1, "cannot create the folder for " + filepath.Join("file.txt", "acme.yaml") + ": not a directory"},
+		{"plain http", []string{"--id", "acme", "--auth", "basic", "--base-url", "http://api.acme.example"}, 2, "warning: api.baseUrl: URL uses plain http (use https; --strict rejects plain http)\nplugboard new: the manifest for these answers would not pass validate --strict; nothing written"},
 		{"misspelt flag", []string{"--idd", "acme"}, 2, "unknown flag --idd (did you mean --id?)"},
 	}
 	for _, tt := range tests {
