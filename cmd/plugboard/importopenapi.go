@@ -971,6 +971,16 @@ func (im *importer) validated(m *imported, s *scaffold, source string) (problems
 		if err != nil {
 			return nil, err
 		}
+		if over := len(s.manifest) - manifest.MaxManifestBytes; over > 0 && len(m.actions) > 0 {
+			// Too large for a manifest: leave out actions from the end, about
+			// as many as the excess needs, and try again.
+			perAction := max(1, len(s.manifest)/len(m.actions))
+			drop := min(len(m.actions), over/perAction+1+len(m.actions)/20)
+			first := m.actions[len(m.actions)-drop].source
+			im.notef(first.node, "%d action(s) from %s on left out: the manifest would be larger than the %d KiB a manifest may be (--tags or --operations choose which)", drop, first.label(), manifest.MaxManifestBytes>>10)
+			m.actions = m.actions[:len(m.actions)-drop]
+			continue
+		}
 		probs := s.check()
 		drop := map[int]string{}
 		for _, p := range probs {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -381,6 +382,49 @@ paths:
 		"odd.yaml:6:5: warning: security scheme bearer is http bearer: the user pastes a token",
 	)
 	if !strings.Contains(r.stdout, "actions: 1 of 3 operation(s)") {
+		t.Errorf("got %s", r)
+	}
+}
+
+// TestImportLargeDocument: a document whose actions would not fit in a
+// manifest (256 KiB) gets as many as fit, and says which were left out.
+func TestImportLargeDocument(t *testing.T) {
+	t.Parallel()
+	props := map[string]any{}
+	for i := range 40 {
+		props[fmt.Sprintf("field%d", i)] = map[string]any{"type": "string", "description": strings.Repeat("A property described at length. ", 8)}
+	}
+	paths := map[string]any{"/me": map[string]any{"get": map[string]any{"operationId": "me", "responses": map[string]any{"200": map[string]any{"description": "ok"}}}}}
+	for i := range 150 {
+		paths[fmt.Sprintf("/things%03d", i)] = map[string]any{"post": map[string]any{
+			"operationId": fmt.Sprintf("createThing%03d", i),
+			"requestBody": map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Thing"}}}},
+			"responses":   map[string]any{"201": map[string]any{"description": "created"}},
+		}}
+	}
+	doc := map[string]any{
+		"openapi": "3.0.3", "info": map[string]any{"title": "Big", "version": "1"},
+		"servers":    []any{map[string]any{"url": "https://big.example"}},
+		"security":   []any{map[string]any{"key": []any{}}},
+		"paths":      paths,
+		"components": map[string]any{"schemas": map[string]any{"Thing": map[string]any{"type": "object", "properties": props}}, "securitySchemes": map[string]any{"key": map[string]any{"type": "apiKey", "in": "header", "name": "X-Key"}}},
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "big.json")
+	writeFile(t, file, string(b))
+	r, in, path := importDoc(t, file, "--max-actions", "200")
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > manifest.MaxManifestBytes || len(in.Actions) < 10 || len(in.Actions) > 150 {
+		t.Errorf("%d bytes, %d actions", fi.Size(), len(in.Actions))
+	}
+	wantStderr(t, r, "left out: the manifest would be larger than the 256 KiB a manifest may be")
+	if !strings.Contains(r.stdout, fmt.Sprintf("actions: %d of 151 operation(s)", len(in.Actions))) {
 		t.Errorf("got %s", r)
 	}
 }

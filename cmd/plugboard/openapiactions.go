@@ -15,8 +15,9 @@ import (
 // JSON Schema subset manifests accept, local $refs resolved.
 
 // maxSchemaDepth bounds how deep nested objects are described; deeper
-// levels keep their type only (any object / any array).
-const maxSchemaDepth = 6
+// levels keep their type only (any object / any array). Every level can
+// multiply a schema's size, and a manifest is at most 256 KiB.
+const maxSchemaDepth = 4
 
 // operation is one operation of the document, in document order.
 type operation struct {
