@@ -128,6 +128,15 @@ func TestImportXero(t *testing.T) {
 		t.Errorf("stdout should say why it chose the test endpoint, got %s", r)
 	}
 
+	// Its HTTP Basic scheme, chosen: a basic manifest, still the same test
+	// endpoint (GET /Connections names only OAuth2, and says so).
+	r, basic, _ := importDoc(t, doc, "--id", "xero", "--security", "BasicAuth")
+	if basic.Auth.Type != manifest.AuthBasic || basic.API.Authorization.Type != manifest.AuthorizeBasic || len(basic.Auth.Inputs) != 2 {
+		t.Errorf("auth %s %+v", basic.Auth.Type, basic.Auth.Inputs)
+	}
+	wantStderr(t, r, "warning: 2 operation(s) name only other security schemes and may refuse the BasicAuth credential",
+		"warning: no GET without required parameters names the security scheme BasicAuth; the test endpoint /Connections names others: check it")
+
 	// The same document as JSON imports the same manifest.
 	data, err := os.ReadFile(doc)
 	if err != nil {
