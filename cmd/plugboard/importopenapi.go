@@ -292,9 +292,9 @@ func idFromTitle(title string) string {
 	var words []string
 	for _, w := range strings.Split(slugify(title), "-") {
 		switch {
-		case w == "", w == "api", w == "apis", w == "openapi", w == "rest", w == "the", w == "service", w == "v"+strings.TrimLeft(w, "v") && isDigits(strings.TrimLeft(w, "v")):
+		case w == "", w == "api", w == "apis", w == "openapi", w == "rest", w == "the", w == "service":
 			continue
-		case isDigits(w):
+		case isDigits(w), strings.HasPrefix(w, "v") && isDigits(w[1:]): // versions
 			continue
 		}
 		words = append(words, w)
@@ -396,12 +396,13 @@ func (im *importer) servers(m *imported) error {
 		switch {
 		case schemeEnd < 0 || loc[0] < schemeEnd:
 			position = "scheme"
-		case inHost && strings.Contains(raw[loc[1]:hostEnd], ":") || inHost && strings.HasSuffix(raw[schemeEnd+3:loc[0]], ":"):
+		case inHost && strings.Contains(raw[schemeEnd+3:loc[0]], ":"):
 			position = "port"
 		case inHost:
 			position = "host"
-			if !hostTemplateFits(raw[loc[1]:hostEnd]) {
-				position = "whole host"
+			after, _, _ := strings.Cut(raw[loc[1]:hostEnd], ":")
+			if strings.Contains(raw[schemeEnd+3:loc[0]], "{") || !hostTemplateFits(after) {
+				position = "whole host" // or a second variable in it
 			}
 		}
 		varies := len(enum) != 1

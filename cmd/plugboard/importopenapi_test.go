@@ -565,3 +565,59 @@ func TestNewAndImportHelp(t *testing.T) {
 	wantCode(t, r, 2)
 	wantStderr(t, r, `unknown command "neww" (did you mean "new"?)`)
 }
+
+// TestImportServerURLs: where a server variable stands decides whether it
+// can become an input.
+func TestImportServerURLs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		url, variables string
+		base           string
+		inputs         []string // key=pattern or key=enum
+		note           string
+	}{
+		{"https://{tenant}.api.example.com", "{tenant: {default: acme}}", "https://{{inputs.tenant}}.api.example.com", []string{"tenant=^(?:[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)$"}, ""},
+		{"https://{region}.example.com/v1", "{region: {default: eu, enum: [eu, us]}}", "https://{{inputs.region}}.example.com/v1", []string{"region=[eu us]"}, ""},
+		{"https://api.example.com/{basePath}", "{basePath: {default: v2}}", "https://api.example.com/{{inputs.base_path}}", []string{"base_path=^(?:[A-Za-z0-9._~-]+)$"}, ""},
+		{"https://{host}/v1", "{host: {default: api.example.com}}", "https://api.example.com/v1", nil, `server variable {host} stands for the whole host, which a manifest cannot leave to the user; used "api.example.com"`},
+		{"https://api.example.com:{port}/v1", "{port: {default: '8443', enum: ['8443', '443']}}", "https://api.example.com:8443/v1", nil, `server variable {port} stands for the port`},
+		{"https://{sub}.example.com:{port}", "{sub: {default: a}, port: {default: '443'}}", "https://{{inputs.sub}}.example.com:443", []string{"sub=^(?:[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)$"}, `server variable {port} stands for the port`},
+		{"https://api.example.com/{version}", "{version: {default: v3, enum: [v3]}}", "https://api.example.com/v3", nil, ""},
+		{"http://api.example.com", "{}", "http://api.example.com", nil, `server URL "http://api.example.com" uses plain http; validate --strict refuses it`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			file := filepath.Join(dir, "doc.yaml")
+			writeFile(t, file, fmt.Sprintf("openapi: 3.0.3\ninfo: {title: Srv, version: '1'}\nservers:\n  - url: '%s'\n    variables: %s\npaths: {}\n", tt.url, tt.variables))
+			d, err := readOpenAPI(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			im := &importer{d: d, opts: importOptions{server: 1}}
+			m := &imported{}
+			if err := im.servers(m); err != nil {
+				t.Fatal(err)
+			}
+			if m.baseURL != tt.base {
+				t.Errorf("base %s, want %s", m.baseURL, tt.base)
+			}
+			var got []string
+			for _, in := range m.inputs {
+				if len(in.enum) > 0 {
+					got = append(got, fmt.Sprintf("%s=%v", in.key, in.enum))
+				} else {
+					got = append(got, in.key+"=^(?:"+in.pattern+")$")
+				}
+			}
+			if !reflect.DeepEqual(got, tt.inputs) {
+				t.Errorf("inputs %v, want %v", got, tt.inputs)
+			}
+			notes := strings.Join(im.notes, "\n")
+			if tt.note != "" && !strings.Contains(notes, tt.note) || tt.note == "" && notes != "" {
+				t.Errorf("notes %q, want %q", notes, tt.note)
+			}
+		})
+	}
+}
