@@ -71,6 +71,9 @@ manifest that validates, with a placeholder icon beside it:
                  query and header parameters and the properties of a JSON
                  request body as the parameters' JSON Schema, local $refs
                  resolved; --tags and --operations choose, --max-actions caps
+                 (deprecated operations only when --operations names them;
+                 actions that would take the manifest past 256 KiB are left
+                 out, from the last)
 
 What it could not decide is printed on standard error, located in the
 document (FILE:LINE:COL: warning: …): which of several security schemes or
