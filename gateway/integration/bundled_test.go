@@ -1,0 +1,709 @@
+package integration_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/plugboardhq/plugboard/gateway/connection"
+	"github.com/plugboardhq/plugboard/gateway/egress"
+	"github.com/plugboardhq/plugboard/gateway/internal/fakedns"
+	"github.com/plugboardhq/plugboard/gateway/oauth"
+	"github.com/plugboardhq/plugboard/gateway/proxy"
+	"github.com/plugboardhq/plugboard/manifest"
+)
+
+// The manifests in integrations.d are checked against fakes of their
+// providers that accept a credential only the way the provider documents
+// it: the header or query parameter and its exact scheme, the test
+// endpoint's host and path, the token endpoint's client authentication
+// (HTTP Basic or form fields) and refresh behaviour (rotated, kept or no
+// refresh token; answers without expires_in), and RFC 7009 revocation.
+// The gateway's own code sends every request (proxy.Handler.Test and
+// oauth.Client, through the egress guard); only DNS (every name is
+// 127.0.0.1, the operator allowing loopback) and the port are the test's.
+
+// cred is how the provider's API expects the credential; %s in its
+// templates stands for the secret (the typed key or the issued token).
+type cred struct {
+	kind       string // header, query, basic
+	name       string // header or query parameter name
+	value      string // header or query value, e.g. "Bearer %s"
+	user, pass string // basic
+}
+
+func bearer() cred                   { return cred{kind: "header", name: "Authorization", value: "Bearer %s"} }
+func header(name, value string) cred { return cred{kind: "header", name: name, value: value} }
+func query(name string) cred         { return cred{kind: "query", name: name, value: "%s"} }
+func basic(user, pass string) cred   { return cred{kind: "basic", user: user, pass: pass} }
+
+// check reports how r carries the credential wrongly, or "".
+func (c cred) check(r *http.Request, secret string) string {
+	fill := func(s string) string { return strings.ReplaceAll(s, "%s", secret) }
+	switch c.kind {
+	case "header":
+		if got, want := r.Header.Get(c.name), fill(c.value); got != want {
+			return fmt.Sprintf("header %s is %q, want %q", c.name, redact(got, secret), redact(want, secret))
+		}
+	case "query":
+		if got := r.URL.Query().Get(c.name); got != fill(c.value) {
+			return fmt.Sprintf("query parameter %s is %q, want the credential", c.name, redact(got, secret))
+		}
+	case "basic":
+		u, p, ok := r.BasicAuth()
+		if !ok || u != fill(c.user) || p != fill(c.pass) {
+			return fmt.Sprintf("HTTP Basic is %q:%q (ok %v), want %q:%q", redact(u, secret), redact(p, secret), ok, redact(fill(c.user), secret), redact(fill(c.pass), secret))
+		}
+	}
+	if c.name != "Authorization" && c.kind != "basic" && r.Header.Get("Authorization") != "" {
+		return "an Authorization header was sent too: " + redact(r.Header.Get("Authorization"), secret)
+	}
+	return ""
+}
+
+func redact(s, secret string) string {
+	if secret == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, secret, "<secret>")
+}
+
+// tokenSpec is a provider's token endpoint.
+type tokenSpec struct {
+	url        string // host and path, e.g. oauth2.googleapis.com/token
+	clientAuth string // basic or body
+	// refresh is what a refresh grant does with the refresh token:
+	// "keep" (the answer has none; the old one stays good), "rotate" (a new
+	// one each time; the old one is refused from then on) or "none" (the
+	// code's answer has no refresh token at all).
+	refresh string
+	// noExpiresIn: answers have no expires_in.
+	noExpiresIn bool
+	grant       string            // client credentials: the grant_type expected
+	params      map[string]string // other form fields the endpoint requires
+	revoke      string            // host and path of an RFC 7009 revocation endpoint
+}
+
+// row is one shipped manifest and its provider's documented behaviour.
+type row struct {
+	id      string
+	inputs  map[string]string // what the end user types
+	key     string            // api_key and basic: the secret the API expects in cred
+	host    string            // the API's host
+	test    string            // the test request's path and required query
+	cred    cred
+	headers map[string]string // other headers the API requires, exactly
+	token   *tokenSpec        // oauth2 and client credentials
+}
+
+var rows = []row{
+	// The 11 first manifests.
+	{id: "github", host: "api.github.com", test: "/user", cred: bearer(),
+		headers: map[string]string{"X-GitHub-Api-Version": "2022-11-28"},
+		token:   &tokenSpec{url: "github.com/login/oauth/access_token", clientAuth: "body", refresh: "none", noExpiresIn: true}},
+	{id: "google-drive", host: "www.googleapis.com", test: "/drive/v3/about?fields=user", cred: bearer(),
+		token: &tokenSpec{url: "oauth2.googleapis.com/token", clientAuth: "body", refresh: "keep", revoke: "oauth2.googleapis.com/revoke"}},
+	{id: "hubspot", host: "api.hubapi.com", test: "/crm/v3/objects/contacts?limit=1", cred: bearer(),
+		token: &tokenSpec{url: "api.hubapi.com/oauth/v1/token", clientAuth: "body", refresh: "keep"}},
+	{id: "jira", inputs: map[string]string{"site": "acme", "email": "ada@example.com", "api_token": "atl-token-1"}, key: "atl-token-1",
+		host: "acme.atlassian.net", test: "/rest/api/3/myself", cred: basic("ada@example.com", "%s")},
+	{id: "mailchimp", inputs: map[string]string{"dc": "us6", "api_key": "0123abcd-us6"}, key: "0123abcd-us6",
+		host: "us6.api.mailchimp.com", test: "/3.0/ping", cred: basic("plugboard", "%s")},
+	{id: "notion", host: "api.notion.com", test: "/v1/users/me", cred: bearer(),
+		headers: map[string]string{"Notion-Version": "2022-06-28"},
+		token:   &tokenSpec{url: "api.notion.com/v1/oauth/token", clientAuth: "basic", refresh: "none", noExpiresIn: true}},
+	{id: "onesignal", inputs: map[string]string{"app_id": "6a1f0c2e-1111-2222-3333-444455556666", "api_key": "os_v2_app_k1"}, key: "os_v2_app_k1",
+		host: "api.onesignal.com", test: "/apps/6a1f0c2e-1111-2222-3333-444455556666", cred: header("Authorization", "Key %s")},
+	{id: "slack", host: "slack.com", test: "/api/auth.test", cred: bearer(),
+		token: &tokenSpec{url: "slack.com/api/oauth.v2.access", clientAuth: "basic", refresh: "none", noExpiresIn: true}},
+	{id: "stripe", inputs: map[string]string{"secret_key": "rk_test_abc123"}, key: "rk_test_abc123",
+		host: "api.stripe.com", test: "/v1/balance", cred: bearer()},
+	{id: "zendesk", inputs: map[string]string{"subdomain": "acme"}, host: "acme.zendesk.com", test: "/api/v2/users/me.json", cred: bearer(),
+		token: &tokenSpec{url: "acme.zendesk.com/oauth/tokens", clientAuth: "body", refresh: "none", noExpiresIn: true}},
+	{id: "zoom", inputs: map[string]string{"account_id": "Zx9_acct"}, host: "api.zoom.us", test: "/v2/users/me", cred: bearer(),
+		token: &tokenSpec{url: "zoom.us/oauth/token", clientAuth: "basic", grant: "account_credentials", params: map[string]string{"account_id": "Zx9_acct"}}},
+
+	// OAuth 2.0, authorization code.
+	{id: "salesforce", inputs: map[string]string{"my_domain": "acme"}, host: "acme.my.salesforce.com", test: "/services/oauth2/userinfo", cred: bearer(),
+		token: &tokenSpec{url: "acme.my.salesforce.com/services/oauth2/token", clientAuth: "body", refresh: "keep", noExpiresIn: true, revoke: "acme.my.salesforce.com/services/oauth2/revoke"}},
+	{id: "shopify", inputs: map[string]string{"shop": "acme"}, host: "acme.myshopify.com", test: "/admin/api/2025-07/shop.json", cred: header("X-Shopify-Access-Token", "%s"),
+		token: &tokenSpec{url: "acme.myshopify.com/admin/oauth/access_token", clientAuth: "body", refresh: "none", noExpiresIn: true}},
+	{id: "asana", host: "app.asana.com", test: "/api/1.0/users/me", cred: bearer(),
+		token: &tokenSpec{url: "app.asana.com/-/oauth_token", clientAuth: "body", refresh: "keep", revoke: "app.asana.com/-/oauth_revoke"}},
+	{id: "gitlab", host: "gitlab.com", test: "/api/v4/user", cred: bearer(),
+		token: &tokenSpec{url: "gitlab.com/oauth/token", clientAuth: "body", refresh: "rotate", revoke: "gitlab.com/oauth/revoke"}},
+	{id: "bitbucket", host: "api.bitbucket.org", test: "/2.0/user", cred: bearer(),
+		token: &tokenSpec{url: "bitbucket.org/site/oauth2/access_token", clientAuth: "basic", refresh: "keep"}},
+	{id: "box", host: "api.box.com", test: "/2.0/users/me", cred: bearer(),
+		token: &tokenSpec{url: "api.box.com/oauth2/token", clientAuth: "body", refresh: "rotate", revoke: "api.box.com/oauth2/revoke"}},
+	{id: "outlook", inputs: map[string]string{"tenant": "common"}, host: "graph.microsoft.com", test: "/v1.0/me", cred: bearer(),
+		token: &tokenSpec{url: "login.microsoftonline.com/common/oauth2/v2.0/token", clientAuth: "body", refresh: "rotate"}},
+}
+
+// TestBundledManifests runs every row against the fake and checks that
+// every shipped manifest has a row.
+func TestBundledManifests(t *testing.T) {
+	res, err := manifest.LoadPaths([]string{filepath.Join("..", "..", "integrations.d")}, secretOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if probs := res.Problems(); len(probs) > 0 {
+		t.Fatalf("the shipped manifests have problems:\n%v", probs)
+	}
+	loaded := map[string]*manifest.Integration{}
+	for _, in := range res.Integrations() {
+		loaded[in.ID] = in
+	}
+	env := newProviderEnv(t)
+	seen := map[string]bool{}
+	for _, r := range rows {
+		seen[r.id] = true
+		t.Run(r.id, func(t *testing.T) {
+			in := loaded[r.id]
+			if in == nil {
+				t.Fatalf("integrations.d has no manifest %s", r.id)
+			}
+			if err := env.run(t.Context(), r, in); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	for id := range loaded {
+		if !seen[id] {
+			t.Errorf("integrations.d/%s.yaml has no row in this table: add one from the provider's documentation", id)
+		}
+	}
+}
+
+// A manifest that sends the credential another way than its provider
+// documents fails its row: each mutation of a shipped manifest must.
+func TestBundledManifestsRowsCatchMistakes(t *testing.T) {
+	env := newProviderEnv(t)
+	for _, tc := range []struct {
+		name, id, old, new string
+		want               string // in the row's error: it failed for this reason
+	}{
+		{"stripe key in X-Api-Key instead of bearer", "stripe", "type: bearer\n    token:", "type: header\n    name: X-Api-Key\n    value:", `want "Bearer <secret>"`},
+		{"notion client secret in the body", "notion", "tokenAuthStyle: header", "tokenAuthStyle: body", "want the client id and secret in HTTP Basic"},
+		{"github client secret in a Basic header", "github", "tokenAuthStyle: body", "tokenAuthStyle: header", "want client_id and client_secret as form fields"},
+		{"jira key as user name", "jira", `username: "{{inputs.email}}"`, `username: "{{inputs.api_token}}"`, `want "ada@example.com":"<secret>"`},
+		{"shopify token as bearer", "shopify", "type: header\n    name: X-Shopify-Access-Token\n    value: \"{{credential.access_token}}\"", "type: bearer", `header X-Shopify-Access-Token is ""`},
+		{"zendesk test endpoint", "zendesk", "testEndpoint: /users/me.json", "testEndpoint: /users/me", "want the test request GET /api/v2/users/me.json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := mutated(t, tc.id, tc.old, tc.new)
+			r := rowOf(t, tc.id)
+			err := env.run(t.Context(), r, in)
+			if err == nil {
+				t.Fatalf("the row of %s passed with the mutated manifest (%q → %q)", tc.id, tc.old, tc.new)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("the row failed, but not for the mutation (want %q in the error): %v", tc.want, err)
+			}
+		})
+	}
+}
+
+func rowOf(t *testing.T, id string) row {
+	for _, r := range rows {
+		if r.id == id {
+			return r
+		}
+	}
+	t.Fatalf("no row %s", id)
+	return row{}
+}
+
+// mutated loads integrations.d/<id>.yaml with old replaced by new.
+func mutated(t *testing.T, id, old, new string) *manifest.Integration {
+	t.Helper()
+	src := filepath.Join("..", "..", "integrations.d")
+	data, err := os.ReadFile(filepath.Join(src, id+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), old) {
+		t.Fatalf("%s.yaml no longer contains %q; update the mutation", id, old)
+	}
+	dir := t.TempDir()
+	icon, err := os.ReadFile(filepath.Join(src, id+".svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{id + ".yaml": []byte(strings.Replace(string(data), old, new, 1)), id + ".svg": icon} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := manifest.LoadPaths([]string{dir}, secretOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ins := res.Integrations()
+	if len(ins) != 1 {
+		t.Fatalf("the mutated manifest does not load: %v", res.Problems())
+	}
+	return ins[0]
+}
+
+// secretOptions resolves every ${NAME} to "v-NAME".
+func secretOptions() manifest.Options {
+	return manifest.Options{ResolveSecrets: true, Secrets: manifest.SecretResolver{LookupEnv: func(k string) (string, bool) { return "v-" + k, true }}}
+}
+
+// providerEnv is the fake provider (one TLS server on 127.0.0.1 answering
+// for every host), the DNS server and the gateway's clients.
+type providerEnv struct {
+	fake  *fakeProvider
+	proxy *proxy.Handler
+	oauth oauth.Client
+}
+
+func newProviderEnv(t *testing.T) *providerEnv {
+	t.Helper()
+	dns := fakedns.New(netip.MustParseAddr("127.0.0.1"))
+	t.Cleanup(dns.Close)
+	ca := newTestCA(t)
+	fake := &fakeProvider{}
+	srv := httptest.NewUnstartedServer(fake)
+	srv.TLS = &tls.Config{GetCertificate: ca.certificate}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+
+	guard := &egress.Guard{Policy: egress.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Resolver: dns.Resolver()}}
+	tr := proxy.NewTransport(guard)
+	tr.TLSClientConfig = &tls.Config{RootCAs: ca.pool}
+	// Every provider listens on the fake's port instead of 443; the name
+	// is still resolved (by the fake DNS) and checked by the guard.
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		return guard.DialContext(ctx, network, net.JoinHostPort(host, port))
+	}
+	h := &proxy.Handler{Transport: tr, UserAgent: "plugboard-test"}
+	h.Init()
+	hc := oauth.NewHTTPClient(guard, 10*time.Second)
+	hc.Transport = tr
+	return &providerEnv{fake: fake, proxy: h, oauth: oauth.Client{HTTP: hc}}
+}
+
+const redirectURI = "https://gateway.example.com/oauth/callback"
+
+// run connects an account of row r with manifest in and checks it, as the
+// gateway would: the code exchange (or client credentials, or typed
+// inputs), the test request, a refresh and the revocation.
+func (e *providerEnv) run(ctx context.Context, r row, in *manifest.Integration) error {
+	f := e.fake
+	f.reset(r, in)
+	conn := &connection.Connection{ProjectID: "dev", UserID: "ada", IntegrationID: in.ID, Status: connection.StatusValid}
+	inputs := r.inputs
+	switch in.Auth.Type {
+	case manifest.AuthOAuth2:
+		if r.token == nil {
+			return errors.New("an OAuth 2.0 manifest, but the row has no token endpoint")
+		}
+		tok, err := e.oauth.Exchange(ctx, in, inputs, redirectURI, "code-ok", "verifier-0123456789-0123456789-0123456789")
+		if err != nil {
+			return fmt.Errorf("code exchange: %v%s", err, f.problems())
+		}
+		var exp time.Time
+		conn.Credential, exp = oauth.FromToken(tok, inputs, false)
+		if r.token.noExpiresIn != exp.IsZero() {
+			return fmt.Errorf("code exchange: expiry %v, but the provider sends expires_in: %v", exp, !r.token.noExpiresIn)
+		}
+	case manifest.AuthClientCredentials:
+		if r.token == nil {
+			return errors.New("a client credentials manifest, but the row has no token endpoint")
+		}
+		tok, err := e.oauth.ClientCredentials(ctx, in, "typed-client-id", "typed-client-secret", inputs)
+		if err != nil {
+			return fmt.Errorf("client credentials: %v%s", err, f.problems())
+		}
+		conn.Credential, _ = oauth.FromToken(tok, inputs, true)
+		conn.Credential.ClientID, conn.Credential.ClientSecret = "typed-client-id", "typed-client-secret"
+	default:
+		if r.token != nil {
+			return fmt.Errorf("a %s manifest, but the row has a token endpoint", in.Auth.Type)
+		}
+		conn.Credential.Inputs = inputs
+	}
+	if err := e.test(ctx, in, conn); err != nil {
+		return err
+	}
+	if in.Auth.Type != manifest.AuthOAuth2 {
+		return f.err()
+	}
+
+	// A refresh, as the gateway makes it when the token expires or the
+	// API answers 401.
+	next, _, err := e.oauth.Refresh(ctx, in, conn.Credential)
+	switch r.token.refresh {
+	case "none":
+		if !errors.Is(err, oauth.ErrNoRefreshToken) {
+			return fmt.Errorf("refresh: %v, want no refresh token to refresh with%s", err, f.problems())
+		}
+	case "keep", "rotate":
+		if err != nil {
+			return fmt.Errorf("refresh: %v%s", err, f.problems())
+		}
+		if rotated := next.RefreshToken != conn.Credential.RefreshToken; rotated != (r.token.refresh == "rotate") {
+			return fmt.Errorf("refresh: refresh token rotated %v, want %s", rotated, r.token.refresh)
+		}
+		if next.AccessToken == conn.Credential.AccessToken {
+			return errors.New("refresh: the access token did not change")
+		}
+		if r.token.refresh == "rotate" {
+			// The old refresh token is spent: the provider refuses it and the
+			// user must reconnect.
+			if _, _, err := e.oauth.Refresh(ctx, in, conn.Credential); !oauth.NeedsReconnect(err) {
+				return fmt.Errorf("refresh with a rotated-out refresh token: %v, want invalid_grant", err)
+			}
+			f.forgive() // that refusal was the point
+		}
+		conn.Credential = next
+		if err := e.test(ctx, in, conn); err != nil {
+			return fmt.Errorf("after the refresh: %v", err)
+		}
+	}
+	if r.token.revoke == "" && in.Auth.OAuth2.RevocationURL != nil {
+		return errors.New("the manifest declares a revocation URL, but the row has none")
+	}
+	if r.token.revoke != "" {
+		if err := e.oauth.Revoke(ctx, in, conn.Credential); err != nil {
+			return fmt.Errorf("revoke: %v%s", err, f.problems())
+		}
+		if !f.revoked() {
+			return errors.New("revoke: the revocation endpoint was not called")
+		}
+	}
+	return f.err()
+}
+
+func (e *providerEnv) test(ctx context.Context, in *manifest.Integration, conn *connection.Connection) error {
+	if in.API.TestEndpoint == nil {
+		return errors.New("the manifest has no testEndpoint")
+	}
+	res, err := e.proxy.Test(ctx, in, conn)
+	if err != nil {
+		return fmt.Errorf("test request: %v%s", err, e.fake.problems())
+	}
+	if !res.OK() {
+		return fmt.Errorf("test request to %s: %d %s%s", res.Endpoint, res.Status, res.Excerpt, e.fake.problems())
+	}
+	return e.fake.err()
+}
+
+// fakeProvider answers for the current row's hosts.
+type fakeProvider struct {
+	mu       sync.Mutex
+	row      row
+	clientID string
+	secret   string
+	seq      int
+	access   map[string]bool // live access tokens
+	refresh  map[string]bool // live refresh tokens
+	spent    map[string]bool // rotated-out refresh tokens
+	errs     []string
+	didRev   bool
+}
+
+func (f *fakeProvider) reset(r row, in *manifest.Integration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.row, f.seq, f.errs, f.didRev = r, 0, nil, false
+	f.access, f.refresh, f.spent = map[string]bool{}, map[string]bool{}, map[string]bool{}
+	f.clientID, f.secret = "typed-client-id", "typed-client-secret"
+	if o := in.Auth.OAuth2; o != nil {
+		f.clientID, _ = o.ClientID.Render(manifest.Vars{Inputs: r.inputs})
+		f.secret, _ = o.ClientSecret.Value()
+	}
+}
+
+func (f *fakeProvider) fail(format string, args ...any) {
+	f.errs = append(f.errs, fmt.Sprintf(format, args...))
+}
+
+func (f *fakeProvider) problems() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.errs) == 0 {
+		return ""
+	}
+	return "\n\tthe provider saw: " + strings.Join(f.errs, "\n\tthe provider saw: ")
+}
+
+func (f *fakeProvider) err() error {
+	if p := f.problems(); p != "" {
+		return errors.New(strings.TrimPrefix(p, "\n\t"))
+	}
+	return nil
+}
+
+func (f *fakeProvider) forgive() {
+	f.mu.Lock()
+	f.errs = nil
+	f.mu.Unlock()
+}
+
+func (f *fakeProvider) revoked() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.didRev
+}
+
+func (f *fakeProvider) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.row
+	at := req.Host + req.URL.Path
+	switch {
+	case r.token != nil && at == r.token.url:
+		f.tokenEndpoint(w, req)
+	case r.token != nil && r.token.revoke != "" && at == r.token.revoke:
+		f.revokeEndpoint(w, req)
+	case req.Host == r.host:
+		f.api(w, req)
+	default:
+		f.fail("%s %s: no such endpoint at this provider", req.Method, at)
+		http.Error(w, `{"error":"not_found"}`, http.StatusNotFound)
+	}
+}
+
+func (f *fakeProvider) api(w http.ResponseWriter, req *http.Request) {
+	r := f.row
+	w.Header().Set("Content-Type", "application/json")
+	path, wantQuery, _ := strings.Cut(r.test, "?")
+	if req.Method != http.MethodGet || req.URL.Path != path {
+		f.fail("%s %s, want the test request GET %s", req.Method, req.URL.Path, path)
+		http.Error(w, `{"error":"not_found"}`, http.StatusNotFound)
+		return
+	}
+	want, _ := url.ParseQuery(wantQuery)
+	for k := range want {
+		if req.URL.Query().Get(k) != want.Get(k) {
+			f.fail("test request query %s=%q, want %q", k, req.URL.Query().Get(k), want.Get(k))
+		}
+	}
+	for k, v := range r.headers {
+		if got := req.Header.Get(k); got != v {
+			f.fail("header %s is %q, want %q", k, got, v)
+		}
+	}
+	ok := false
+	var why string
+	if r.token == nil {
+		why = r.cred.check(req, r.key)
+		ok = why == ""
+	} else {
+		for tok := range f.access {
+			if why = r.cred.check(req, tok); why == "" {
+				ok = true
+				break
+			}
+		}
+		if len(f.access) == 0 {
+			why = "no access token was issued"
+		}
+	}
+	if !ok {
+		f.fail("API credential: %s", why)
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"error":"unauthorized"}`))
+		return
+	}
+	_, _ = w.Write([]byte(`{"id":"me-1","name":"Ada"}`))
+}
+
+// clientAuth checks how the client authenticated at the token or
+// revocation endpoint.
+func (f *fakeProvider) clientAuth(req *http.Request, where string) bool {
+	id, secret, hasBasic := req.BasicAuth()
+	form := req.PostForm
+	switch f.row.token.clientAuth {
+	case "basic":
+		if !hasBasic || id != url.QueryEscape(f.clientID) && id != f.clientID || secret != f.secret {
+			f.fail("%s: want the client id and secret in HTTP Basic (got basic %v)", where, hasBasic)
+			return false
+		}
+		if form.Get("client_secret") != "" {
+			f.fail("%s: client_secret in the body as well as in HTTP Basic", where)
+			return false
+		}
+	case "body":
+		if form.Get("client_id") != f.clientID || form.Get("client_secret") != f.secret {
+			f.fail("%s: want client_id and client_secret as form fields (got client_id %v, client_secret %v, basic %v)", where, form.Has("client_id"), form.Has("client_secret"), hasBasic)
+			return false
+		}
+		if hasBasic {
+			f.fail("%s: an Authorization header as well as form fields", where)
+			return false
+		}
+	}
+	return true
+}
+
+func (f *fakeProvider) tokenEndpoint(w http.ResponseWriter, req *http.Request) {
+	ts := f.row.token
+	w.Header().Set("Content-Type", "application/json")
+	refuse := func(code string) {
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": code})
+	}
+	if req.Method != http.MethodPost || req.ParseForm() != nil || !strings.HasPrefix(req.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		f.fail("token endpoint: %s %s, want a form POST", req.Method, req.Header.Get("Content-Type"))
+		refuse("invalid_request")
+		return
+	}
+	if !f.clientAuth(req, "token endpoint") {
+		refuse("invalid_client")
+		return
+	}
+	for k, v := range ts.params {
+		if req.PostForm.Get(k) != v {
+			f.fail("token endpoint: %s=%q, want %q", k, req.PostForm.Get(k), v)
+			refuse("invalid_request")
+			return
+		}
+	}
+	issueRefresh := ts.refresh == "keep" || ts.refresh == "rotate"
+	switch g := req.PostForm.Get("grant_type"); {
+	case ts.grant != "":
+		if g != ts.grant {
+			f.fail("token endpoint: grant_type %q, want %q", g, ts.grant)
+			refuse("unsupported_grant_type")
+			return
+		}
+		issueRefresh = false
+	case g == "authorization_code":
+		if req.PostForm.Get("code") != "code-ok" || req.PostForm.Get("redirect_uri") != redirectURI {
+			f.fail("token endpoint: code %q, redirect_uri %q", req.PostForm.Get("code"), req.PostForm.Get("redirect_uri"))
+			refuse("invalid_grant")
+			return
+		}
+	case g == "refresh_token":
+		rt := req.PostForm.Get("refresh_token")
+		if !f.refresh[rt] {
+			f.fail("token endpoint: refresh token %s is not live (spent %v)", rt, f.spent[rt])
+			refuse("invalid_grant")
+			return
+		}
+		if ts.refresh == "rotate" {
+			delete(f.refresh, rt)
+			f.spent[rt] = true
+		} else {
+			issueRefresh = false
+		}
+	default:
+		f.fail("token endpoint: grant_type %q", g)
+		refuse("unsupported_grant_type")
+		return
+	}
+	f.seq++
+	ans := map[string]any{"access_token": fmt.Sprintf("at-%s-%d", f.row.id, f.seq), "token_type": "bearer"}
+	f.access[ans["access_token"].(string)] = true
+	if !ts.noExpiresIn {
+		ans["expires_in"] = 3600
+	}
+	if issueRefresh {
+		rt := fmt.Sprintf("rt-%s-%d", f.row.id, f.seq)
+		f.refresh[rt] = true
+		ans["refresh_token"] = rt
+	}
+	_ = json.NewEncoder(w).Encode(ans)
+}
+
+func (f *fakeProvider) revokeEndpoint(w http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodPost || req.ParseForm() != nil {
+		f.fail("revocation endpoint: %s, want a form POST", req.Method)
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	if !f.clientAuth(req, "revocation endpoint") {
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	tok := req.PostForm.Get("token")
+	if !f.refresh[tok] && !f.access[tok] {
+		f.fail("revocation endpoint: token %q is not one this provider issued", tok)
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	delete(f.refresh, tok)
+	delete(f.access, tok)
+	f.didRev = true
+	w.WriteHeader(http.StatusOK)
+}
+
+// testCA issues a certificate for whatever name a client asks for.
+type testCA struct {
+	cert  *x509.Certificate
+	key   *ecdsa.PrivateKey
+	pool  *x509.CertPool
+	mu    sync.Mutex
+	leafs map[string]*tls.Certificate
+}
+
+func newTestCA(t *testing.T) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "plugboard test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &testCA{cert: cert, key: key, pool: pool, leafs: map[string]*tls.Certificate{}}
+}
+
+func (ca *testCA) certificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	ca.mu.Lock()
+	defer ca.mu.Unlock()
+	name := hello.ServerName
+	if c := ca.leafs[name]; c != nil {
+		return c, nil
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		return nil, err
+	}
+	c := &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	ca.leafs[name] = c
+	return c, nil
+}
