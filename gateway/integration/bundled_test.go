@@ -101,6 +101,7 @@ type tokenSpec struct {
 	grant       string            // client credentials: the grant_type expected
 	params      map[string]string // other form fields the endpoint requires
 	revoke      string            // host and path of an RFC 7009 revocation endpoint
+	pkce        bool              // the provider refuses a code exchange without a PKCE verifier
 }
 
 // row is one shipped manifest and its provider's documented behaviour.
@@ -157,6 +158,23 @@ var rows = []row{
 		token: &tokenSpec{url: "api.box.com/oauth2/token", clientAuth: "body", refresh: "rotate", revoke: "api.box.com/oauth2/revoke"}},
 	{id: "outlook", inputs: map[string]string{"tenant": "common"}, host: "graph.microsoft.com", test: "/v1.0/me", cred: bearer(),
 		token: &tokenSpec{url: "login.microsoftonline.com/common/oauth2/v2.0/token", clientAuth: "body", refresh: "rotate"}},
+	{id: "google-calendar", host: "www.googleapis.com", test: "/calendar/v3/users/me/calendarList?maxResults=1", cred: bearer(),
+		token: &tokenSpec{url: "oauth2.googleapis.com/token", clientAuth: "body", refresh: "keep", revoke: "oauth2.googleapis.com/revoke"}},
+	{id: "gmail", host: "gmail.googleapis.com", test: "/gmail/v1/users/me/profile", cred: bearer(),
+		token: &tokenSpec{url: "oauth2.googleapis.com/token", clientAuth: "body", refresh: "keep", revoke: "oauth2.googleapis.com/revoke"}},
+	{id: "intercom", host: "api.intercom.io", test: "/me", cred: bearer(), headers: map[string]string{"Intercom-Version": "2.11"},
+		token: &tokenSpec{url: "api.intercom.io/auth/eagle/token", clientAuth: "body", refresh: "none", noExpiresIn: true}},
+	{id: "calendly", host: "api.calendly.com", test: "/users/me", cred: bearer(),
+		token: &tokenSpec{url: "auth.calendly.com/oauth/token", clientAuth: "body", refresh: "rotate", revoke: "auth.calendly.com/oauth/revoke"}},
+	{id: "typeform", host: "api.typeform.com", test: "/me", cred: bearer(),
+		token: &tokenSpec{url: "api.typeform.com/oauth/token", clientAuth: "body", refresh: "keep"}},
+	{id: "airtable", host: "api.airtable.com", test: "/v0/meta/whoami", cred: bearer(),
+		token: &tokenSpec{url: "airtable.com/oauth2/v1/token", clientAuth: "basic", refresh: "rotate", pkce: true}},
+	{id: "xero", host: "api.xero.com", test: "/connections", cred: bearer(),
+		token: &tokenSpec{url: "identity.xero.com/connect/token", clientAuth: "basic", refresh: "rotate", revoke: "identity.xero.com/connect/revocation"}},
+	{id: "quickbooks", inputs: map[string]string{"realm_id": "9130350", "environment": "sandbox-quickbooks"}, host: "sandbox-quickbooks.api.intuit.com",
+		test: "/v3/company/9130350/companyinfo/9130350", cred: bearer(),
+		token: &tokenSpec{url: "oauth.platform.intuit.com/oauth2/v1/tokens/bearer", clientAuth: "basic", refresh: "rotate"}},
 }
 
 // TestBundledManifests runs every row against the fake and checks that
@@ -207,6 +225,7 @@ func TestBundledManifestsRowsCatchMistakes(t *testing.T) {
 		{"github client secret in a Basic header", "github", "tokenAuthStyle: body", "tokenAuthStyle: header", "want client_id and client_secret as form fields"},
 		{"jira key as user name", "jira", `username: "{{inputs.email}}"`, `username: "{{inputs.api_token}}"`, `want "ada@example.com":"<secret>"`},
 		{"shopify token as bearer", "shopify", "type: header\n    name: X-Shopify-Access-Token\n    value: \"{{credential.access_token}}\"", "type: bearer", `header X-Shopify-Access-Token is ""`},
+		{"airtable without PKCE", "airtable", "tokenAuthStyle: header", "tokenAuthStyle: header\n    pkce: false", "requires PKCE"},
 		{"zendesk test endpoint", "zendesk", "testEndpoint: /users/me.json", "testEndpoint: /users/me", "want the test request GET /api/v2/users/me.json"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -599,6 +618,11 @@ func (f *fakeProvider) tokenEndpoint(w http.ResponseWriter, req *http.Request) {
 	case g == "authorization_code":
 		if req.PostForm.Get("code") != "code-ok" || req.PostForm.Get("redirect_uri") != redirectURI {
 			f.fail("token endpoint: code %q, redirect_uri %q", req.PostForm.Get("code"), req.PostForm.Get("redirect_uri"))
+			refuse("invalid_grant")
+			return
+		}
+		if ts.pkce && req.PostForm.Get("code_verifier") == "" {
+			f.fail("token endpoint: no code_verifier, and this provider requires PKCE")
 			refuse("invalid_grant")
 			return
 		}
