@@ -175,6 +175,20 @@ var rows = []row{
 	{id: "quickbooks", inputs: map[string]string{"realm_id": "9130350", "environment": "sandbox-quickbooks"}, host: "sandbox-quickbooks.api.intuit.com",
 		test: "/v3/company/9130350/companyinfo/9130350", cred: bearer(),
 		token: &tokenSpec{url: "oauth.platform.intuit.com/oauth2/v1/tokens/bearer", clientAuth: "basic", refresh: "rotate"}},
+
+	// API keys and HTTP Basic.
+	{id: "freshdesk", inputs: map[string]string{"domain": "acme", "api_key": "fd-key-1"}, key: "fd-key-1",
+		host: "acme.freshdesk.com", test: "/api/v2/agents/me", cred: basic("%s", "X")},
+	{id: "trello", inputs: map[string]string{"api_key": "0123456789abcdef0123456789abcdef", "token": "ATTA-token-1"}, key: "ATTA-token-1",
+		host: "api.trello.com", test: "/1/members/me", cred: header("Authorization", `OAuth oauth_consumer_key="0123456789abcdef0123456789abcdef", oauth_token="%s"`)},
+	{id: "pipedrive", inputs: map[string]string{"company_domain": "acme", "api_token": "0123456789abcdef0123456789abcdef01234567"}, key: "0123456789abcdef0123456789abcdef01234567",
+		host: "acme.pipedrive.com", test: "/api/v1/users/me", cred: query("api_token")},
+	{id: "sendgrid", inputs: map[string]string{"api_key": "SG.abc.def"}, key: "SG.abc.def", host: "api.sendgrid.com", test: "/v3/scopes", cred: bearer()},
+	{id: "twilio", inputs: map[string]string{"account_sid": "AC0123456789abcdef0123456789abcdef", "auth_token": "tw-token-1"}, key: "tw-token-1",
+		host: "api.twilio.com", test: "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef.json", cred: basic("AC0123456789abcdef0123456789abcdef", "%s")},
+	{id: "postmark", inputs: map[string]string{"server_token": "pm-token-1"}, key: "pm-token-1", host: "api.postmarkapp.com", test: "/server", cred: header("X-Postmark-Server-Token", "%s")},
+	{id: "pagerduty", inputs: map[string]string{"api_key": "u+pd-key-1"}, key: "u+pd-key-1", host: "api.pagerduty.com", test: "/abilities", cred: header("Authorization", "Token token=%s")},
+	{id: "okta", inputs: map[string]string{"org": "acme", "api_token": "00okta-token-1"}, key: "00okta-token-1", host: "acme.okta.com", test: "/api/v1/users/me", cred: header("Authorization", "SSWS %s")},
 }
 
 // TestBundledManifests runs every row against the fake and checks that
@@ -220,6 +234,10 @@ func TestBundledManifestsRowsCatchMistakes(t *testing.T) {
 		name, id, old, new string
 		want               string // in the row's error: it failed for this reason
 	}{
+		{"pagerduty key as a bearer token", "pagerduty", "value: Token token={{inputs.api_key}}", "value: Bearer {{inputs.api_key}}", `want "Token token=<secret>"`},
+		{"okta key without SSWS", "okta", "value: SSWS {{inputs.api_token}}", `value: "{{inputs.api_token}}"`, `want "SSWS <secret>"`},
+		{"pipedrive key in a header", "pipedrive", "type: query\n    name: api_token", "type: header\n    name: X-Api-Token", "query parameter api_token"},
+		{"freshdesk key as password", "freshdesk", "username: \"{{inputs.api_key}}\"\n    password: X", "username: X\n    password: \"{{inputs.api_key}}\"", `want "<secret>":"X"`},
 		{"stripe key in X-Api-Key instead of bearer", "stripe", "type: bearer\n    token:", "type: header\n    name: X-Api-Key\n    value:", `want "Bearer <secret>"`},
 		{"notion client secret in the body", "notion", "tokenAuthStyle: header", "tokenAuthStyle: body", "want the client id and secret in HTTP Basic"},
 		{"github client secret in a Basic header", "github", "tokenAuthStyle: body", "tokenAuthStyle: header", "want client_id and client_secret as form fields"},
