@@ -189,6 +189,14 @@ var rows = []row{
 	{id: "postmark", inputs: map[string]string{"server_token": "pm-token-1"}, key: "pm-token-1", host: "api.postmarkapp.com", test: "/server", cred: header("X-Postmark-Server-Token", "%s")},
 	{id: "pagerduty", inputs: map[string]string{"api_key": "u+pd-key-1"}, key: "u+pd-key-1", host: "api.pagerduty.com", test: "/abilities", cred: header("Authorization", "Token token=%s")},
 	{id: "okta", inputs: map[string]string{"org": "acme", "api_token": "00okta-token-1"}, key: "00okta-token-1", host: "acme.okta.com", test: "/api/v1/users/me", cred: header("Authorization", "SSWS %s")},
+	{id: "discord", inputs: map[string]string{"bot_token": "MTA.bot-token-1"}, key: "MTA.bot-token-1", host: "discord.com", test: "/api/v10/users/@me", cred: header("Authorization", "Bot %s")},
+	{id: "harvest", inputs: map[string]string{"account_id": "123456", "access_token": "hv-token-1"}, key: "hv-token-1",
+		host: "api.harvestapp.com", test: "/v2/users/me", cred: bearer(), headers: map[string]string{"Harvest-Account-Id": "123456"}},
+	{id: "klaviyo", inputs: map[string]string{"private_key": "pk_abc123"}, key: "pk_abc123", host: "a.klaviyo.com", test: "/api/accounts/",
+		cred: header("Authorization", "Klaviyo-API-Key %s"), headers: map[string]string{"revision": "2025-04-15"}},
+	{id: "brevo", inputs: map[string]string{"api_key": "xkeysib-1"}, key: "xkeysib-1", host: "api.brevo.com", test: "/v3/account", cred: header("api-key", "%s")},
+	{id: "close", inputs: map[string]string{"api_key": "api_close1"}, key: "api_close1", host: "api.close.com", test: "/api/v1/me/", cred: basic("%s", "")},
+	{id: "sentry", inputs: map[string]string{"region": "de", "auth_token": "sntrys_1"}, key: "sntrys_1", host: "de.sentry.io", test: "/api/0/organizations/", cred: bearer()},
 }
 
 // TestBundledManifests runs every row against the fake and checks that
@@ -238,6 +246,8 @@ func TestBundledManifestsRowsCatchMistakes(t *testing.T) {
 		{"okta key without SSWS", "okta", "value: SSWS {{inputs.api_token}}", `value: "{{inputs.api_token}}"`, `want "SSWS <secret>"`},
 		{"pipedrive key in a header", "pipedrive", "type: query\n    name: api_token", "type: header\n    name: X-Api-Token", "query parameter api_token"},
 		{"freshdesk key as password", "freshdesk", "username: \"{{inputs.api_key}}\"\n    password: X", "username: X\n    password: \"{{inputs.api_key}}\"", `want "<secret>":"X"`},
+		{"discord bot token as bearer", "discord", "value: Bot {{inputs.bot_token}}", "value: Bearer {{inputs.bot_token}}", `want "Bot <secret>"`},
+		{"harvest without its account header", "harvest", "Harvest-Account-Id:", "X-Account-Id:", "header Harvest-Account-Id"},
 		{"stripe key in X-Api-Key instead of bearer", "stripe", "type: bearer\n    token:", "type: header\n    name: X-Api-Key\n    value:", `want "Bearer <secret>"`},
 		{"notion client secret in the body", "notion", "tokenAuthStyle: header", "tokenAuthStyle: body", "want the client id and secret in HTTP Basic"},
 		{"github client secret in a Basic header", "github", "tokenAuthStyle: body", "tokenAuthStyle: header", "want client_id and client_secret as form fields"},
