@@ -1,6 +1,7 @@
 package integration_test
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -11,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -19,6 +21,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -111,6 +114,8 @@ type row struct {
 	key     string            // api_key and basic: the secret the API expects in cred
 	host    string            // the API's host
 	test    string            // the test request's path and required query
+	method  string            // the test request's method; "" is GET
+	body    string            // the test request's JSON body, if any
 	cred    cred
 	headers map[string]string // other headers the API requires, exactly
 	token   *tokenSpec        // oauth2 and client credentials
@@ -175,6 +180,15 @@ var rows = []row{
 	{id: "quickbooks", inputs: map[string]string{"realm_id": "9130350", "environment": "sandbox-quickbooks"}, host: "sandbox-quickbooks.api.intuit.com",
 		test: "/v3/company/9130350/companyinfo/9130350", cred: bearer(),
 		token: &tokenSpec{url: "oauth.platform.intuit.com/oauth2/v1/tokens/bearer", clientAuth: "basic", refresh: "rotate"}},
+
+	// APIs whose calls are all POSTs: GraphQL and RPC.
+	{id: "linear", host: "api.linear.app", test: "/graphql", method: "POST", body: `{"query": "{ viewer { id name email } }"}`, cred: bearer(),
+		token: &tokenSpec{url: "api.linear.app/oauth/token", clientAuth: "body", refresh: "rotate"}},
+	{id: "monday", host: "api.monday.com", test: "/v2", method: "POST", body: `{"query": "{ me { id name } }"}`, cred: header("Authorization", "%s"),
+		headers: map[string]string{"API-Version": "2025-04"},
+		token:   &tokenSpec{url: "auth.monday.com/oauth2/token", clientAuth: "body", refresh: "none", noExpiresIn: true}},
+	{id: "dropbox", host: "api.dropboxapi.com", test: "/2/users/get_current_account", method: "POST", cred: bearer(),
+		token: &tokenSpec{url: "api.dropboxapi.com/oauth2/token", clientAuth: "basic", refresh: "keep"}},
 
 	// API keys and HTTP Basic.
 	{id: "freshdesk", inputs: map[string]string{"domain": "acme", "api_key": "fd-key-1"}, key: "fd-key-1",
@@ -265,6 +279,8 @@ func TestBundledManifestsRowsCatchMistakes(t *testing.T) {
 		{"harvest without its account header", "harvest", "Harvest-Account-Id:", "X-Account-Id:", "header Harvest-Account-Id"},
 		{"auth0 without the audience", "auth0", "    tokenParams:\n      audience: https://{{inputs.tenant}}.{{inputs.region}}.auth0.com/api/v2/\n", "", "audience=\"\""},
 		{"help-scout client secret in a Basic header", "help-scout", "tokenAuthStyle: body", "tokenAuthStyle: header", "as form fields"},
+		{"linear test request as a GET", "linear", "  testMethod: POST\n  testBody: '{\"query\": \"{ viewer { id name email } }\"}'\n", "", "want the test request POST /graphql"},
+		{"monday token as bearer", "monday", "value: \"{{credential.access_token}}\"", "value: Bearer {{credential.access_token}}", `want "<secret>"`},
 		{"stripe key in X-Api-Key instead of bearer", "stripe", "type: bearer\n    token:", "type: header\n    name: X-Api-Key\n    value:", `want "Bearer <secret>"`},
 		{"notion client secret in the body", "notion", "tokenAuthStyle: header", "tokenAuthStyle: body", "want the client id and secret in HTTP Basic"},
 		{"github client secret in a Basic header", "github", "tokenAuthStyle: body", "tokenAuthStyle: header", "want client_id and client_secret as form fields"},
@@ -559,10 +575,23 @@ func (f *fakeProvider) api(w http.ResponseWriter, req *http.Request) {
 	r := f.row
 	w.Header().Set("Content-Type", "application/json")
 	path, wantQuery, _ := strings.Cut(r.test, "?")
-	if req.Method != http.MethodGet || req.URL.Path != path {
-		f.fail("%s %s, want the test request GET %s", req.Method, req.URL.Path, path)
+	method := cmp.Or(r.method, http.MethodGet)
+	if req.Method != method || req.URL.Path != path {
+		f.fail("%s %s, want the test request %s %s", req.Method, req.URL.Path, method, path)
 		http.Error(w, `{"error":"not_found"}`, http.StatusNotFound)
 		return
+	}
+	body, _ := io.ReadAll(req.Body)
+	if r.body != "" {
+		var got, want any
+		if ct := req.Header.Get("Content-Type"); ct != "application/json" || json.Unmarshal(body, &got) != nil || json.Unmarshal([]byte(r.body), &want) != nil || !reflect.DeepEqual(got, want) {
+			f.fail("test request body %q (%s), want %s as application/json", body, ct, r.body)
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"errors":[{"message":"bad request"}]}`))
+			return
+		}
+	} else if len(body) > 0 {
+		f.fail("test request body %q, want none", body)
 	}
 	want, _ := url.ParseQuery(wantQuery)
 	for k := range want {
