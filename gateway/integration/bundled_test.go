@@ -24,6 +24,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,6 +42,8 @@ import (
 // endpoint's host and path, the token endpoint's client authentication
 // (HTTP Basic or form fields) and refresh behaviour (rotated, kept or no
 // refresh token; answers without expires_in), and RFC 7009 revocation.
+// Each of the manifest's actions is then run with every parameter filled
+// and must reach the API, under the base URL, with the credential.
 // The gateway's own code sends every request (proxy.Handler.Test and
 // oauth.Client, through the egress guard); only DNS (every name is
 // 127.0.0.1, the operator allowing loopback) and the port are the test's.
@@ -257,6 +260,13 @@ func TestBundledManifests(t *testing.T) {
 			t.Errorf("integrations.d/%s.yaml has no row in this table: add one from the provider's documentation", id)
 		}
 	}
+	actions := 0
+	for _, in := range loaded {
+		actions += len(in.Actions)
+	}
+	if got := env.ran.Load(); !t.Failed() && got != int64(actions) {
+		t.Errorf("%d of the %d actions ran", got, actions)
+	}
 	// Issue 18 asked for a catalog of at least 42; this keeps it there.
 	if len(loaded) < 42 {
 		t.Errorf("%d bundled manifests, want at least 42", len(loaded))
@@ -356,7 +366,37 @@ type providerEnv struct {
 	fake  *fakeProvider
 	proxy *proxy.Handler
 	oauth oauth.Client
+	creds *oneConnection
+	ran   atomic.Int64 // actions run
 }
+
+// oneConnection is the proxy's store of credentials: the one connection
+// the current row made.
+type oneConnection struct {
+	mu   sync.Mutex
+	conn *connection.Connection
+}
+
+func (o *oneConnection) set(c *connection.Connection) {
+	o.mu.Lock()
+	o.conn = c
+	o.mu.Unlock()
+}
+
+func (o *oneConnection) Default(context.Context, string, string, string) (*connection.Connection, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.conn == nil {
+		return nil, connection.ErrNotFound
+	}
+	return o.conn, nil
+}
+
+func (o *oneConnection) Fresh(_ context.Context, _ *manifest.Integration, c *connection.Connection, _ string) (*connection.Connection, error) {
+	return c, nil
+}
+
+func (o *oneConnection) Retry401(context.Context, *connection.Connection) bool { return false }
 
 func newProviderEnv(t *testing.T) *providerEnv {
 	t.Helper()
@@ -382,11 +422,12 @@ func newProviderEnv(t *testing.T) *providerEnv {
 		}
 		return guard.DialContext(ctx, network, net.JoinHostPort(host, port))
 	}
-	h := &proxy.Handler{Transport: tr, UserAgent: "plugboard-test"}
+	creds := &oneConnection{}
+	h := &proxy.Handler{Transport: tr, UserAgent: "plugboard-test", Credentials: creds}
 	h.Init()
 	hc := oauth.NewHTTPClient(guard, 10*time.Second)
 	hc.Transport = tr
-	return &providerEnv{fake: fake, proxy: h, oauth: oauth.Client{HTTP: hc}}
+	return &providerEnv{fake: fake, proxy: h, oauth: oauth.Client{HTTP: hc}, creds: creds}
 }
 
 const redirectURI = "https://gateway.example.com/oauth/callback"
@@ -433,6 +474,9 @@ func (e *providerEnv) run(ctx context.Context, r row, in *manifest.Integration) 
 		return err
 	}
 	if in.Auth.Type != manifest.AuthOAuth2 {
+		if err := e.actions(ctx, r, in, conn); err != nil {
+			return err
+		}
 		return f.err()
 	}
 
@@ -467,6 +511,9 @@ func (e *providerEnv) run(ctx context.Context, r row, in *manifest.Integration) 
 			return fmt.Errorf("after the refresh: %v", err)
 		}
 	}
+	if err := e.actions(ctx, r, in, conn); err != nil {
+		return err
+	}
 	if r.token.revoke == "" && in.Auth.OAuth2.RevocationURL != nil {
 		return errors.New("the manifest declares a revocation URL, but the row has none")
 	}
@@ -479,6 +526,129 @@ func (e *providerEnv) run(ctx context.Context, r row, in *manifest.Integration) 
 		}
 	}
 	return f.err()
+}
+
+// actions runs each of the manifest's actions, with every parameter
+// filled, through the proxy as the actions service does; the provider
+// must get the rendered request on the API's host with the credential.
+func (e *providerEnv) actions(ctx context.Context, r row, in *manifest.Integration, conn *connection.Connection) error {
+	e.creds.set(conn)
+	defer e.creds.set(nil)
+	base, err := in.API.BaseURL.Render(manifest.Vars{Inputs: conn.Credential.Inputs})
+	if err != nil {
+		return err
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return err
+	}
+	for _, a := range in.Actions {
+		params, err := sampleParameters(in.ID+"."+a.Name, a.Schema)
+		if err != nil {
+			return err
+		}
+		if errs := a.Check(params); len(errs) > 0 {
+			return fmt.Errorf("action %s: the sample parameters do not pass its schema: %v", a.Name, errs)
+		}
+		req, err := a.Render(params)
+		if err != nil {
+			return fmt.Errorf("action %s: %v", a.Name, err)
+		}
+		call := proxy.Call{Method: req.Method, Path: req.Path, Header: http.Header{"Accept": {"application/json"}}, Body: req.Body}
+		q := url.Values{}
+		for _, nv := range req.Query {
+			q.Add(nv.Name, nv.Value)
+		}
+		call.Query = q.Encode()
+		for _, nv := range req.Headers {
+			call.Header.Set(nv.Name, nv.Value)
+		}
+		if req.Body != nil {
+			call.Header.Set("Content-Type", "application/json; charset=utf-8")
+		}
+		e.fake.expect(&expected{method: req.Method, path: strings.TrimSuffix(u.EscapedPath(), "/") + req.Path, query: q, headers: req.Headers, body: req.Body})
+		res := e.proxy.Do(ctx, proxy.Request{ProjectID: "dev", UserID: "ada", Integration: in, Path: req.Path}, call, 1<<20)
+		e.fake.expect(nil)
+		if res.GatewayError || res.Status != http.StatusOK {
+			return fmt.Errorf("action %s: %d %s%s", a.Name, res.Status, res.Body, e.fake.problems())
+		}
+		e.ran.Add(1)
+	}
+	return e.fake.err()
+}
+
+// samples are values for parameters whose pattern a generic sample would
+// not match, by integration.action.parameter.
+var samples = map[string]any{
+	"airtable.list_records.base_id":   "appABCDEFGHIJKLMN",
+	"discord.send_message.channel_id": "123456789012345678",
+}
+
+// sampleParameters fills every parameter of an action's schema.
+func sampleParameters(prefix string, schema json.RawMessage) (map[string]any, error) {
+	var s struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	if err := json.Unmarshal(schema, &s); err != nil {
+		return nil, err
+	}
+	out := map[string]any{}
+	for name, raw := range s.Properties {
+		if v, ok := samples[prefix+"."+name]; ok {
+			out[name] = v
+			continue
+		}
+		v, err := sampleValue(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s.%s: %v", prefix, name, err)
+		}
+		out[name] = v
+	}
+	return out, nil
+}
+
+func sampleValue(raw json.RawMessage) (any, error) {
+	var p struct {
+		Type    string          `json:"type"`
+		Enum    []any           `json:"enum"`
+		Minimum *float64        `json:"minimum"`
+		Pattern string          `json:"pattern"`
+		Items   json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, err
+	}
+	if len(p.Enum) > 0 {
+		if f, ok := p.Enum[0].(float64); ok && p.Type == "integer" {
+			return json.Number(fmt.Sprint(int64(f))), nil
+		}
+		return p.Enum[0], nil
+	}
+	switch p.Type {
+	case "string":
+		if p.Pattern != "" {
+			return nil, fmt.Errorf("has a pattern: add a value to samples")
+		}
+		return "sample-1", nil
+	case "integer":
+		if p.Minimum != nil {
+			return json.Number(fmt.Sprint(int64(*p.Minimum) + 1)), nil
+		}
+		return json.Number("2"), nil
+	case "number":
+		return json.Number("2.5"), nil
+	case "boolean":
+		return true, nil
+	case "array":
+		v, err := sampleValue(p.Items)
+		if err != nil {
+			return nil, err
+		}
+		return []any{v}, nil
+	case "object":
+		return map[string]any{"k": "v"}, nil
+	}
+	return nil, fmt.Errorf("type %q", p.Type)
 }
 
 func (e *providerEnv) test(ctx context.Context, in *manifest.Integration, conn *connection.Connection) error {
@@ -507,12 +677,27 @@ type fakeProvider struct {
 	spent    map[string]bool // rotated-out refresh tokens
 	errs     []string
 	didRev   bool
+	want     *expected // an action's request, instead of the test request
+}
+
+// expected is the request an action must arrive as.
+type expected struct {
+	method, path string
+	query        url.Values
+	headers      []manifest.NameValue
+	body         []byte
+}
+
+func (f *fakeProvider) expect(x *expected) {
+	f.mu.Lock()
+	f.want = x
+	f.mu.Unlock()
 }
 
 func (f *fakeProvider) reset(r row, in *manifest.Integration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.row, f.seq, f.errs, f.didRev = r, 0, nil, false
+	f.row, f.seq, f.errs, f.didRev, f.want = r, 0, nil, false, nil
 	f.access, f.refresh, f.spent = map[string]bool{}, map[string]bool{}, map[string]bool{}
 	f.clientID, f.secret = "typed-client-id", "typed-client-secret"
 	if o := in.Auth.OAuth2; o != nil {
@@ -574,30 +759,14 @@ func (f *fakeProvider) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 func (f *fakeProvider) api(w http.ResponseWriter, req *http.Request) {
 	r := f.row
 	w.Header().Set("Content-Type", "application/json")
-	path, wantQuery, _ := strings.Cut(r.test, "?")
-	method := cmp.Or(r.method, http.MethodGet)
-	if req.Method != method || req.URL.Path != path {
-		f.fail("%s %s, want the test request %s %s", req.Method, req.URL.Path, method, path)
-		http.Error(w, `{"error":"not_found"}`, http.StatusNotFound)
-		return
-	}
-	body, _ := io.ReadAll(req.Body)
-	if r.body != "" {
-		var got, want any
-		if ct := req.Header.Get("Content-Type"); ct != "application/json" || json.Unmarshal(body, &got) != nil || json.Unmarshal([]byte(r.body), &want) != nil || !reflect.DeepEqual(got, want) {
-			f.fail("test request body %q (%s), want %s as application/json", body, ct, r.body)
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = w.Write([]byte(`{"errors":[{"message":"bad request"}]}`))
+	if f.want != nil {
+		if !f.actionRequest(req) {
+			http.Error(w, `{"error":"bad_request"}`, http.StatusBadRequest)
 			return
 		}
-	} else if len(body) > 0 {
-		f.fail("test request body %q, want none", body)
-	}
-	want, _ := url.ParseQuery(wantQuery)
-	for k := range want {
-		if req.URL.Query().Get(k) != want.Get(k) {
-			f.fail("test request query %s=%q, want %q", k, req.URL.Query().Get(k), want.Get(k))
-		}
+	} else if !f.testRequest(req) {
+		http.Error(w, `{"error":"not_found"}`, http.StatusNotFound)
+		return
 	}
 	for k, v := range r.headers {
 		if got := req.Header.Get(k); got != v {
@@ -627,6 +796,63 @@ func (f *fakeProvider) api(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	_, _ = w.Write([]byte(`{"id":"me-1","name":"Ada"}`))
+}
+
+// actionRequest checks an action's request against what it rendered.
+func (f *fakeProvider) actionRequest(req *http.Request) bool {
+	x := f.want
+	if req.Method != x.method || req.URL.EscapedPath() != x.path {
+		f.fail("action: %s %s, want %s %s", req.Method, req.URL.EscapedPath(), x.method, x.path)
+		return false
+	}
+	for k := range x.query {
+		if req.URL.Query().Get(k) != x.query.Get(k) {
+			f.fail("action: query %s=%q, want %q", k, req.URL.Query().Get(k), x.query.Get(k))
+			return false
+		}
+	}
+	for _, h := range x.headers {
+		if req.Header.Get(h.Name) != h.Value {
+			f.fail("action: header %s=%q, want %q", h.Name, req.Header.Get(h.Name), h.Value)
+			return false
+		}
+	}
+	body, _ := io.ReadAll(req.Body)
+	if string(body) != string(x.body) {
+		f.fail("action: body %q, want %q", body, x.body)
+		return false
+	}
+	return true
+}
+
+// testRequest checks the test request against the row.
+func (f *fakeProvider) testRequest(req *http.Request) bool {
+	r := f.row
+	path, wantQuery, _ := strings.Cut(r.test, "?")
+	method := cmp.Or(r.method, http.MethodGet)
+	if req.Method != method || req.URL.Path != path {
+		f.fail("%s %s, want the test request %s %s", req.Method, req.URL.Path, method, path)
+		return false
+	}
+	body, _ := io.ReadAll(req.Body)
+	if r.body != "" {
+		var got, want any
+		if ct := req.Header.Get("Content-Type"); ct != "application/json" || json.Unmarshal(body, &got) != nil || json.Unmarshal([]byte(r.body), &want) != nil || !reflect.DeepEqual(got, want) {
+			f.fail("test request body %q (%s), want %s as application/json", body, ct, r.body)
+			return false
+		}
+	} else if len(body) > 0 {
+		f.fail("test request body %q, want none", body)
+		return false
+	}
+	want, _ := url.ParseQuery(wantQuery)
+	for k := range want {
+		if req.URL.Query().Get(k) != want.Get(k) {
+			f.fail("test request query %s=%q, want %q", k, req.URL.Query().Get(k), want.Get(k))
+			return false
+		}
+	}
+	return true
 }
 
 // clientAuth checks how the client authenticated at the token or
