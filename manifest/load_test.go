@@ -99,6 +99,9 @@ var badCases = []struct {
 	{"header-literal-secret.yaml", `14:20: api.headers.Authorization: header "Authorization" looks like it holds a literal secret`},
 	{"header-value-crlf.yaml", `14:13: api.headers.X-Note: value contains a control character`},
 	{"timeout-over-5m.yaml", `13:12: api.timeout: timeout 10m is longer than the 5m allowed`},
+	{"test-body-not-json.yaml", `17:13: api.testBody: testBody is not valid JSON`},
+	{"test-body-with-get.yaml", `16:13: api.testBody: a GET test request has no body`},
+	{"test-method-without-endpoint.yaml", `15:15: api.testMethod: testMethod without a testEndpoint`},
 	{"health-check-too-often.yaml", `17:15: api.healthCheck.interval: health check interval 1m is shorter than the 5m allowed`},
 
 	// Actions.
@@ -346,6 +349,10 @@ func TestGoodManifests(t *testing.T) {
 		t.Errorf("api.healthCheck: %s, want 6h (and 0 when not declared: %s)", key.API.HealthCheck, byID["acme-actions"].API.HealthCheck)
 	}
 
+	if g := byID["acme-graphql"].API; g.TestMethod != "POST" || string(g.TestBody) != `{"query": "{ viewer { id } }"}` || key.API.TestMethod != "GET" || key.API.TestBody != nil {
+		t.Errorf("testMethod/testBody: %q %q, and %q %q when not declared", g.TestMethod, g.TestBody, key.API.TestMethod, key.API.TestBody)
+	}
+
 	cc := byID["acme-m2m"]
 	if cc.Auth.ClientCredentials.ClientIDLabel != "App key" || cc.API.Authorization.Type != AuthorizeHeader {
 		t.Errorf("client credentials not compiled: %+v", cc.Auth.ClientCredentials)
@@ -373,8 +380,19 @@ func TestShippedIntegrations(t *testing.T) {
 	if probs := res.Problems(); len(probs) > 0 {
 		t.Errorf("want no problems, got:\n%v", probs)
 	}
-	if got, want := len(res.Integrations()), len(res.Files); got != want {
-		t.Errorf("%d of %d manifests loaded", got, want)
+	var manifests, workflows int
+	for _, f := range res.Files {
+		if f.IsWorkflow() {
+			workflows++
+		} else {
+			manifests++
+		}
+	}
+	if got := len(res.Integrations()); got != manifests {
+		t.Errorf("%d of %d manifests loaded", got, manifests)
+	}
+	if got := len(res.Workflows()); got != workflows || workflows == 0 {
+		t.Errorf("%d of %d workflows loaded", got, workflows)
 	}
 	var ids []string
 	for _, in := range res.Integrations() {
