@@ -5,7 +5,6 @@ import (
 
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/gateway/workflow"
-	"github.com/plugboardhq/plugboard/manifest"
 )
 
 // newWorkflows builds the workflow engine on the store; it shares the
@@ -27,18 +26,7 @@ func (s *Server) newWorkflows() (*workflow.Engine, error) {
 
 // hasWorkflows reports whether the catalog loaded at startup has
 // workflows (River then runs even without webhooks or health checks).
-func (s *Server) hasWorkflows() bool { return len(s.workflowCatalog().Workflows()) > 0 }
+func (s *Server) hasWorkflows() bool { return len(s.reloader.Catalog().Workflows()) > 0 }
 
 // workflowCatalog is the current catalog as the engine reads it.
-func (s *Server) workflowCatalog() workflow.Catalog {
-	cat := s.reloader.Catalog()
-	if wc, ok := any(cat).(workflow.Catalog); ok {
-		return wc
-	}
-	return withoutWorkflows{cat} // a catalog that cannot hold workflows yet
-}
-
-type withoutWorkflows struct{ *manifest.Catalog }
-
-func (withoutWorkflows) Workflows() []*manifest.Workflow            { return nil }
-func (withoutWorkflows) Workflow(string) (*manifest.Workflow, bool) { return nil, false }
+func (s *Server) workflowCatalog() workflow.Catalog { return s.reloader.Catalog() }

@@ -184,16 +184,10 @@ func (e *Engine) UseRiver(c webhook.Client) { e.jobs = c }
 func (e *Engine) catalog() Catalog { return e.cfg.Catalog() }
 
 // DefaultSettings is the Settings of a store that keeps no per-user
-// choices: every workflow is enabled for every user who connected its
-// integration, with its settings' defaults.
+// choices: a workflow runs for every user who connected its integration
+// when it is enabledByDefault, with its settings' defaults.
 type DefaultSettings struct{}
 
 func (DefaultSettings) UserWorkflow(_ context.Context, _, _ string, wf *manifest.Workflow) (bool, map[string]any, error) {
-	out := map[string]any{}
-	for _, s := range wf.Settings {
-		if s.Default != nil {
-			out[s.Key] = s.Default
-		}
-	}
-	return true, out, nil
+	return wf.EnabledByDefault, wf.FillSettings(nil), nil
 }
