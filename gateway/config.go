@@ -145,4 +145,8 @@ type Limits struct {
 	// MaxCachedConnections bounds the decrypted connections kept in
 	// memory (least recently used go first). Default 10,000.
 	MaxCachedConnections int
+	// MaxConcurrentRefreshes caps the token refreshes in flight at once
+	// per integration (per process); more wait their turn. Default 16
+	// (connection.DefaultMaxConcurrentRefreshes); negative: no cap.
+	MaxConcurrentRefreshes int
 }

@@ -19,6 +19,7 @@ type limitFlags struct {
 	connectPerUser, connectPerIP                 ratelimit.Rate
 	trustedProxies                               string
 	maxPerUserIntegration, maxPerUser, maxCached int
+	maxRefreshes                                 int
 	refreshCooldown                              time.Duration
 }
 
@@ -33,6 +34,7 @@ func addLimitFlags(fs *flag.FlagSet, l *limitFlags) {
 	fs.IntVar(&l.maxPerUser, "max-connections-per-user", gateway.DefaultMaxConnectionsPerUser, "most connections one user may hold over all integrations (0: no cap)")
 	fs.DurationVar(&l.refreshCooldown, "refresh-cooldown", connection.DefaultForcedRefreshCooldown, "after an upstream 401 forced a token refresh, further 401s of that connection within this time are passed on without refreshing (per replica; 0 disables)")
 	fs.IntVar(&l.maxCached, "max-cached-connections", connection.DefaultMaxCached, "most decrypted connections kept in memory, least recently used dropped first")
+	fs.IntVar(&l.maxRefreshes, "max-concurrent-refreshes", connection.DefaultMaxConcurrentRefreshes, "most token refreshes one integration may have in flight at once (per replica); more wait their turn (0: no cap)")
 }
 
 func (l limitFlags) limits() (gateway.Limits, error) {
@@ -57,6 +59,9 @@ func (l limitFlags) limits() (gateway.Limits, error) {
 	if out.MaxConnectionsPerUser, err = noCap("max-connections-per-user", l.maxPerUser); err != nil {
 		return out, err
 	}
+	if out.MaxConcurrentRefreshes, err = noCap("max-concurrent-refreshes", l.maxRefreshes); err != nil {
+		return out, err
+	}
 	switch {
 	case l.refreshCooldown < 0:
 		return out, errors.New("--refresh-cooldown: want 0 (disabled) or more")
@@ -75,7 +80,8 @@ func limitValues(values map[string]string, cfg *manifest.Config) {
 	values["rate-connect"], values["rate-connect-ip"], values["refresh-cooldown"] = l.RateConnect, l.RateConnectIP, l.RefreshCooldown
 	values["trusted-proxies"] = strings.Join(cfg.TrustedProxies, ",")
 	for name, v := range map[string]*int{"max-connections-per-user-integration": l.MaxConnectionsPerUserIntegration,
-		"max-connections-per-user": l.MaxConnectionsPerUser, "max-cached-connections": l.MaxCachedConnections} {
+		"max-connections-per-user": l.MaxConnectionsPerUser, "max-cached-connections": l.MaxCachedConnections,
+		"max-concurrent-refreshes": l.MaxConcurrentRefreshes} {
 		if v != nil {
 			values[name] = strconv.Itoa(*v)
 		}

@@ -3,6 +3,7 @@ package connection
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -63,9 +64,19 @@ type Refresher struct {
 	// Refreshes of (nearly) expired tokens are not affected. Per process.
 	// Default DefaultForcedRefreshCooldown; negative disables it.
 	ForcedRefreshCooldown time.Duration
+	// MaxConcurrentRefreshes caps the token refreshes one integration has
+	// in flight at once in this process: when thousands of tokens expire
+	// together, the provider sees at most this many token requests at a
+	// time (and, on PostgreSQL, at most this many pool connections are held
+	// by refresh locks per integration); the others wait for a slot, up to
+	// RefreshTimeout, then refresh in their turn. Requests for the same
+	// connection still share one refresh. Default
+	// DefaultMaxConcurrentRefreshes; negative: no cap.
+	MaxConcurrentRefreshes int
 
 	flight singleflight.Group
 	cache  connCache
+	slots  refreshSlots
 
 	forcedMu   sync.Mutex
 	forced     map[string]time.Time // connection id -> last forced refresh
@@ -203,6 +214,15 @@ func (c *Refresher) Fresh(ctx context.Context, in *manifest.Integration, conn *C
 		return conn, nil
 	}
 	v, err, _ := c.flight.Do(conn.ID, func() (any, error) {
+		// The wait for a slot and the refresh each get RefreshTimeout: a
+		// refresh that had to queue behind a storm is not cut short.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RefreshTimeout)
+		defer cancel()
+		release, err := c.slots.acquire(wctx, in.ID, c.MaxConcurrentRefreshes, c.Metrics)
+		if err != nil {
+			return nil, fmt.Errorf("refresh of connection %s (%s): no refresh slot free within %s: %w", conn.ID, in.ID, RefreshTimeout, err)
+		}
+		defer release()
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RefreshTimeout)
 		defer cancel()
 		return c.refresh(rctx, in, conn.ID, stale)
