@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 // FileResult is the outcome of loading one manifest file.
@@ -103,8 +104,9 @@ func LoadPaths(paths []string, opts Options) (*Result, error) {
 	return LoadFiles(files, opts), nil
 }
 
-// LoadFiles parses the given files in parallel and checks rules that span
-// files (unique ids).
+// LoadFiles parses the given files in parallel (re-using opts.Cache's
+// results for unchanged files) and checks rules that span files (unique
+// ids).
 func LoadFiles(files []string, opts Options) *Result {
 	sort.Strings(files)
 	res := &Result{Files: make([]FileResult, len(files))}
@@ -124,12 +126,23 @@ func LoadFiles(files []string, opts Options) *Result {
 	}
 	close(next)
 	wg.Wait()
+	if opts.Cache != nil {
+		opts.Cache.keep(files)
+	}
 	checkUniqueIDs(res)
 	return res
 }
 
 func loadFile(path string, opts Options) FileResult {
 	fr := FileResult{Path: path}
+	var fi os.FileInfo
+	read := time.Now()
+	if opts.Cache != nil {
+		fi, _ = os.Stat(path)
+		if cached, ok := opts.Cache.unchanged(path, fi, opts); ok {
+			return cached
+		}
+	}
 	data, err := readRegularFile(path, MaxManifestBytes)
 	if tooLarge := (*fileTooLargeError)(nil); errors.As(err, &tooLarge) {
 		fr.Problems = Problems{{File: path, Message: tooLarge.describe("file") + " for a manifest", Severity: Error, Hint: "move large icons to their own .svg file"}}
@@ -138,6 +151,9 @@ func loadFile(path string, opts Options) FileResult {
 	if err != nil {
 		fr.Problems = Problems{{File: path, Message: "cannot read: " + pathError(err).Error(), Severity: Error}}
 		return fr
+	}
+	if opts.Cache != nil {
+		return opts.Cache.parse(path, fi, read, data, opts)
 	}
 	fr.Integration, fr.Problems = Parse(path, data, opts)
 	return fr
