@@ -336,3 +336,26 @@ func toPostgresPlaceholders(q string) string {
 	}
 	return b.String()
 }
+
+// Exported for the package's external tests (growth_gateway_test.go).
+const (
+	GrowthProject      = growthProject
+	GrowthIntegrations = growthIntegrations
+	GrowthMaxUsers     = growthMaxUsers
+	HeavyUser          = heavyUser
+)
+
+// GrowthSizes are the store sizes the growth tests measure.
+func GrowthSizes() []int { return growthSizes() }
+
+// SeedGrowth writes n connections over up to 100k users, and HeavyUser's
+// 50, into a new store.
+func SeedGrowth(ctx context.Context, st Store, n int) error {
+	switch s := st.(type) {
+	case *SQLite:
+		return seedSQLiteGrowth(ctx, s, n)
+	case *Postgres:
+		return seedPostgresGrowth(ctx, s, n)
+	}
+	return fmt.Errorf("cannot seed a %T", st)
+}
