@@ -221,16 +221,18 @@ func measureGrowth(t *testing.T, n int, open func() (growthStore, error), seed f
 	_, sqlite = st.(*SQLite)
 	users := min(n, growthMaxUsers)
 	for name, q := range map[string][]any{
-		"Default (proxy)": {sqlDefault, growthProject, "user-000001", "integration-0"},
-		"List (/sdk/me)":  {`SELECT ` + selectColumns + ` FROM connections WHERE project_id = ? AND user_id = ? ORDER BY created_at, rowid`, growthProject, heavyUser},
-		"by id (refresh)": {sqlByID, "00000000-0000-4000-8000-000000000000"},
-		"admin, project":  {`SELECT ` + infoColumns + ` FROM connections WHERE project_id = ? ORDER BY created_at, id LIMIT 51`, growthProject},
-		"admin, user":     {`SELECT ` + infoColumns + ` FROM connections WHERE user_id = ? ORDER BY created_at, id LIMIT 51`, "user-000001"},
+		"Default (proxy)":          {sqlDefault, growthProject, "user-000001", "integration-0"},
+		"List (/sdk/me)":           {`SELECT ` + selectColumns + ` FROM connections WHERE project_id = ? AND user_id = ? ORDER BY created_at, rowid`, growthProject, heavyUser},
+		"by id (refresh)":          {sqlByID, "00000000-0000-4000-8000-000000000000"},
+		"admin, project":           {`SELECT ` + infoColumns + ` FROM connections WHERE project_id = ? ORDER BY created_at, id LIMIT 51`, growthProject},
+		"admin, user":              {`SELECT ` + infoColumns + ` FROM connections WHERE user_id = ? ORDER BY created_at, id LIMIT 51`, "user-000001"},
+		"fill renewable (startup)": {`SELECT id FROM connections WHERE renewable IS NULL AND id > ? ORDER BY id LIMIT 500`, "00000000-0000-0000-0000-000000000000"},
 	} {
 		query := q[0].(string)
 		if !sqlite {
 			query = toPostgresPlaceholders(strings.Replace(query, "rowid", "seq", 1))
 			query = strings.Replace(query, "is_default = 1", "is_default", 1)
+			query = strings.Replace(query, "id > $1 ORDER BY id", "id > $1::uuid ORDER BY id", 1)
 		}
 		plan, err := st.explain(ctx, query, q[1:]...)
 		if err != nil {
