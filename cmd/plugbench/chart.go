@@ -212,8 +212,17 @@ func drawChart(w io.Writer, o chartOptions, series []chartSeries) error {
 	if err != nil {
 		return fmt.Errorf("y axis: %w", err)
 	}
-	const left, right, top, bottom = 64, 150, 36, 48
+	// The legend sits right of the plot, as wide as its longest name.
+	longest := 0
+	for _, s := range series {
+		longest = max(longest, len([]rune(s.name)))
+	}
+	const left, top, bottom = 64, 36, 48
+	right := 48 + 7*longest
 	pw, ph := float64(o.width-left-right), float64(o.height-top-bottom)
+	if pw < 100 || ph < 60 {
+		return fmt.Errorf("%dx%d is too small for the plot and its legend", o.width, o.height)
+	}
 	px := func(v float64) float64 { return left + ax.unit(v)*pw }
 	py := func(v float64) float64 { return top + (1-ay.unit(v))*ph }
 	esc := html.EscapeString
