@@ -128,7 +128,12 @@ api:
 	serveCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(serveCtx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
 	client := &http.Client{Timeout: 30 * time.Second}
 	get := func(path, token string) (int, []byte) {
 		t.Helper()
