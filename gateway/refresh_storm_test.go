@@ -126,6 +126,14 @@ api:
 		t.Fatal(err)
 	}
 	t.Logf("%d connections stored in %v", n, time.Since(start).Round(time.Millisecond))
+	// One more, whose token is due for a refresh but still good for 45 s:
+	// its request is served at once even with every slot taken.
+	validAT, validRT := e.provider.IssueTokens(time.Hour)
+	valid := &connection.Connection{ProjectID: "dev", UserID: "storm-valid", IntegrationID: "fakeoauth", Status: connection.StatusValid,
+		ExpiresAt: time.Now().Add(45 * time.Second), Credential: connection.Credential{AccessToken: validAT, RefreshToken: validRT, TokenType: "Bearer"}}
+	if err := e.store.Create(context.Background(), valid); err != nil {
+		t.Fatal(err)
+	}
 
 	// Steady load: every connection is asked for twice, in random order,
 	// by 64 clients at once. Token requests are held until both providers
@@ -188,6 +196,17 @@ api:
 			metricValue(string(body), `plugboard_token_refreshes_waiting{integration="fakeoauth"}`) >= 1 &&
 			metricValue(string(body), `plugboard_token_refreshes_waiting{integration="fakeoauth2"}`) >= 1, saw
 	})
+	quick := &http.Client{Timeout: 15 * time.Second}
+	req, _ := http.NewRequest("GET", e.base+"/projects/dev/sdk/proxy/custom/fakeoauth/me", nil)
+	req.Header.Set("Authorization", "Bearer "+e.token("storm-valid"))
+	resp, err := quick.Do(req)
+	if err != nil {
+		t.Fatalf("a request whose token is still valid waited for a refresh slot: %v", err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("a request whose token is still valid, every slot taken: %d", resp.StatusCode)
+	}
 	openGates()
 	wg.Wait()
 	close(failures)
@@ -202,12 +221,26 @@ api:
 		t.Fatalf("%d of %d requests failed", failed, 2*n)
 	}
 
+	// Refreshes of tokens that were still valid may still be running.
+	want := map[string]int64{"fakeoauth": int64(n/2) + 1, "fakeoauth2": int64(n / 2)}
+	testfix.EventuallySaw(t, "the background refreshes done", func() (bool, string) {
+		_, body, _ := e.get("/metrics", false)
+		busy := 0.0
+		for id := range providers {
+			busy += metricValue(string(body), `plugboard_token_refreshes_in_flight{integration="`+id+`"}`) +
+				metricValue(string(body), `plugboard_token_refreshes_waiting{integration="`+id+`"}`)
+		}
+		return busy == 0, fmt.Sprintf("%v refreshes in flight or waiting", busy)
+	})
+	if uses := e.provider.RefreshUses(validRT); uses != 1 {
+		t.Errorf("the connection served with its still-valid token: refresh token presented %d times, want once", uses)
+	}
 	for id, p := range providers {
 		if got := p.MaxTokenInFlight.Load(); got > slots {
 			t.Errorf("%s: %d token requests at once, cap %d", id, got, slots)
 		}
-		if got := p.TokenCalls.Load(); got != int64(n/2) {
-			t.Errorf("%s: %d token requests for %d connections, want one each", id, got, n/2)
+		if got := p.TokenCalls.Load(); got != want[id] {
+			t.Errorf("%s: %d token requests for %d connections, want one each", id, got, want[id])
 		}
 	}
 	for _, c := range conns {
@@ -217,8 +250,8 @@ api:
 	}
 	_, body, _ := e.get("/metrics", false)
 	for id := range providers {
-		if got := metricValue(string(body), `plugboard_token_refreshes_total{integration="`+id+`",result="success"}`); got != float64(n/2) {
-			t.Errorf("%s: %v successful refreshes counted, want %d", id, got, n/2)
+		if got := metricValue(string(body), `plugboard_token_refreshes_total{integration="`+id+`",result="success"}`); got != float64(want[id]) {
+			t.Errorf("%s: %v successful refreshes counted, want %d", id, got, want[id])
 		}
 		if got := metricValue(string(body), `plugboard_token_refreshes_in_flight{integration="`+id+`"}`); got != 0 {
 			t.Errorf("%s: %v refreshes still counted in flight", id, got)

@@ -21,6 +21,17 @@ type refreshSlots struct {
 	gauges *metrics.RefreshSlots
 }
 
+// free reports whether integration has a slot free now (max as acquire's).
+func (s *refreshSlots) free(integration string, max int) bool {
+	if max < 0 {
+		return true
+	}
+	s.mu.Lock()
+	ch, ok := s.slots[integration]
+	s.mu.Unlock()
+	return !ok || len(ch) < cap(ch)
+}
+
 // acquire waits for one of integration's max slots (max < 0: no cap; 0:
 // the default) and returns the function that gives it back.
 func (s *refreshSlots) acquire(ctx context.Context, integration string, max int, m *metrics.Metrics) (release func(), err error) {
