@@ -126,14 +126,6 @@ api:
 		t.Fatal(err)
 	}
 	t.Logf("%d connections stored in %v", n, time.Since(start).Round(time.Millisecond))
-	// One more, whose token is due for a refresh but still good for 45 s:
-	// its request is served at once even with every slot taken.
-	validAT, validRT := e.provider.IssueTokens(time.Hour)
-	valid := &connection.Connection{ProjectID: "dev", UserID: "storm-valid", IntegrationID: "fakeoauth", Status: connection.StatusValid,
-		ExpiresAt: time.Now().Add(45 * time.Second), Credential: connection.Credential{AccessToken: validAT, RefreshToken: validRT, TokenType: "Bearer"}}
-	if err := e.store.Create(context.Background(), valid); err != nil {
-		t.Fatal(err)
-	}
 
 	// Steady load: every connection is asked for twice, in random order,
 	// by 64 clients at once. Token requests are held until both providers
@@ -196,6 +188,14 @@ api:
 			metricValue(string(body), `plugboard_token_refreshes_waiting{integration="fakeoauth"}`) >= 1 &&
 			metricValue(string(body), `plugboard_token_refreshes_waiting{integration="fakeoauth2"}`) >= 1, saw
 	})
+	// One more connection, whose token is due for a refresh but still good
+	// for 45 s: its request is served at once although every slot is taken.
+	validAT, validRT := e.provider.IssueTokens(time.Hour)
+	valid := &connection.Connection{ProjectID: "dev", UserID: "storm-valid", IntegrationID: "fakeoauth", Status: connection.StatusValid,
+		ExpiresAt: time.Now().Add(45 * time.Second), Credential: connection.Credential{AccessToken: validAT, RefreshToken: validRT, TokenType: "Bearer"}}
+	if err := e.store.Create(context.Background(), valid); err != nil {
+		t.Fatal(err)
+	}
 	quick := &http.Client{Timeout: 15 * time.Second}
 	req, _ := http.NewRequest("GET", e.base+"/projects/dev/sdk/proxy/custom/fakeoauth/me", nil)
 	req.Header.Set("Authorization", "Bearer "+e.token("storm-valid"))
