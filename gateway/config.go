@@ -150,4 +150,8 @@ type Limits struct {
 	// user, a run's duration, payload size, how long a request trigger
 	// waits (workflow.Limits; zero fields take its defaults).
 	Workflows workflow.Limits
+	// MaxConcurrentRefreshes caps the token refreshes in flight at once
+	// per integration (per process); more wait their turn. Default 16
+	// (connection.DefaultMaxConcurrentRefreshes); negative: no cap.
+	MaxConcurrentRefreshes int
 }

@@ -190,7 +190,8 @@ func (s *Server) assemble(mux *routes.Table, dir *integration.Directory, project
 		IsLiteral: func(hostport string) bool { return s.reloader.Catalog().LiteralHost(hostport) }}
 	oauthClient := oauth.Client{HTTP: oauth.NewHTTPClient(guard, oauth.DefaultTimeout)}
 	s.creds = &connection.Refresher{Store: cfg.Store, OAuth: oauthClient, Metrics: s.metrics, Log: cfg.Log,
-		ForcedRefreshCooldown: cfg.Limits.ForcedRefreshCooldown, MaxCached: cfg.Limits.MaxCachedConnections}
+		ForcedRefreshCooldown: cfg.Limits.ForcedRefreshCooldown, MaxCached: cfg.Limits.MaxCachedConnections,
+		MaxConcurrentRefreshes: cfg.Limits.MaxConcurrentRefreshes}
 	s.usage = &connection.UsageRecorder{Store: cfg.Store, Log: cfg.Log}
 	proxyHandler := &proxy.Handler{Credentials: s.creds, Egress: guard, MaxBodyBytes: cfg.MaxBodyBytes,
 		Metrics: s.metrics, Log: cfg.Log, UserAgent: "plugboard/" + cfg.Version, Usage: s.usage}

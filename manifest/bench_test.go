@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -98,14 +100,13 @@ api:
 	return head + body, svgName, svg
 }
 
-// BenchmarkLoad1000 measures loading a folder of 1,000 manifests, the
-// work of one full reload.
-func BenchmarkLoad1000(b *testing.B) {
-	dir := b.TempDir()
-	var size int64
-	for i := range 1000 {
+// writeBenchFolder writes n manifests (and their icon files) to a new
+// folder and returns it with the bytes written.
+func writeBenchFolder(b *testing.B, n int) (dir string, size int64) {
+	dir = b.TempDir()
+	for i := range n {
 		yaml, svgName, svg := benchManifest(i)
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("bench-%04d.yaml", i)), []byte(yaml), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("bench-%05d.yaml", i)), []byte(yaml), 0o644); err != nil {
 			b.Fatal(err)
 		}
 		size += int64(len(yaml))
@@ -116,19 +117,82 @@ func BenchmarkLoad1000(b *testing.B) {
 			size += int64(len(svg))
 		}
 	}
-	res, err := LoadPaths([]string{dir}, Options{})
-	if err != nil {
-		b.Fatal(err)
+	return dir, size
+}
+
+// growthSizes are the folder sizes the growth benchmarks measure: 1,000
+// manifests, and 10,000 with PLUGBOARD_GROWTH=1 (README "How cost grows").
+func growthSizes() []int {
+	if os.Getenv("PLUGBOARD_GROWTH") == "1" {
+		return []int{1_000, 10_000}
 	}
-	if probs := res.Problems(); len(probs) > 0 || len(res.Integrations()) != 1000 {
-		b.Fatalf("%d integrations, problems:\n%v", len(res.Integrations()), probs)
+	return []int{1_000}
+}
+
+// BenchmarkLoad measures loading a folder of manifests, the work of
+// `plugboard validate` and of a reload without a parse cache; heap-MB is
+// the memory the loaded result keeps.
+func BenchmarkLoad(b *testing.B) {
+	for _, n := range growthSizes() {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			dir, size := writeBenchFolder(b, n)
+			before := heapInUse()
+			res, err := LoadPaths([]string{dir}, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if probs := res.Problems(); len(probs) > 0 || len(res.Integrations()) != n {
+				b.Fatalf("%d integrations, problems:\n%v", len(res.Integrations()), probs)
+			}
+			heap := float64(heapInUse()-before) / (1 << 20)
+			runtime.KeepAlive(res)
+			b.SetBytes(size)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := LoadPaths([]string{dir}, Options{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(heap, "heap-MB")
+		})
 	}
-	b.SetBytes(size)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		if _, err := LoadPaths([]string{dir}, Options{}); err != nil {
-			b.Fatal(err)
-		}
+}
+
+// BenchmarkLoadCached measures reloading a folder of manifests of which
+// one changed, through a ParseCache (what the gateway's reload does).
+func BenchmarkLoadCached(b *testing.B) {
+	for _, n := range growthSizes() {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			dir, _ := writeBenchFolder(b, n)
+			cache := &ParseCache{}
+			opts := Options{Cache: cache}
+			if res, err := LoadPaths([]string{dir}, opts); err != nil || len(res.Integrations()) != n {
+				b.Fatalf("%v, %d integrations", err, len(res.Integrations()))
+			}
+			edited := filepath.Join(dir, "bench-00003.yaml")
+			yaml, _, _ := benchManifest(3)
+			b.ReportAllocs()
+			b.ResetTimer()
+			i := 0
+			for b.Loop() {
+				i++
+				if err := os.WriteFile(edited, []byte(strings.Replace(yaml, "Benchmark integration", fmt.Sprintf("Edit %d of the integration", i), 1)), 0o644); err != nil {
+					b.Fatal(err)
+				}
+				res, err := LoadPaths([]string{dir}, opts)
+				if err != nil || len(res.Integrations()) != n {
+					b.Fatalf("%v, %d integrations", err, len(res.Integrations()))
+				}
+			}
+		})
 	}
+}
+
+// heapInUse is the live heap after a collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
 }

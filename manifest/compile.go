@@ -34,11 +34,19 @@ type Options struct {
 	// ReadFile reads icon files; nil reads regular files of at most
 	// MaxIconBytes from disk.
 	ReadFile func(string) ([]byte, error)
+	// Cache, when set, lets loads (LoadFiles, LoadPaths) reuse the result
+	// of files unchanged since the last load with these options.
+	Cache *ParseCache
 }
 
 // Parse validates one manifest and compiles it. file is used in problems and
 // to find files the manifest refers to (icons, secret files).
 func Parse(file string, data []byte, opts Options) (*Integration, Problems) {
+	return parse(file, data, opts, nil)
+}
+
+// parse is Parse telling deps (when not nil) what it read besides data.
+func parse(file string, data []byte, opts Options, deps *depRecorder) (*Integration, Problems) {
 	d, probs := parseDocument(file, data)
 	if probs != nil {
 		return nil, probs
@@ -53,7 +61,7 @@ func Parse(file string, data []byte, opts Options) (*Integration, Problems) {
 		sortProblems(schemaProbs)
 		return nil, schemaProbs
 	}
-	c := &compiler{d: d, dir: filepath.Dir(file), opts: opts, used: map[string]bool{}}
+	c := &compiler{d: d, dir: filepath.Dir(file), opts: opts, used: map[string]bool{}, deps: deps}
 	in := c.compile(&raw)
 	if len(schemaProbs) > 0 {
 		// Report everything at once: the schema's problems, and the semantic
@@ -114,6 +122,7 @@ type compiler struct {
 	// params are the parameters of the action being compiled (name →
 	// required); nil outside actions, where {{parameters.…}} is refused.
 	actionParams map[string]bool
+	deps         *depRecorder // nil unless a ParseCache asked
 }
 
 func (c *compiler) errorf(ptr, hint, format string, args ...any) {
@@ -194,11 +203,9 @@ func (c *compiler) icon(src string) []byte {
 			c.errorf("/icon", "put the icon in the manifest's folder and give a relative path", "icon path %q leaves the manifest's folder", src)
 			return nil
 		}
-		read := c.opts.ReadFile
-		if read == nil {
-			read = func(path string) ([]byte, error) { return readInFolder(path, c.dir, MaxIconBytes) }
-		}
-		b, err := read(filepath.Join(c.dir, clean))
+		path := filepath.Join(c.dir, clean)
+		b, err := readIcon(c.opts, path, c.dir)
+		c.deps.icon(path, c.dir, b, err)
 		if tooLarge := (*fileTooLargeError)(nil); errors.As(err, &tooLarge) {
 			c.errorf("/icon", "", "%s", tooLarge.describe("icon file "+src))
 			return nil
@@ -421,13 +428,29 @@ func (c *compiler) secret(ptr, src, envHint string) *SecretRef {
 	return ref
 }
 
+// readIcon reads an icon file of the manifest folder dir.
+func readIcon(opts Options, path, dir string) ([]byte, error) {
+	if opts.ReadFile != nil {
+		return opts.ReadFile(path)
+	}
+	return readInFolder(path, dir, MaxIconBytes)
+}
+
+// resolveSecret applies the secret policy to a reference and, when
+// secrets are resolved, reads it.
+func resolveSecret(opts Options, ref *SecretRef, dir string) error {
+	err := opts.SecretPolicy.check(ref, dir)
+	if err == nil && opts.ResolveSecrets {
+		err = opts.Secrets.resolve(ref, dir, &opts.SecretPolicy)
+	}
+	return err
+}
+
 // resolve applies the secret policy to a reference and, when secrets are
 // resolved, reads it.
 func (c *compiler) resolve(ptr string, ref *SecretRef) {
-	err := c.opts.SecretPolicy.check(ref, c.dir)
-	if err == nil && c.opts.ResolveSecrets {
-		err = c.opts.Secrets.resolve(ref, c.dir, &c.opts.SecretPolicy)
-	}
+	err := resolveSecret(c.opts, ref, c.dir)
+	c.deps.secret(ref, c.dir, err)
 	if err == nil {
 		return
 	}

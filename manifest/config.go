@@ -48,7 +48,7 @@ type ConfigWebhook struct {
 }
 
 // ConfigLimits is the limits section (the --rate-*, --max-connections-*,
-// --refresh-cooldown and --max-cached-connections flags); nil means not set.
+// --refresh-cooldown, --max-cached-connections and --max-concurrent-refreshes flags); nil means not set.
 type ConfigLimits struct {
 	RateConnect                      string `yaml:"rateConnect"`
 	RateConnectIP                    string `yaml:"rateConnectIp"`
@@ -56,6 +56,7 @@ type ConfigLimits struct {
 	MaxConnectionsPerUser            *int   `yaml:"maxConnectionsPerUser"`
 	RefreshCooldown                  string `yaml:"refreshCooldown"`
 	MaxCachedConnections             *int   `yaml:"maxCachedConnections"`
+	MaxConcurrentRefreshes           *int   `yaml:"maxConcurrentRefreshes"`
 }
 
 // ConfigSecrets is the secrets section: what manifests' secret references

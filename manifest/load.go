@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 // FileResult is the outcome of loading one file of the folder: a manifest
@@ -125,8 +126,9 @@ func LoadPaths(paths []string, opts Options) (*Result, error) {
 	return LoadFiles(files, opts), nil
 }
 
-// LoadFiles parses the given files in parallel and checks rules that span
-// files (unique ids; a workflow's integration and actions). Files named
+// LoadFiles parses the given files in parallel (re-using opts.Cache's
+// results for unchanged manifests) and checks rules that span files
+// (unique ids; a workflow's integration and actions). Files named
 // *.workflow.yaml or *.workflow.yml are workflows, the others manifests.
 func LoadFiles(files []string, opts Options) *Result {
 	sort.Strings(files)
@@ -147,6 +149,9 @@ func LoadFiles(files []string, opts Options) *Result {
 	}
 	close(next)
 	wg.Wait()
+	if opts.Cache != nil {
+		opts.Cache.keep(files)
+	}
 	checkUniqueIDs(res)
 	linkWorkflows(res)
 	return res
@@ -155,6 +160,20 @@ func LoadFiles(files []string, opts Options) *Result {
 func loadFile(path string, opts Options) FileResult {
 	fr := FileResult{Path: path}
 	workflow := IsWorkflowFile(filepath.Base(path))
+	// Workflows are few and checked against the integrations on every
+	// load; only manifests go through the cache.
+	cache := opts.Cache
+	if workflow {
+		cache = nil
+	}
+	var fi os.FileInfo
+	read := time.Now()
+	if cache != nil {
+		fi, _ = os.Stat(path)
+		if cached, ok := cache.unchanged(path, fi, opts); ok {
+			return cached
+		}
+	}
 	data, err := readRegularFile(path, MaxManifestBytes)
 	if tooLarge := (*fileTooLargeError)(nil); errors.As(err, &tooLarge) {
 		if workflow {
@@ -172,6 +191,9 @@ func loadFile(path string, opts Options) FileResult {
 		fr.parsed, fr.ownProblems = ParseWorkflow(path, data)
 		fr.Problems = fr.ownProblems
 		return fr
+	}
+	if cache != nil {
+		return cache.parse(path, fi, read, data, opts)
 	}
 	fr.Integration, fr.Problems = Parse(path, data, opts)
 	return fr

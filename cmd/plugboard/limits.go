@@ -20,6 +20,7 @@ type limitFlags struct {
 	connectPerUser, connectPerIP                 ratelimit.Rate
 	trustedProxies                               string
 	maxPerUserIntegration, maxPerUser, maxCached int
+	maxRefreshes                                 int
 	refreshCooldown                              time.Duration
 	workflows                                    workflow.Limits
 }
@@ -41,6 +42,7 @@ func addLimitFlags(fs *flag.FlagSet, l *limitFlags) {
 	fs.DurationVar(&w.MaxRunDuration, "workflow-max-duration", workflow.DefaultMaxRunDuration, "a workflow run not finished this long after it was triggered fails")
 	fs.Int64Var(&w.MaxPayloadBytes, "workflow-max-payload", workflow.DefaultMaxPayloadBytes, "largest workflow trigger payload (request body, event payload) and step output, in bytes")
 	fs.DurationVar(&w.RequestTimeout, "workflow-request-timeout", workflow.DefaultRequestTimeout, "how long POST …/sdk/triggers/{workflowId} waits for the run's response before answering 504 workflow_timeout (the run goes on)")
+	fs.IntVar(&l.maxRefreshes, "max-concurrent-refreshes", connection.DefaultMaxConcurrentRefreshes, "most token refreshes one integration may have in flight at once (per replica); more wait their turn (0: no cap)")
 }
 
 func (l limitFlags) limits() (gateway.Limits, error) {
@@ -63,6 +65,9 @@ func (l limitFlags) limits() (gateway.Limits, error) {
 		return out, err
 	}
 	if out.MaxConnectionsPerUser, err = noCap("max-connections-per-user", l.maxPerUser); err != nil {
+		return out, err
+	}
+	if out.MaxConcurrentRefreshes, err = noCap("max-concurrent-refreshes", l.maxRefreshes); err != nil {
 		return out, err
 	}
 	switch {
@@ -92,7 +97,8 @@ func limitValues(values map[string]string, cfg *manifest.Config) {
 	values["rate-connect"], values["rate-connect-ip"], values["refresh-cooldown"] = l.RateConnect, l.RateConnectIP, l.RefreshCooldown
 	values["trusted-proxies"] = strings.Join(cfg.TrustedProxies, ",")
 	for name, v := range map[string]*int{"max-connections-per-user-integration": l.MaxConnectionsPerUserIntegration,
-		"max-connections-per-user": l.MaxConnectionsPerUser, "max-cached-connections": l.MaxCachedConnections} {
+		"max-connections-per-user": l.MaxConnectionsPerUser, "max-cached-connections": l.MaxCachedConnections,
+		"max-concurrent-refreshes": l.MaxConcurrentRefreshes} {
 		if v != nil {
 			values[name] = strconv.Itoa(*v)
 		}

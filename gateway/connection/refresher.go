@@ -3,6 +3,7 @@ package connection
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -63,9 +64,22 @@ type Refresher struct {
 	// Refreshes of (nearly) expired tokens are not affected. Per process.
 	// Default DefaultForcedRefreshCooldown; negative disables it.
 	ForcedRefreshCooldown time.Duration
+	// MaxConcurrentRefreshes caps the token refreshes one integration has
+	// in flight at once in this process: when thousands of tokens expire
+	// together, the provider sees at most this many token requests at a
+	// time (and, on PostgreSQL, at most this many pool connections are held
+	// by refresh locks per integration); the others wait for a slot, up to
+	// RefreshTimeout, then refresh in their turn (a request whose token is
+	// still valid for RefreshAheadValidity does not wait: it uses the token
+	// and the refresh happens in the background). Requests for the same
+	// connection still share one refresh. Default
+	// DefaultMaxConcurrentRefreshes; negative: no cap.
+	MaxConcurrentRefreshes int
 
 	flight singleflight.Group
 	cache  connCache
+	slots  refreshSlots
+	ahead  sync.Map // connection id -> true while refreshed in the background
 
 	forcedMu   sync.Mutex
 	forced     map[string]time.Time // connection id -> last forced refresh
@@ -202,15 +216,48 @@ func (c *Refresher) Fresh(ctx context.Context, in *manifest.Integration, conn *C
 	if stale == "" && !needsRefresh(in, conn, time.Now()) {
 		return conn, nil
 	}
-	v, err, _ := c.flight.Do(conn.ID, func() (any, error) {
+	refresh := func() (any, error) {
+		// The wait for a slot and the refresh each get RefreshTimeout: a
+		// refresh that had to queue behind a storm is not cut short.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RefreshTimeout)
+		defer cancel()
+		release, err := c.slots.acquire(wctx, in.ID, c.MaxConcurrentRefreshes, c.Metrics)
+		if err != nil {
+			return nil, fmt.Errorf("refresh of connection %s (%s): no refresh slot free within %s: %w", conn.ID, in.ID, RefreshTimeout, err)
+		}
+		defer release()
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RefreshTimeout)
 		defer cancel()
 		return c.refresh(rctx, in, conn.ID, stale)
-	})
+	}
+	// In a storm, a token that is still good for a while is used as it is
+	// while its refresh waits for a slot, instead of making the request wait.
+	if stale == "" && conn.ExpiresAt.After(time.Now().Add(RefreshAheadValidity)) && !c.slots.free(in.ID, c.MaxConcurrentRefreshes) {
+		c.refreshAhead(conn.ID, refresh)
+		return conn, nil
+	}
+	v, err, _ := c.flight.Do(conn.ID, refresh)
 	if err != nil {
 		return nil, err
 	}
 	return v.(*Connection), nil
+}
+
+// RefreshAheadValidity: when every refresh slot of an integration is
+// taken, a request whose token stays valid at least this much longer is
+// served with it, and the refresh goes on in the background.
+const RefreshAheadValidity = 10 * time.Second
+
+// refreshAhead runs fn, connection id's refresh, in the background, unless
+// one is already running or queued there.
+func (c *Refresher) refreshAhead(id string, fn func() (any, error)) {
+	if _, queued := c.ahead.LoadOrStore(id, true); queued {
+		return
+	}
+	go func() {
+		defer c.ahead.Delete(id)
+		_, _, _ = c.flight.Do(id, fn) // refresh logs and counts its failures
+	}()
 }
 
 func (c *Refresher) refresh(ctx context.Context, in *manifest.Integration, id, stale string) (_ *Connection, err error) {

@@ -53,6 +53,9 @@ type Reloader struct {
 	stamp   string          // fingerprint of the folder at the last reload
 	warned  map[string]bool // warnings logged, by located text: each is logged once while it lasts
 	swapped []func(*manifest.Catalog)
+	// parsed keeps each file's last parse: a reload parses only the files
+	// (and icons and secrets) that changed.
+	parsed manifest.ParseCache
 }
 
 // Report describes one reload.
@@ -95,7 +98,9 @@ func (r *Reloader) Reload(trigger string) Report {
 	rep := Report{Trigger: trigger, At: start}
 	prev := r.current.Load()
 	stamp, _ := fingerprint(r.Dir)
-	res, err := manifest.LoadPaths([]string{r.Dir}, r.Options)
+	opts := r.Options
+	opts.Cache = &r.parsed
+	res, err := manifest.LoadPaths([]string{r.Dir}, opts)
 	if err != nil {
 		rep.Error = err.Error()
 		rep.Duration = time.Since(start)

@@ -43,6 +43,12 @@ type Provider struct {
 
 	TokenCalls atomic.Int64 // requests to the token endpoint
 	APICalls   atomic.Int64
+	// TokenInFlight is how many token requests are being answered now;
+	// MaxTokenInFlight the most there ever were at once.
+	TokenInFlight, MaxTokenInFlight atomic.Int64
+	// TokenGate, when not nil, holds every token request until it is
+	// closed (after TokenInFlight counts it).
+	TokenGate chan struct{}
 
 	// RedirectURI is the only redirect URI registered for the client; empty
 	// accepts any (set it to test mismatches).
@@ -67,6 +73,7 @@ type Provider struct {
 	access  map[string]time.Time // access token -> expiry (zero: none)
 	refresh map[string]bool      // live refresh tokens
 	revoked map[string]bool      // rotated-out refresh tokens
+	uses    map[string]int       // refresh token -> refresh requests presenting it
 	apiKeys map[string]bool      // accepted API keys (X-Api-Key or bearer)
 }
 
@@ -74,7 +81,7 @@ type Provider struct {
 func New() *Provider {
 	p := &Provider{ClientID: "client-" + random(4), ClientSecret: "secret-" + random(8), TokenLifetime: time.Hour,
 		RotateRefreshTokens: true, Gate: make(chan struct{}), Users: map[string]string{"octo": "hunter2"},
-		codes: map[string]*authCode{}, access: map[string]time.Time{}, refresh: map[string]bool{}, revoked: map[string]bool{}, apiKeys: map[string]bool{}}
+		codes: map[string]*authCode{}, access: map[string]time.Time{}, refresh: map[string]bool{}, revoked: map[string]bool{}, uses: map[string]int{}, apiKeys: map[string]bool{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /oauth/token", p.token)
 	mux.HandleFunc("GET /oauth/authorize", p.authorizePage)
@@ -127,6 +134,13 @@ func (p *Provider) RevokeAccess(token string) {
 	p.mu.Unlock()
 }
 
+// RefreshUses is how many refresh requests presented rt, accepted or not.
+func (p *Provider) RefreshUses(rt string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.uses[rt]
+}
+
 // RefreshTokenLive reports whether a refresh token is currently valid.
 func (p *Provider) RefreshTokenLive(rt string) bool {
 	p.mu.Lock()
@@ -142,6 +156,17 @@ func oauthError(w http.ResponseWriter, status int, code, desc string) {
 
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	p.TokenCalls.Add(1)
+	n := p.TokenInFlight.Add(1)
+	defer p.TokenInFlight.Add(-1)
+	for m := p.MaxTokenInFlight.Load(); n > m && !p.MaxTokenInFlight.CompareAndSwap(m, n); m = p.MaxTokenInFlight.Load() {
+	}
+	if p.TokenGate != nil {
+		select {
+		case <-p.TokenGate:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	// Read the form first: only then does net/http notice a client that
 	// hangs up during the delay.
 	if err := r.ParseForm(); err != nil {
@@ -171,6 +196,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		}
 		rt := r.PostForm.Get("refresh_token")
 		p.mu.Lock()
+		p.uses[rt]++
 		live := p.refresh[rt]
 		if live && p.RotateRefreshTokens {
 			delete(p.refresh, rt)
