@@ -12,6 +12,9 @@ type Workflow struct {
 	Title       string
 	Description string
 	Integration string // the id of the integration it belongs to
+	// EnabledByDefault: the workflow runs for users who never chose;
+	// otherwise a user enables it in the Connect Portal or with the SDK.
+	EnabledByDefault bool
 	Trigger     Trigger
 	Settings    []WorkflowSetting // what the end user fills in the Connect Portal, in file order
 	Steps       []*Step           // in order; ids unique across the whole tree

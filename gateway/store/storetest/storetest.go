@@ -71,6 +71,10 @@ func Run(t *testing.T, open Opener) {
 		{"TicketsExpire", testTicketsExpire},
 		{"TicketsOneTaker", testTicketsOneTaker},
 		{"TicketsPeek", testTicketsPeek},
+		{"WorkflowChoices", testWorkflowChoices},
+		{"WorkflowSettingsChecked", testWorkflowSettingsChecked},
+		{"WorkflowSettingsKept", testWorkflowSettingsKept},
+		{"WorkflowConcurrentSet", testWorkflowConcurrentSet},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, h) })
 	}

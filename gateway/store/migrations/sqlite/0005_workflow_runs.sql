@@ -1,0 +1,3 @@
+-- PLACEHOLDER in branch wt-wf-ui only: wf-engine's 0005_workflow_runs.sql
+-- replaces this file when both branches are merged (migrations have no gaps).
+SELECT 1;
