@@ -15,9 +15,9 @@ type Workflow struct {
 	// EnabledByDefault: the workflow runs for users who never chose;
 	// otherwise a user enables it in the Connect Portal or with the SDK.
 	EnabledByDefault bool
-	Trigger     Trigger
-	Settings    []WorkflowSetting // what the end user fills in the Connect Portal, in file order
-	Steps       []*Step           // in order; ids unique across the whole tree
+	Trigger          Trigger
+	Settings         []WorkflowSetting // what the end user fills in the Connect Portal, in file order
+	Steps            []*Step           // in order; ids unique across the whole tree
 
 	Source   string // file path
 	Hash     string // hex SHA-256 of the file
