@@ -206,6 +206,7 @@ func (s *Server) assemble(mux *routes.Table, dir *integration.Directory, project
 	}
 	api := &sdk.API{Connections: cfg.Store, Flows: s.flows, Integrations: dir, Projects: projects, Origins: allowed, Limits: limits,
 		PublicURL: cfg.PublicURL, Log: cfg.Log}
+	s.wireUserWorkflows(dir, api)
 	api.Register(mux)
 	s.actions = &actions.Service{Integrations: dir, Connections: cfg.Store, Projects: projects, Proxy: proxyHandler, Log: cfg.Log}
 	s.actions.Register(mux)

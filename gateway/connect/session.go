@@ -26,6 +26,9 @@ type portalSession struct {
 	Session       string    `json:"s,omitempty"` // SDK session key: the flow runs in the SDK's popup
 	Account       string    `json:"a,omitempty"` // whose account: the user token's name/email, else sub (display only)
 	ReturnURL     string    `json:"r,omitempty"` // app page the result links back to in a tab (already allowed)
+	// Manage: the session replaced a connect session after it connected;
+	// it may choose the integration's workflows, never connect again.
+	Manage bool `json:"m,omitempty"`
 	CSRF          string    `json:"x"`
 	Expires       time.Time `json:"e"`
 }

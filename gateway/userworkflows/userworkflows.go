@@ -10,13 +10,20 @@ import (
 	"net/http"
 
 	"github.com/plugboardhq/plugboard/gateway/apierror"
+	"github.com/plugboardhq/plugboard/gateway/integration"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
-// Service reads and saves users' choices. Both fields are required.
+// Service reads and saves users' choices. Every field is required.
 type Service struct {
 	Store store.WorkflowSettings
+	// Connections counts the user's connections: a workflow is enabled
+	// only for a user who has its integration connected.
+	Connections interface {
+		Count(ctx context.Context, projectID, userID, integrationID string) (int, error)
+	}
+	Integrations *integration.Directory
 	// Workflows returns the serving catalog's workflows (read once per
 	// call, like the catalog itself).
 	Workflows func() []*manifest.Workflow
@@ -85,9 +92,24 @@ func stateOf(wf *manifest.Workflow, c *store.WorkflowChoice) State {
 }
 
 // Save records a user's choice: enabled or not, and settings (nil: keep
-// the saved ones). Invalid settings are a 400 invalid_input whose Fields
-// name each setting and what it expects.
+// the saved ones). Enabling needs a connection of the workflow's
+// integration (404 not_connected). Invalid settings are a 400
+// invalid_input whose Fields name each setting and what it expects.
 func (s *Service) Save(ctx context.Context, projectID, userID string, wf *manifest.Workflow, enabled bool, settings map[string]any) (State, *apierror.Error) {
+	if enabled {
+		n, err := s.Connections.Count(ctx, projectID, userID, wf.Integration)
+		if err != nil {
+			return State{}, apierror.New(http.StatusServiceUnavailable, apierror.StoreUnavailable, "Could not read the user's connections; try again.")
+		}
+		if n == 0 {
+			name := wf.Integration
+			if in, ok := s.Integrations.Lookup(wf.Integration); ok {
+				name = in.Name
+			}
+			return State{}, apierror.New(http.StatusNotFound, apierror.NotConnected,
+				"Connect "+name+" before enabling the workflow "+apierror.Quote(wf.ID)+".")
+		}
+	}
 	c, err := s.Store.SetWorkflow(ctx, projectID, userID, wf, enabled, settings)
 	var se *store.SettingsError
 	switch {
