@@ -21,12 +21,29 @@ func testWorkflows() []*manifest.Workflow {
 				{Key: "tone", Label: "Tone", Type: "string", Enum: []string{"calm", "loud"}, Default: "calm"},
 				{Key: "limit", Label: "Most leads a day", Type: "number", Default: 10.0},
 				{Key: "mention", Label: "Mention the owner", Type: "boolean", Default: false},
-			}},
+			},
+			Steps: []*manifest.Step{{ID: "post", Kind: manifest.StepRequest, Method: "POST", Path: mustValue("/echo"),
+				Body: mustValue(map[string]any{"channel": "=settings.channel", "name": "=trigger.payload.name", "user": "=user.id"}),
+				Retry: manifest.Retry{Attempts: 1}, Timeout: manifest.DefaultWorkflowStepTimeout}}},
 		{ID: "greet", Title: "Greet", Description: "Answers the app with a greeting.", Integration: "fakekey", EnabledByDefault: true,
-			Trigger: manifest.Trigger{Type: manifest.TriggerRequest}},
+			Trigger: manifest.Trigger{Type: manifest.TriggerRequest},
+			Steps: []*manifest.Step{
+				{ID: "me", Kind: manifest.StepRequest, Method: "GET", Path: mustValue("/me"), Retry: manifest.Retry{Attempts: 1}, Timeout: manifest.DefaultWorkflowStepTimeout},
+				{ID: "answer", Kind: manifest.StepResponse, Status: 200,
+					ResponseBody: mustValue(map[string]any{"greeting": "='Hello ' + trigger.body.name", "login": "=steps.me.body.login"})},
+			}},
 		{ID: "nightly", Title: "Nightly sync", Integration: "fakeoauth",
 			Trigger: manifest.Trigger{Type: manifest.TriggerSchedule, Cron: "0 3 * * *"}},
 	}
+}
+
+// mustValue compiles a step value of a test workflow.
+func mustValue(v any) *manifest.StepValue {
+	sv, err := manifest.CompileValue(v, nil)
+	if err != nil {
+		panic(err)
+	}
+	return sv
 }
 
 func withTestWorkflows(wfs []*manifest.Workflow) func(*Config) {

@@ -2,12 +2,19 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/plugboardhq/plugboard/gateway/testfix"
+	"github.com/plugboardhq/plugboard/manifest"
 )
 
 // The Connect Portal's workflows page in Chromium: after connecting in a
@@ -130,4 +137,110 @@ func TestBrowserPortalEnablesAWorkflow(t *testing.T) {
 // engine asks (store.UserWorkflow) instead of running workflows.
 func engineMerged(a *sdkApp) bool {
 	return slices.Contains(a.srv.routes, "POST /v2/projects/{pid}/sdk/events/trigger")
+}
+
+// leadSink is an integration's API that records what workflow runs post.
+type leadSink struct {
+	mu    sync.Mutex
+	posts []map[string]any
+}
+
+func (s *leadSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var body map[string]any
+	_ = json.NewDecoder(r.Body).Decode(&body)
+	s.mu.Lock()
+	s.posts = append(s.posts, body)
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"ok":true}`))
+}
+
+// posted counts the posts of user with name.
+func (s *leadSink) posted(user, name string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, p := range s.posts {
+		if p["user"] == user && p["name"] == name {
+			n++
+		}
+	}
+	return n
+}
+
+func notifyWorkflow() *manifest.Workflow {
+	return &manifest.Workflow{ID: "notify-leads", Title: "Notify new leads", Integration: "leadsink",
+		Trigger:  manifest.Trigger{Type: manifest.TriggerEvent, Event: "lead.created"},
+		Settings: []manifest.WorkflowSetting{{Key: "channel", Label: "Channel", Type: "string", Required: true}},
+		Steps: []*manifest.Step{{ID: "notify", Kind: manifest.StepRequest, Method: "POST", Path: mustValue("/notify"),
+			Body:  mustValue(map[string]any{"user": "=user.id", "name": "=trigger.payload.name", "channel": "=settings.channel"}),
+			Retry: manifest.Retry{Attempts: 1}, Timeout: manifest.DefaultWorkflowStepTimeout}}}
+}
+
+// A user who disables a workflow in the portal no longer triggers it: the
+// engine's question (store.UserWorkflow) says so at once, and, with the
+// engine merged, the app's event runs the workflow for a user who has it
+// enabled and not for the one who disabled it.
+func TestBrowserDisabledWorkflowNoLongerRuns(t *testing.T) {
+	sink := &leadSink{}
+	up := httptest.NewServer(sink)
+	t.Cleanup(up.Close)
+	wf := notifyWorkflow()
+	a := startPortalApp(t, func(c *Config) {
+		withManifests(t, up.URL, map[string]string{"leadsink.yaml": fmt.Sprintf(keyManifest, "leadsink", "Lead Sink")})(c)
+		withTestWorkflows([]*manifest.Workflow{wf})(c)
+	})
+	ctx := a.ctx
+	engine := engineMerged(a)
+	event := func(user, name string) {
+		t.Helper()
+		r := a.do("POST", "/v2/projects/dev/sdk/events/trigger", a.token(user), strings.NewReader(`{"name":"lead.created","payload":{"name":`+jsString(name)+`}}`),
+			map[string]string{"Content-Type": "application/json"})
+		if r.status/100 != 2 {
+			t.Fatalf("event for %s: %d %s", user, r.status, r.body)
+		}
+	}
+
+	// Dina connects in the portal and enables the workflow there.
+	link := a.link("dina", `{"integrationId":"custom.leadsink"}`)
+	run(t, ctx, "connect", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("f-api_key")),
+		chromedp.SendKeys(chromedp.ID("f-api_key"), "dina-key\r"), chromedp.WaitVisible(chromedp.ID("workflows-link")),
+		chromedp.Click(chromedp.ID("workflows-link")), chromedp.WaitVisible(chromedp.ID("wf-notify-leads-enabled")),
+		chromedp.Click(chromedp.ID("wf-notify-leads-enabled")), chromedp.SendKeys(chromedp.ID("wf-notify-leads-s-channel"), "#dina"),
+		chromedp.Click(chromedp.ID("wf-notify-leads-save")), chromedp.WaitVisible(chromedp.ID("wf-notify-leads-saved")))
+	if on, _, err := a.store.UserWorkflow(context.Background(), "dev", "dina", wf); err != nil || !on {
+		t.Fatalf("enabled in the portal, the engine is told %v (%v)", on, err)
+	}
+	if engine {
+		event("dina", "first")
+		testfix.Eventually(t, "dina's run to post", func() bool { return sink.posted("dina", "first") == 1 })
+	}
+
+	// She disables it in the portal.
+	run(t, ctx, "disable", chromedp.Click(chromedp.ID("wf-notify-leads-enabled")), chromedp.Click(chromedp.ID("wf-notify-leads-save")),
+		chromedp.WaitVisible(chromedp.ID("wf-notify-leads-saved")))
+	if got := text(t, ctx, "#wf-notify-leads-saved"); got != "Saved: disabled." {
+		t.Fatalf("status %q", got)
+	}
+	screenshot(t, ctx, "workflows-4-disabled")
+	if on, _, err := a.store.UserWorkflow(context.Background(), "dev", "dina", wf); err != nil || on {
+		t.Fatalf("disabled in the portal, the engine is told %v (%v)", on, err)
+	}
+	if !engine {
+		t.Log("the workflow engine is not merged into this branch: checked what it is told (store.UserWorkflow), ran no workflow")
+		return
+	}
+	// Her event runs nothing. Sam, who has it enabled, sends the same
+	// event after hers: once his run has posted, hers would have too.
+	a.connectKey("sam", "leadsink", "sam-key")
+	if r := a.do("POST", "/projects/dev/sdk/workflows/notify-leads", a.token("sam"), strings.NewReader(`{"settings":{"channel":"#sam"}}`),
+		map[string]string{"Content-Type": "application/json"}); r.status != 200 {
+		t.Fatalf("sam enables: %d %s", r.status, r.body)
+	}
+	event("dina", "second")
+	event("sam", "second")
+	testfix.Eventually(t, "sam's run to post", func() bool { return sink.posted("sam", "second") == 1 })
+	if n := sink.posted("dina", "second"); n != 0 {
+		t.Errorf("dina disabled the workflow and her event still ran it (%d posts)", n)
+	}
 }

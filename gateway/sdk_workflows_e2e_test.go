@@ -1,0 +1,88 @@
+package gateway
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/plugboardhq/plugboard/gateway/testfix"
+)
+
+// The unmodified @useparagon/connect SDK in Chromium and the workflows of
+// an integration: getIntegrationConfig lists them, enableWorkflow,
+// updateWorkflowUserSettings and disableWorkflow save the user's choices
+// (what the Connect Portal saves too), and, with the workflow engine,
+// workflow() gets a run's response and event() starts the workflows that
+// listen for it.
+func TestSDKWorkflowsUnmodified(t *testing.T) {
+	a := startSDKAppWith(t, withTestWorkflows(testWorkflows()))
+	e := a.proxyEnv
+	e.connectKey("sdk-wf", "fakekey", "key-sdk-wf")
+	tok := a.token("sdk-wf")
+	if got := eval[string](a, `paragon.authenticate("dev", "`+tok+`").then(() => "ok")`); got != "ok" {
+		t.Fatalf("authenticate: %s", got)
+	}
+	conf := eval[map[string]any](a, `paragon.getIntegrationConfig("custom.fakekey")`)
+	if got := jsonOf(conf["availableWorkflows"]); !strings.Contains(got, `"description":"Post new leads","id":"post-leads"`) ||
+		!strings.Contains(got, `"id":"greet"`) || !strings.Contains(got, `"key":"channel"`) {
+		t.Errorf("getIntegrationConfig().availableWorkflows: %s", got)
+	}
+	settingsOf := func(id string) string {
+		return jsonOf(eval[map[string]any](a, `paragon.getUser().integrations["custom.fakekey"].allCredentials[0].configurations[0].workflowSettings[`+jsString(id)+`] || {}`))
+	}
+	if got := settingsOf("greet"); got != `{"enabled":true,"settings":{}}` {
+		t.Errorf("greet (enabled by default) in the SDK's state: %s", got)
+	}
+
+	// enableWorkflow without the required setting: the gateway says which.
+	if got := a.evalErr(`paragon.enableWorkflow("post-leads")`); !strings.Contains(got, `Check the settings of \"Post new leads\": it cannot be enabled with these.`) {
+		t.Errorf("enableWorkflow without its channel: %q", got)
+	}
+	if got := eval[string](a, `paragon.updateWorkflowUserSettings("custom.fakekey", "post-leads", {channel: "#sdk"}).then(r => r.errors.length + " errors")`); got != "0 errors" {
+		t.Errorf("updateWorkflowUserSettings: %s", got)
+	}
+	if got := eval[string](a, `paragon.enableWorkflow("post-leads").then(() => "ok")`); got != "ok" {
+		t.Fatalf("enableWorkflow: %s", got)
+	}
+	if got := settingsOf("post-leads"); got != `{"enabled":true,"settings":{"channel":"#sdk","limit":10,"mention":false,"tone":"calm"}}` {
+		t.Errorf("post-leads in the SDK's state: %s", got)
+	}
+	if got := eval[string](a, `paragon.disableWorkflow("greet").then(() => "ok")`); got != "ok" {
+		t.Fatalf("disableWorkflow: %s", got)
+	}
+	wfs := testWorkflows()
+	if on, settings, err := e.store.UserWorkflow(context.Background(), "dev", "sdk-wf", wfs[0]); err != nil || !on || settings["channel"] != "#sdk" {
+		t.Errorf("the store after enableWorkflow: %v %v %v", on, settings, err)
+	}
+	if on, _, _ := e.store.UserWorkflow(context.Background(), "dev", "sdk-wf", wfs[1]); on {
+		t.Error("the store after disableWorkflow: greet still enabled")
+	}
+	// A new authenticate reads the same from /sdk/me.
+	_ = eval[string](a, `paragon.authenticate("dev", "`+tok+`").then(() => "ok")`)
+	if got := jsonOf(eval[map[string]any](a, `paragon.getUser().integrations["custom.fakekey"].workflowSettings`)); got !=
+		`{"greet":{"enabled":false,"settings":{}},"post-leads":{"enabled":true,"settings":{"channel":"#sdk","limit":10,"mention":false,"tone":"calm"}}}` {
+		t.Errorf("workflowSettings after authenticate: %s", got)
+	}
+
+	if !engineMerged(a) {
+		t.Log("the workflow engine is not merged into this branch: workflow() and event() are not run")
+		return
+	}
+	// workflow(): the run's response step answers. A disabled workflow is refused.
+	if got := a.evalErr(`paragon.workflow("greet", {body: {name: "Ada"}})`); got == "RESOLVED" {
+		t.Error("workflow() of a disabled workflow resolved")
+	}
+	_ = eval[string](a, `paragon.enableWorkflow("greet").then(() => "ok")`)
+	got := eval[map[string]any](a, `paragon.workflow("greet", {body: {name: "Ada"}})`)
+	if got["greeting"] != "Hello Ada" || got["login"] != "octo" {
+		t.Errorf("workflow(greet) resolved with %v", got)
+	}
+	// event(): post-leads listens for lead.created; its run posts to the provider.
+	if got := eval[string](a, `paragon.event("lead.created", {name: "Grace"}).then(() => "ok")`); got != "ok" {
+		t.Fatalf("event: %s", got)
+	}
+	testfix.Eventually(t, "the event's run to succeed", func() bool {
+		r := e.do("GET", "/admin/v1/workflow-runs?workflow=post-leads", e.admin, nil, nil)
+		return r.status == 200 && strings.Contains(r.body, "succeeded")
+	})
+}
