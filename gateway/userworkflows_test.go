@@ -23,7 +23,7 @@ func testWorkflows() []*manifest.Workflow {
 				{Key: "mention", Label: "Mention the owner", Type: "boolean", Default: false},
 			},
 			Steps: []*manifest.Step{{ID: "post", Kind: manifest.StepRequest, Method: "POST", Path: mustValue("/echo"),
-				Body: mustValue(map[string]any{"channel": "=settings.channel", "name": "=trigger.payload.name", "user": "=user.id"}),
+				Body:  mustValue(map[string]any{"channel": "=settings.channel", "name": "=trigger.payload.name", "user": "=user.id"}),
 				Retry: manifest.Retry{Attempts: 1}, Timeout: manifest.DefaultWorkflowStepTimeout}}},
 		{ID: "greet", Title: "Greet", Description: "Answers the app with a greeting.", Integration: "fakekey", EnabledByDefault: true,
 			Trigger: manifest.Trigger{Type: manifest.TriggerRequest},
