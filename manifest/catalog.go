@@ -19,38 +19,52 @@ const (
 	StatusRejected Status = "rejected"
 )
 
-// Entry is one manifest file as the catalog sees it.
+// Entry is one manifest or workflow file as the catalog sees it.
 type Entry struct {
 	Path        string
 	Status      Status
-	Integration *Integration // served version; nil when rejected
+	Integration *Integration // a manifest's served version; nil when rejected
+	Workflow    *Workflow    // a workflow file's served version; nil when rejected
 	LoadedAt    time.Time    // when the served version was first loaded
 	Problems    Problems     // of the file as it is on disk now
 }
 
-// Catalog is an immutable set of integrations: what the gateway serves.
-// Build a new one to change anything.
+// Catalog is an immutable set of integrations and their workflows: what
+// the gateway serves. Build a new one to change anything.
 type Catalog struct {
-	revision string
-	builtAt  time.Time
-	entries  []*Entry // sorted by path
-	byID     map[string]*Entry
-	literal  map[string]bool // host:port the gateway calls, written without references
+	revision  string
+	builtAt   time.Time
+	entries   []*Entry // manifest files, sorted by path
+	byID      map[string]*Entry
+	literal   map[string]bool // host:port the gateway calls, written without references
+	wfEntries []*Entry        // workflow files, sorted by path
+	wfByID    map[string]*Entry
+	workflows []*Workflow // served, sorted by id
 }
 
 // NewCatalog builds a catalog from a load result. Where a file failed and
 // prev served an integration from the same file, that last good version is
-// kept (StatusStale); a file that is gone drops its integration.
+// kept (StatusStale); a file that is gone drops its integration. Workflow
+// files are kept the same way, as long as their integration is served and
+// still has the actions they run.
 func NewCatalog(res *Result, prev *Catalog, now time.Time) *Catalog {
-	c := &Catalog{builtAt: now, byID: map[string]*Entry{}}
+	c := &Catalog{builtAt: now, byID: map[string]*Entry{}, wfByID: map[string]*Entry{}}
 	prevByPath := map[string]*Entry{}
 	if prev != nil {
 		for _, e := range prev.entries {
 			prevByPath[e.Path] = e
 		}
+		for _, e := range prev.wfEntries {
+			prevByPath[e.Path] = e
+		}
 	}
 	var stale []*Entry
+	var workflowFiles []FileResult
 	for _, f := range res.Files {
+		if f.IsWorkflow() {
+			workflowFiles = append(workflowFiles, f)
+			continue
+		}
 		e := &Entry{Path: f.Path, Problems: f.Problems}
 		c.entries = append(c.entries, e)
 		old := prevByPath[f.Path]
@@ -79,6 +93,7 @@ func NewCatalog(res *Result, prev *Catalog, now time.Time) *Catalog {
 		c.byID[e.Integration.ID] = e
 	}
 	sort.Slice(c.entries, func(i, j int) bool { return c.entries[i].Path < c.entries[j].Path })
+	c.addWorkflows(workflowFiles, prevByPath, now)
 	c.revision = c.computeRevision()
 	c.literal = map[string]bool{}
 	for _, e := range c.byID {
@@ -106,11 +121,17 @@ func (c *Catalog) computeRevision() string {
 	for _, id := range ids {
 		h.Write([]byte(id + "=" + c.byID[id].Integration.Hash + "\n"))
 	}
+	// Workflows are counted only when there are any, so that a folder
+	// without them keeps the revision it had before workflows existed.
+	for _, wf := range c.workflows {
+		h.Write([]byte("workflow:" + wf.ID + "=" + wf.Hash + "\n"))
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Revision is a hash of every served integration's content: two catalogs
-// (or two replicas) with the same revision serve the same manifests.
+// Revision is a hash of every served integration's and workflow's
+// content: two catalogs (or two replicas) with the same revision serve the
+// same manifests and workflows.
 func (c *Catalog) Revision() string { return c.revision }
 
 // BuiltAt is when the catalog was built.
@@ -144,26 +165,52 @@ func (c *Catalog) Entries() []*Entry { return c.entries }
 // Len is the number of integrations served.
 func (c *Catalog) Len() int { return len(c.byID) }
 
-// Changes lists what differs between two catalogs, by integration id.
+// Changes lists what differs between two catalogs, by integration and
+// workflow id.
 type Changes struct {
 	Added    []string `json:"added"`
 	Updated  []string `json:"updated"`
 	Removed  []string `json:"removed"`
-	Rejected []string `json:"rejected"` // files whose current version was not loaded (stale or rejected)
+	Rejected []string `json:"rejected"` // files whose current version was not loaded (stale or rejected), workflows' too
+	// Workflows lists the workflows added, updated and removed.
+	Workflows WorkflowChanges `json:"workflows"`
+}
+
+// WorkflowChanges lists what differs between two catalogs' workflows, by id.
+type WorkflowChanges struct {
+	Added   []string `json:"added"`
+	Updated []string `json:"updated"`
+	Removed []string `json:"removed"`
 }
 
 // Empty reports whether nothing changed and nothing was rejected.
 func (ch Changes) Empty() bool {
-	return len(ch.Added)+len(ch.Updated)+len(ch.Removed)+len(ch.Rejected) == 0
+	return len(ch.Added)+len(ch.Updated)+len(ch.Removed)+len(ch.Rejected)+
+		len(ch.Workflows.Added)+len(ch.Workflows.Updated)+len(ch.Workflows.Removed) == 0
 }
 
-// Diff compares the integrations served by prev and next.
+// Diff compares the integrations and workflows served by prev and next.
 func Diff(prev, next *Catalog) Changes {
-	ch := Changes{Added: []string{}, Updated: []string{}, Removed: []string{}, Rejected: []string{}}
-	old := map[string]*Entry{}
+	ch := Changes{Added: []string{}, Updated: []string{}, Removed: []string{}, Rejected: []string{},
+		Workflows: WorkflowChanges{Added: []string{}, Updated: []string{}, Removed: []string{}}}
+	old, oldWF := map[string]*Entry{}, map[string]*Entry{}
 	if prev != nil {
-		old = prev.byID
+		old, oldWF = prev.byID, prev.wfByID
 	}
+	for _, wf := range next.workflows {
+		switch o, ok := oldWF[wf.ID]; {
+		case !ok:
+			ch.Workflows.Added = append(ch.Workflows.Added, wf.ID)
+		case o.Workflow.Hash != wf.Hash:
+			ch.Workflows.Updated = append(ch.Workflows.Updated, wf.ID)
+		}
+	}
+	for id := range oldWF {
+		if _, ok := next.wfByID[id]; !ok {
+			ch.Workflows.Removed = append(ch.Workflows.Removed, id)
+		}
+	}
+	sort.Strings(ch.Workflows.Removed)
 	for _, in := range next.Integrations() {
 		switch o, ok := old[in.ID]; {
 		case !ok:
@@ -178,10 +225,11 @@ func Diff(prev, next *Catalog) Changes {
 		}
 	}
 	sort.Strings(ch.Removed)
-	for _, e := range next.entries {
+	for _, e := range append(append([]*Entry(nil), next.entries...), next.wfEntries...) {
 		if e.Status != StatusOK {
 			ch.Rejected = append(ch.Rejected, e.Path)
 		}
 	}
+	sort.Strings(ch.Rejected)
 	return ch
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"cel.dev/cel-go/cel"
+	celast "cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/ext"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -51,6 +52,35 @@ type ExprVars map[string]any
 type Expr struct {
 	Source string
 	prg    cel.Program
+	refs   []exprRef // steps.<id> and settings.<key> it reads
+}
+
+// exprRef is a read of steps.<id> or settings.<key> (or ["<key>"]) that
+// the expression makes, at a 1-based line and column of Source.
+type exprRef struct {
+	root, key    string
+	line, column int
+}
+
+// ExprError is a compile error: CEL's issues, each located in the
+// expression's source.
+type ExprError struct {
+	Issues []ExprIssue
+}
+
+// ExprIssue is one problem CEL found, at a 1-based line and column (in
+// characters) of the expression.
+type ExprIssue struct {
+	Line, Column int
+	Message      string
+}
+
+func (e *ExprError) Error() string {
+	parts := make([]string, len(e.Issues))
+	for i, is := range e.Issues {
+		parts[i] = fmt.Sprintf("%d:%d: %s", is.Line, is.Column, is.Message)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // ErrExprCost is returned (wrapped) when an evaluation exceeds ExprCostLimit.
@@ -95,14 +125,68 @@ func CompileExpr(src string, locals []string) (*Expr, error) {
 	}
 	ast, iss := env.Compile(src)
 	if iss != nil && iss.Err() != nil {
-		return nil, errors.New(strings.TrimSpace(iss.Err().Error()))
+		ee := &ExprError{}
+		for _, e := range iss.Errors() {
+			msg := strings.TrimSuffix(e.Message, " (in container '')")
+			if i := strings.Index(msg, " expecting {"); i > 0 {
+				msg = msg[:i] // the grammar's whole list of tokens
+			}
+			ee.Issues = append(ee.Issues, ExprIssue{Line: max(e.Location.Line(), 1), Column: e.Location.Column() + 1, Message: msg})
+		}
+		return nil, ee
 	}
 	prg, err := env.Program(ast, cel.CostLimit(ExprCostLimit), cel.InterruptCheckFrequency(100),
 		cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
 		return nil, err
 	}
-	return &Expr{Source: src, prg: prg}, nil
+	return &Expr{Source: src, prg: prg, refs: references(ast.NativeRep())}, nil
+}
+
+// references lists the expression's reads of steps.<id> and
+// settings.<key>, so that a workflow can check them against its steps and
+// settings. A macro that binds a variable named steps or settings hides
+// the globals: then nothing is listed, rather than something wrong.
+func references(a *celast.AST) []exprRef {
+	var refs []exprRef
+	shadowed := false
+	info := a.SourceInfo()
+	add := func(id int64, root, key string) {
+		loc := info.GetStartLocation(id)
+		refs = append(refs, exprRef{root: root, key: key, line: max(loc.Line(), 1), column: loc.Column() + 1})
+	}
+	celast.PreOrderVisit(a.Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		switch e.Kind() {
+		case celast.ComprehensionKind:
+			c := e.AsComprehension()
+			for _, v := range []string{c.IterVar(), c.IterVar2(), c.AccuVar()} {
+				if v == VarSteps || v == VarSettings {
+					shadowed = true
+				}
+			}
+		case celast.SelectKind:
+			s := e.AsSelect()
+			if op := s.Operand(); op.Kind() == celast.IdentKind && (op.AsIdent() == VarSteps || op.AsIdent() == VarSettings) {
+				add(op.ID(), op.AsIdent(), s.FieldName())
+			}
+		case celast.CallKind:
+			c := e.AsCall()
+			if c.FunctionName() != "_[_]" || len(c.Args()) != 2 {
+				return
+			}
+			op, idx := c.Args()[0], c.Args()[1]
+			if op.Kind() != celast.IdentKind || (op.AsIdent() != VarSteps && op.AsIdent() != VarSettings) || idx.Kind() != celast.LiteralKind {
+				return
+			}
+			if key, ok := idx.AsLiteral().Value().(string); ok {
+				add(op.ID(), op.AsIdent(), key)
+			}
+		}
+	}))
+	if shadowed {
+		return nil
+	}
+	return refs
 }
 
 var jsonValueType = reflect.TypeFor[*structpb.Value]()

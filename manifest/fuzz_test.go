@@ -60,3 +60,54 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseWorkflow feeds ParseWorkflow arbitrary bytes, starting from
+// every good and bad workflow: it must never panic, every problem must be
+// located in the file, and a workflow is returned exactly when there is no
+// error; a returned one is checked against an integration without panics.
+func FuzzParseWorkflow(f *testing.F) {
+	for _, dir := range []string{"good", "bad"} {
+		files, err := filepath.Glob(filepath.Join("testdata", "workflows", dir, "*.workflow.y*ml"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, file := range files {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(data)
+		}
+	}
+	res := LoadFiles([]string{filepath.Join("testdata", "workflows", "acme.yaml")}, Options{})
+	acme := res.Files[0].Integration
+	if acme == nil {
+		f.Fatal(res.Problems())
+	}
+	const file = "testdata/fuzz/x.workflow.yaml"
+	f.Fuzz(func(t *testing.T, data []byte) {
+		wf, probs := ParseWorkflow(file, data)
+		for _, p := range probs {
+			if p.File != file || p.Line < 0 || p.Column < 0 || p.Message == "" {
+				t.Fatalf("badly located problem %+v", p)
+			}
+			if p.Severity != Error && p.Severity != Warning {
+				t.Fatalf("problem without severity %+v", p)
+			}
+		}
+		if hasErrors := probs.HasErrors(false); (wf == nil) != hasErrors {
+			t.Fatalf("workflow %v returned with problems %v", wf != nil, probs)
+		}
+		if wf == nil {
+			return
+		}
+		if wf.ID == "" || wf.Hash == "" || wf.Trigger.Type == "" || len(wf.Steps) == 0 {
+			t.Fatalf("incomplete workflow %+v", wf)
+		}
+		for _, p := range linkWorkflow(wf, acme, []string{"acme"}, nil) {
+			if p.File != file || p.Message == "" {
+				t.Fatalf("badly located problem %+v", p)
+			}
+		}
+	})
+}

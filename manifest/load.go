@@ -11,12 +11,22 @@ import (
 	"sync"
 )
 
-// FileResult is the outcome of loading one manifest file.
+// FileResult is the outcome of loading one file of the folder: a manifest
+// or a workflow (IsWorkflowFile).
 type FileResult struct {
 	Path        string
-	Integration *Integration // nil when the file has errors
+	Integration *Integration // nil when the file has errors or is a workflow
+	Workflow    *Workflow    // a workflow file's; nil when it has errors
 	Problems    Problems     // errors and warnings
+
+	// A workflow file as parsed on its own, and its problems then: the
+	// checks against the integrations are made again on each Merge.
+	parsed      *Workflow
+	ownProblems Problems
 }
+
+// IsWorkflow reports whether the file is a workflow file.
+func (f *FileResult) IsWorkflow() bool { return IsWorkflowFile(filepath.Base(f.Path)) }
 
 // Result is the outcome of loading a set of manifest files.
 type Result struct {
@@ -43,8 +53,20 @@ func (r *Result) Integrations() []*Integration {
 	return out
 }
 
-// IsManifestFile reports whether a directory entry name is a manifest:
-// *.yaml or *.yml, not hidden (which also skips Kubernetes' ..data entries).
+// Workflows returns the valid workflows.
+func (r *Result) Workflows() []*Workflow {
+	var out []*Workflow
+	for _, f := range r.Files {
+		if f.Workflow != nil {
+			out = append(out, f.Workflow)
+		}
+	}
+	return out
+}
+
+// IsManifestFile reports whether a directory entry name is a file the
+// loader reads: *.yaml or *.yml, not hidden (which also skips Kubernetes'
+// ..data entries). Workflow files (IsWorkflowFile) are among them.
 func IsManifestFile(name string) bool {
 	if strings.HasPrefix(name, ".") {
 		return false
@@ -104,7 +126,8 @@ func LoadPaths(paths []string, opts Options) (*Result, error) {
 }
 
 // LoadFiles parses the given files in parallel and checks rules that span
-// files (unique ids).
+// files (unique ids; a workflow's integration and actions). Files named
+// *.workflow.yaml or *.workflow.yml are workflows, the others manifests.
 func LoadFiles(files []string, opts Options) *Result {
 	sort.Strings(files)
 	res := &Result{Files: make([]FileResult, len(files))}
@@ -125,18 +148,29 @@ func LoadFiles(files []string, opts Options) *Result {
 	close(next)
 	wg.Wait()
 	checkUniqueIDs(res)
+	linkWorkflows(res)
 	return res
 }
 
 func loadFile(path string, opts Options) FileResult {
 	fr := FileResult{Path: path}
+	workflow := IsWorkflowFile(filepath.Base(path))
 	data, err := readRegularFile(path, MaxManifestBytes)
 	if tooLarge := (*fileTooLargeError)(nil); errors.As(err, &tooLarge) {
-		fr.Problems = Problems{{File: path, Message: tooLarge.describe("file") + " for a manifest", Severity: Error, Hint: "move large icons to their own .svg file"}}
+		if workflow {
+			fr.Problems = Problems{{File: path, Message: tooLarge.describe("file") + " for a workflow", Severity: Error, Hint: "split it into several workflows"}}
+		} else {
+			fr.Problems = Problems{{File: path, Message: tooLarge.describe("file") + " for a manifest", Severity: Error, Hint: "move large icons to their own .svg file"}}
+		}
 		return fr
 	}
 	if err != nil {
 		fr.Problems = Problems{{File: path, Message: "cannot read: " + pathError(err).Error(), Severity: Error}}
+		return fr
+	}
+	if workflow {
+		fr.parsed, fr.ownProblems = ParseWorkflow(path, data)
+		fr.Problems = fr.ownProblems
 		return fr
 	}
 	fr.Integration, fr.Problems = Parse(path, data, opts)
@@ -153,6 +187,7 @@ func Merge(first []FileResult, res *Result) *Result {
 	}
 	res.Files = append(append([]FileResult(nil), first...), res.Files...)
 	checkUniqueIDs(res)
+	linkWorkflows(res)
 	return res
 }
 
@@ -173,5 +208,43 @@ func checkUniqueIDs(res *Result) {
 			continue
 		}
 		first[id] = f.Path
+	}
+}
+
+// linkWorkflows checks each workflow file against the integrations of res
+// (the integration exists and has the actions its steps run) and rejects a
+// workflow whose id an earlier workflow file (in path order) already uses.
+// It starts from each file's own problems, so it can run again after Merge.
+func linkWorkflows(res *Result) {
+	byID := map[string]*Integration{}
+	var ids, failed []string
+	for _, f := range res.Files {
+		switch {
+		case f.Integration != nil:
+			byID[f.Integration.ID] = f.Integration
+			ids = append(ids, f.Integration.ID)
+		case !f.IsWorkflow():
+			failed = append(failed, filepath.Base(f.Path))
+		}
+	}
+	first := map[string]string{}
+	for i := range res.Files {
+		f := &res.Files[i]
+		if f.parsed == nil {
+			continue
+		}
+		wf := f.parsed
+		probs := append(Problems(nil), f.ownProblems...)
+		probs = append(probs, linkWorkflow(wf, byID[wf.Integration], ids, failed)...)
+		if prev, dup := first[wf.ID]; dup {
+			probs = append(probs, Problem{File: f.Path, Line: wf.idPos.line, Column: wf.idPos.col, Path: "id", Severity: Error,
+				Message: fmt.Sprintf("workflow id %q is already used by %s", wf.ID, prev), Hint: "workflow ids must be unique across the folder"})
+		}
+		sortProblems(probs)
+		f.Problems, f.Workflow = probs, nil
+		if !probs.HasErrors(false) {
+			f.Workflow = wf
+			first[wf.ID] = f.Path
+		}
 	}
 }

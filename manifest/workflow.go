@@ -13,7 +13,7 @@ type Workflow struct {
 	Description string
 	Integration string // the id of the integration it belongs to
 	// EnabledByDefault: the workflow runs for users who never chose;
-	// otherwise a user enables it in the Connect Portal or with the SDK.
+	// otherwise each user enables it.
 	EnabledByDefault bool
 	Trigger          Trigger
 	Settings         []WorkflowSetting // what the end user fills in the Connect Portal, in file order
@@ -22,6 +22,10 @@ type Workflow struct {
 	Source   string // file path
 	Hash     string // hex SHA-256 of the file
 	Warnings Problems
+
+	// Where fields are written, for errors found when the workflow is
+	// checked against the folder's integrations.
+	idPos, integrationPos position
 }
 
 // TriggerType says what starts a run.
@@ -111,7 +115,15 @@ type Step struct {
 	// ContinueOnError lets the run go on after the step failed for good;
 	// its output is then {"error": message}.
 	ContinueOnError bool
+
+	ptr         string   // JSON pointer of the step in its file
+	actionPos   position // where action is written
+	paramKeys   []string // the literal keys of Parameters when it is an object
+	paramKeyPos map[string]position
+	paramsPos   position
 }
+
+type position struct{ line, col int }
 
 // Retry says how a failed action or request is tried again: a transport
 // error, a 429 or a 5xx answer, or a timeout. Attempts counts the first

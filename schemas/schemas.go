@@ -20,3 +20,11 @@ var Config []byte
 
 // ConfigURL is the $id of the config schema.
 const ConfigURL = "https://plugboard.dev/schemas/config.schema.json"
+
+// Workflow is the JSON Schema of a workflow file (<name>.workflow.yaml).
+//
+//go:embed workflow.schema.json
+var Workflow []byte
+
+// WorkflowURL is the $id of the workflow schema.
+const WorkflowURL = "https://plugboard.dev/schemas/workflow.schema.json"
