@@ -88,11 +88,6 @@ type Config struct {
 	// allows PublicURL as an app origin. Dev mode only: `plugboard serve`
 	// never sets it in production.
 	Demo *Demo
-
-	// workflowsForTest stands in for the catalog's workflows in this
-	// package's tests until the manifest loader reads workflow files
-	// (see catalogWorkflows).
-	workflowsForTest func() []*manifest.Workflow
 }
 
 // Demo configures the demo (see Config.Demo).

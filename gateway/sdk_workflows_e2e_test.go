@@ -15,7 +15,7 @@ import (
 // workflow() gets a run's response and event() starts the workflows that
 // listen for it.
 func TestSDKWorkflowsUnmodified(t *testing.T) {
-	a := startSDKAppWith(t, withTestWorkflows(testWorkflows()))
+	a := startSDKAppWith(t, withWorkflowFiles(t, testWorkflowFiles))
 	e := a.proxyEnv
 	e.connectKey("sdk-wf", "fakekey", "key-sdk-wf")
 	tok := a.token("sdk-wf")
@@ -50,11 +50,10 @@ func TestSDKWorkflowsUnmodified(t *testing.T) {
 	if got := eval[string](a, `paragon.disableWorkflow("greet").then(() => "ok")`); got != "ok" {
 		t.Fatalf("disableWorkflow: %s", got)
 	}
-	wfs := testWorkflows()
-	if on, settings, err := e.store.UserWorkflow(context.Background(), "dev", "sdk-wf", wfs[0]); err != nil || !on || settings["channel"] != "#sdk" {
+	if on, settings, err := e.store.UserWorkflow(context.Background(), "dev", "sdk-wf", e.workflow("post-leads")); err != nil || !on || settings["channel"] != "#sdk" {
 		t.Errorf("the store after enableWorkflow: %v %v %v", on, settings, err)
 	}
-	if on, _, _ := e.store.UserWorkflow(context.Background(), "dev", "sdk-wf", wfs[1]); on {
+	if on, _, _ := e.store.UserWorkflow(context.Background(), "dev", "sdk-wf", e.workflow("greet")); on {
 		t.Error("the store after disableWorkflow: greet still enabled")
 	}
 	// A new authenticate reads the same from /sdk/me.

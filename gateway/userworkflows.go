@@ -16,11 +16,6 @@ func (s *Server) wireUserWorkflows(dir *integration.Directory, api *sdk.API) {
 }
 
 // catalogWorkflows returns the serving catalog's workflows.
-// TODO(merge wf-def): return s.reloader.Catalog().Workflows(); until the
-// loader reads workflow files, only this package's tests declare any.
 func (s *Server) catalogWorkflows() []*manifest.Workflow {
-	if s.cfg.workflowsForTest != nil {
-		return s.cfg.workflowsForTest()
-	}
-	return nil
+	return s.reloader.Catalog().Workflows()
 }

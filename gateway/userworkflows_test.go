@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -10,44 +11,71 @@ import (
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
-// testWorkflows are workflows of the fake integrations, as wf-def's
-// loader will build them from *.workflow.yaml files.
-func testWorkflows() []*manifest.Workflow {
-	return []*manifest.Workflow{
-		{ID: "post-leads", Title: "Post new leads", Description: "Posts each new lead to a channel.", Integration: "fakekey",
-			Trigger: manifest.Trigger{Type: manifest.TriggerEvent, Event: "lead.created"},
-			Settings: []manifest.WorkflowSetting{
-				{Key: "channel", Label: "Channel", Type: "string", Required: true, Help: "Where to post."},
-				{Key: "tone", Label: "Tone", Type: "string", Enum: []string{"calm", "loud"}, Default: "calm"},
-				{Key: "limit", Label: "Most leads a day", Type: "number", Default: 10.0},
-				{Key: "mention", Label: "Mention the owner", Type: "boolean", Default: false},
-			},
-			Steps: []*manifest.Step{{ID: "post", Kind: manifest.StepRequest, Method: "POST", Path: mustValue("/echo"),
-				Body:  mustValue(map[string]any{"channel": "=settings.channel", "name": "=trigger.payload.name", "user": "=user.id"}),
-				Retry: manifest.Retry{Attempts: 1}, Timeout: manifest.DefaultWorkflowStepTimeout}}},
-		{ID: "greet", Title: "Greet", Description: "Answers the app with a greeting.", Integration: "fakekey", EnabledByDefault: true,
-			Trigger: manifest.Trigger{Type: manifest.TriggerRequest},
-			Steps: []*manifest.Step{
-				{ID: "me", Kind: manifest.StepRequest, Method: "GET", Path: mustValue("/me"), Retry: manifest.Retry{Attempts: 1}, Timeout: manifest.DefaultWorkflowStepTimeout},
-				{ID: "answer", Kind: manifest.StepResponse, Status: 200,
-					ResponseBody: mustValue(map[string]any{"greeting": "='Hello ' + trigger.body.name", "login": "=steps.me.body.login"})},
-			}},
-		{ID: "nightly", Title: "Nightly sync", Integration: "fakeoauth",
-			Trigger: manifest.Trigger{Type: manifest.TriggerSchedule, Cron: "0 3 * * *"}},
+// testWorkflowFiles are workflows of the fake integrations.
+var testWorkflowFiles = map[string]string{
+	"post-leads.workflow.yaml": `id: post-leads
+title: Post new leads
+description: Posts each new lead to a channel.
+integration: fakekey
+trigger:
+  event: lead.created
+settings:
+  - {key: channel, label: Channel, type: string, required: true, help: Where to post.}
+  - {key: tone, label: Tone, type: string, enum: [calm, loud], default: calm}
+  - {key: limit, label: Most leads a day, type: number, default: 10}
+  - {key: mention, label: Mention the owner, type: boolean, default: false}
+steps:
+  - id: post
+    request:
+      method: POST
+      path: /echo
+      body: {channel: "=settings.channel", name: "=trigger.payload.name", user: "=user.id"}
+    retry: {attempts: 1}
+`,
+	"greet.workflow.yaml": `id: greet
+title: Greet
+description: Answers the app with a greeting.
+integration: fakekey
+enabledByDefault: true
+trigger:
+  request: {}
+steps:
+  - id: me
+    request: {method: GET, path: /me}
+    retry: {attempts: 1}
+  - id: answer
+    response:
+      status: 200
+      body: {greeting: "='Hello ' + trigger.body.name", login: "=steps.me.body.login"}
+`,
+	"nightly.workflow.yaml": `id: nightly
+title: Nightly sync
+integration: fakeoauth
+trigger:
+  schedule: {cron: "0 3 * * *"}
+steps:
+  - id: me
+    request: {method: GET, path: /me}
+`,
+}
+
+// withWorkflowFiles adds workflow files to the gateway's manifest folder.
+func withWorkflowFiles(t *testing.T, files map[string]string) func(*Config) {
+	return func(c *Config) {
+		for name, body := range files {
+			writeFile(t, filepath.Join(c.ManifestDir, name), body)
+		}
 	}
 }
 
-// mustValue compiles a step value of a test workflow.
-func mustValue(v any) *manifest.StepValue {
-	sv, err := manifest.CompileValue(v, nil)
-	if err != nil {
-		panic(err)
+// workflow returns a workflow of the serving catalog.
+func (g *testGateway) workflow(id string) *manifest.Workflow {
+	g.t.Helper()
+	wf, ok := g.srv.Reloader().Catalog().Workflow(id)
+	if !ok {
+		g.t.Fatalf("no workflow %q in the catalog", id)
 	}
-	return sv
-}
-
-func withTestWorkflows(wfs []*manifest.Workflow) func(*Config) {
-	return func(c *Config) { c.workflowsForTest = func() []*manifest.Workflow { return wfs } }
+	return wf
 }
 
 func decodeJSON[T any](t testing.TB, r response) T {
@@ -83,7 +111,7 @@ func jsonOf(v any) string {
 }
 
 func TestSDKWorkflowSettingsAPI(t *testing.T) {
-	e := startProxyEnvWith(t, withTestWorkflows(testWorkflows()))
+	e := startProxyEnvWith(t, withWorkflowFiles(t, testWorkflowFiles))
 	tok := e.token("wendy")
 	jsonHdr := map[string]string{"Content-Type": "application/json"}
 
@@ -98,9 +126,9 @@ func TestSDKWorkflowSettingsAPI(t *testing.T) {
 			t.Errorf("an integration without workflows lists %v", in["workflows"])
 		}
 	}
-	if got := jsonOf(fakekey["workflows"]); got != `[{"description":"Post new leads","id":"post-leads","integrationId":"`+integration.UUID("dev", "fakekey")+
-		`","plugboard":{"description":"Posts each new lead to a channel.","title":"Post new leads","trigger":"event"}},{"description":"Greet","id":"greet","integrationId":"`+
-		integration.UUID("dev", "fakekey")+`","plugboard":{"description":"Answers the app with a greeting.","title":"Greet","trigger":"request"}}]` {
+	if got := jsonOf(fakekey["workflows"]); got != `[{"description":"Greet","id":"greet","integrationId":"`+integration.UUID("dev", "fakekey")+
+		`","plugboard":{"description":"Answers the app with a greeting.","title":"Greet","trigger":"request"}},{"description":"Post new leads","id":"post-leads","integrationId":"`+
+		integration.UUID("dev", "fakekey")+`","plugboard":{"description":"Posts each new lead to a channel.","title":"Post new leads","trigger":"event"}}]` {
 		t.Errorf("workflows: %s", got)
 	}
 	meta := fakekey["configs"].([]any)[0].(map[string]any)["values"].(map[string]any)["workflowMeta"].(map[string]any)
@@ -159,7 +187,7 @@ func TestSDKWorkflowSettingsAPI(t *testing.T) {
 	if r := e.do("DELETE", "/projects/dev/sdk/workflows/post-leads", tok, nil, nil); r.status != 200 || !strings.HasPrefix(compact(r.body), `{"enabled":false,"id":"post-leads","settings":{"channel":"#leads"`) {
 		t.Errorf("disable: %d %s", r.status, r.body)
 	}
-	wf := testWorkflows()[0]
+	wf := e.workflow("post-leads")
 	if on, settings, err := e.store.UserWorkflow(context.Background(), "dev", "wendy", wf); err != nil || on || settings["channel"] != "#leads" {
 		t.Errorf("UserWorkflow after disabling: %v %v %v", on, settings, err)
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/plugboardhq/plugboard/gateway/testfix"
-	"github.com/plugboardhq/plugboard/manifest"
 )
 
 // The Connect Portal's workflows page in Chromium: after connecting in a
@@ -32,7 +31,7 @@ func pageEval[T any](t *testing.T, ctx context.Context, js string) T {
 }
 
 func TestBrowserPortalEnablesAWorkflow(t *testing.T) {
-	a := startPortalApp(t, withTestWorkflows(testWorkflows()))
+	a := startPortalApp(t, withWorkflowFiles(t, testWorkflowFiles))
 	ctx := a.ctx
 	a.provider.AddAPIKey("wf-key-1")
 	link := a.link("wendy", `{"integrationId":"custom.fakekey","returnUrl":`+jsString(a.app+"/settings")+`}`)
@@ -124,7 +123,7 @@ func TestBrowserPortalEnablesAWorkflow(t *testing.T) {
 	if got := text(t, ctx, "#wf-post-leads-saved"); got != "Saved: disabled." {
 		t.Errorf("status says %q", got)
 	}
-	if on, settings, err := a.store.UserWorkflow(context.Background(), "dev", "wendy", testWorkflows()[0]); err != nil || on || settings["channel"] != "#leads" {
+	if on, settings, err := a.store.UserWorkflow(context.Background(), "dev", "wendy", a.workflow("post-leads")); err != nil || on || settings["channel"] != "#leads" {
 		t.Errorf("after disabling: %v %v %v", on, settings, err)
 	}
 	if got := text(t, ctx, "#back"); got != "Back to Acme CRM" {
@@ -168,14 +167,21 @@ func (s *leadSink) posted(user, name string) int {
 	return n
 }
 
-func notifyWorkflow() *manifest.Workflow {
-	return &manifest.Workflow{ID: "notify-leads", Title: "Notify new leads", Integration: "leadsink",
-		Trigger:  manifest.Trigger{Type: manifest.TriggerEvent, Event: "lead.created"},
-		Settings: []manifest.WorkflowSetting{{Key: "channel", Label: "Channel", Type: "string", Required: true}},
-		Steps: []*manifest.Step{{ID: "notify", Kind: manifest.StepRequest, Method: "POST", Path: mustValue("/notify"),
-			Body:  mustValue(map[string]any{"user": "=user.id", "name": "=trigger.payload.name", "channel": "=settings.channel"}),
-			Retry: manifest.Retry{Attempts: 1}, Timeout: manifest.DefaultWorkflowStepTimeout}}}
-}
+const notifyWorkflowFile = `id: notify-leads
+title: Notify new leads
+integration: leadsink
+trigger:
+  event: lead.created
+settings:
+  - {key: channel, label: Channel, type: string, required: true}
+steps:
+  - id: notify
+    request:
+      method: POST
+      path: /notify
+      body: {user: "=user.id", name: "=trigger.payload.name", channel: "=settings.channel"}
+    retry: {attempts: 1}
+`
 
 // A user who disables a workflow in the portal no longer triggers it: the
 // engine's question (store.UserWorkflow) says so at once, and, with the
@@ -185,11 +191,9 @@ func TestBrowserDisabledWorkflowNoLongerRuns(t *testing.T) {
 	sink := &leadSink{}
 	up := httptest.NewServer(sink)
 	t.Cleanup(up.Close)
-	wf := notifyWorkflow()
-	a := startPortalApp(t, func(c *Config) {
-		withManifests(t, up.URL, map[string]string{"leadsink.yaml": fmt.Sprintf(keyManifest, "leadsink", "Lead Sink")})(c)
-		withTestWorkflows([]*manifest.Workflow{wf})(c)
-	})
+	a := startPortalApp(t, withManifests(t, up.URL, map[string]string{"leadsink.yaml": fmt.Sprintf(keyManifest, "leadsink", "Lead Sink"),
+		"notify-leads.workflow.yaml": notifyWorkflowFile}))
+	wf := a.workflow("notify-leads")
 	ctx := a.ctx
 	engine := engineMerged(a)
 	event := func(user, name string) {
@@ -217,7 +221,8 @@ func TestBrowserDisabledWorkflowNoLongerRuns(t *testing.T) {
 	}
 
 	// She disables it in the portal.
-	run(t, ctx, "disable", chromedp.Click(chromedp.ID("wf-notify-leads-enabled")), chromedp.Click(chromedp.ID("wf-notify-leads-save")),
+	run(t, ctx, "disable", chromedp.Navigate(a.base+"/connect/portal/leadsink/workflows"), chromedp.WaitVisible(chromedp.ID("wf-notify-leads-enabled")),
+		chromedp.Click(chromedp.ID("wf-notify-leads-enabled")), chromedp.Click(chromedp.ID("wf-notify-leads-save")),
 		chromedp.WaitVisible(chromedp.ID("wf-notify-leads-saved")))
 	if got := text(t, ctx, "#wf-notify-leads-saved"); got != "Saved: disabled." {
 		t.Fatalf("status %q", got)
