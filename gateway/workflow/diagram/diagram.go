@@ -51,8 +51,20 @@ const (
 	charW      = 7 // an average character at 13px, to truncate text to its box
 )
 
-// Render draws wf with states (by step id; nil or missing: no state).
+// Render draws wf with states (by step id; nil or missing: no state), as
+// a standalone SVG document with its Style.
 func Render(wf *manifest.Workflow, states map[string]State) []byte {
+	return render(wf, states, true)
+}
+
+// Inline draws wf like Render, without the <style> element: for a page
+// that puts Style in its own stylesheet (a strict Content-Security-Policy
+// refuses an inline <style> without the page's nonce).
+func Inline(wf *manifest.Workflow, states map[string]State) []byte {
+	return render(wf, states, false)
+}
+
+func render(wf *manifest.Workflow, states map[string]State, withStyle bool) []byte {
 	known := map[string]State{}
 	for id, st := range states {
 		if st.known() {
@@ -68,16 +80,18 @@ func Render(wf *manifest.Workflow, states map[string]State) []byte {
 	fmt.Fprintf(&b, `<title id="%s-title">%s</title>`+"\n", d.prefix, escape(wf.Title))
 	fmt.Fprintf(&b, `<desc id="%s-desc">%s</desc>`+"\n", d.prefix, escape(d.describe(wf)))
 	fmt.Fprintf(&b, `<defs><marker id="%s-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#57606a"/></marker></defs>`+"\n", d.prefix)
-	b.WriteString(`<style>` + style + `</style>` + "\n")
+	if withStyle {
+		b.WriteString(`<style>` + Style + `</style>` + "\n")
+	}
 	d.out = &b
 	body.draw(d, margin, margin)
 	b.WriteString("</svg>\n")
 	return []byte(b.String())
 }
 
-// style colours states; it names classes only, so that the SVG is the
-// same inline in a page or served as an image.
-const style = `.n rect{fill:#fff;stroke:#8c959f;stroke-width:1.5}` +
+// Style colours the diagram's states. Its rules only apply inside a
+// diagram (class workflow-diagram), so a page may include it as it is.
+var Style = scope(`.n rect{fill:#fff;stroke:#8c959f;stroke-width:1.5}` +
 	`.n text{font:13px system-ui,sans-serif;fill:#1f2328}.n .d{font-size:11px;fill:#57606a}` +
 	`.trigger rect{fill:#f6f8fa;stroke:#6e7781}` +
 	`.pending rect{fill:#f6f8fa;stroke:#8c959f;stroke-dasharray:4 3}` +
@@ -87,7 +101,24 @@ const style = `.n rect{fill:#fff;stroke:#8c959f;stroke-width:1.5}` +
 	`.skipped rect{fill:#fff;stroke:#d0d7de;stroke-dasharray:2 3}.skipped text{fill:#8c959f}` +
 	`.loop>rect{fill:none;stroke:#8c959f;stroke-dasharray:6 4}.loop>text{font:12px system-ui,sans-serif;fill:#1f2328}.loop>.d{font-size:11px;fill:#57606a}` +
 	`.loop.failed>rect{stroke:#cf222e}.loop.succeeded>rect{stroke:#1a7f37}.loop.running>rect{stroke:#0969da}` +
-	`.e{fill:none;stroke:#57606a;stroke-width:1.5}.l{font:11px system-ui,sans-serif;fill:#57606a}`
+	`.e{fill:none;stroke:#57606a;stroke-width:1.5}.l{font:11px system-ui,sans-serif;fill:#57606a}`)
+
+// scope prefixes every rule of css with .workflow-diagram.
+func scope(css string) string {
+	var b strings.Builder
+	for _, rule := range strings.SplitAfter(css, "}") {
+		if rule == "" {
+			continue
+		}
+		sel, body, _ := strings.Cut(rule, "{")
+		parts := strings.Split(sel, ",")
+		for i, p := range parts {
+			parts[i] = ".workflow-diagram " + p
+		}
+		b.WriteString(strings.Join(parts, ",") + "{" + body)
+	}
+	return b.String()
+}
 
 type drawing struct {
 	states map[string]State

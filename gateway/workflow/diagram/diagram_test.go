@@ -169,3 +169,17 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Errorf("%s differs from the rendering (-update rewrites it; review the diff):\n%s", path, got)
 	}
 }
+
+// Inline is Render without the <style> element; Style scopes every rule.
+func TestInline(t *testing.T) {
+	wf := leads(t)
+	standalone, inline := string(Render(wf, nil)), string(Inline(wf, nil))
+	if strings.Contains(inline, "<style") || strings.ReplaceAll(standalone, "<style>"+Style+"</style>\n", "") != inline {
+		t.Error("Inline differs from Render by more than the <style> element")
+	}
+	for _, rule := range strings.SplitAfter(Style, "}") {
+		if rule != "" && !strings.HasPrefix(rule, ".workflow-diagram ") {
+			t.Errorf("an unscoped rule: %s", rule)
+		}
+	}
+}
