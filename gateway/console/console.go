@@ -101,6 +101,7 @@ func (c *Console) Register(mux *routes.Table) {
 	mux.HandleFunc("POST /admin/sign-out", c.signedIn(c.signOut))
 	mux.HandleFunc("GET /admin/integrations", c.signedIn(c.integrations))
 	mux.HandleFunc("GET /admin/errors", c.signedIn(c.recentErrors))
+	mux.HandleFunc("GET /admin/workflows", c.signedIn(c.workflows))
 	if c.connections != nil {
 		mux.HandleFunc("GET /admin/connections", c.signedIn(c.listConnections))
 		mux.HandleFunc("GET /admin/connections/{id}", c.signedIn(c.connection))
@@ -119,6 +120,8 @@ type view struct {
 	Problem string // an error to show above the content
 	HasConn bool   // the connection pages exist
 	Data    any
+	// ExtraCSS is added to the page's stylesheet (a diagram's Style).
+	ExtraCSS template.CSS
 }
 
 func (c *Console) render(w http.ResponseWriter, status int, tmpl string, v view) {
