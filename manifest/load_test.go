@@ -373,8 +373,19 @@ func TestShippedIntegrations(t *testing.T) {
 	if probs := res.Problems(); len(probs) > 0 {
 		t.Errorf("want no problems, got:\n%v", probs)
 	}
-	if got, want := len(res.Integrations()), len(res.Files); got != want {
-		t.Errorf("%d of %d manifests loaded", got, want)
+	var manifests, workflows int
+	for _, f := range res.Files {
+		if f.IsWorkflow() {
+			workflows++
+		} else {
+			manifests++
+		}
+	}
+	if got := len(res.Integrations()); got != manifests {
+		t.Errorf("%d of %d manifests loaded", got, manifests)
+	}
+	if got := len(res.Workflows()); got != workflows || workflows == 0 {
+		t.Errorf("%d of %d workflows loaded", got, workflows)
 	}
 	var ids []string
 	for _, in := range res.Integrations() {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,8 @@ var badWorkflows = []struct {
 	file string
 	want string
 }{
+	{"empty.workflow.yaml", `1:1: file is empty (a workflow needs at least id, title, integration, trigger and steps)`},
+	{"two-documents.workflow.yaml", `2:1: file holds more than one YAML document (put each workflow in its own file)`},
 	{"cel-if.workflow.yaml", `8:25: steps[0].if: invalid expression: Syntax error: mismatched input '<EOF>'`},
 	{"cel-literal-block.workflow.yaml", `10:9: steps[0].if: invalid expression: undeclared reference to 'nope' (expressions see trigger, steps, settings and user, and in a loop its variable and index)`},
 	{"cel-syntax.workflow.yaml", `9:42: steps[0].response.body.n: invalid expression: Syntax error: missing ')' at '<EOF>'`},
@@ -350,6 +353,9 @@ func TestWorkflowMutations(t *testing.T) {
 	rng := rand.New(rand.NewPCG(16, 16))
 	alphabet := []byte("=:{}[]-,'\"\\|>#&*!%@` \n\tabcz019._()+<")
 	n := 3000
+	if s := os.Getenv("PLUGBOARD_TEST_MUTATIONS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
 	if testing.Short() {
 		n = 300
 	}
@@ -377,5 +383,100 @@ func TestWorkflowMutations(t *testing.T) {
 		if wf != nil {
 			linkWorkflow(wf, acme, []string{"acme"}, nil)
 		}
+	}
+}
+
+// The shipped example workflows compute what their comments promise.
+func TestShippedWorkflows(t *testing.T) {
+	res, err := LoadPaths([]string{filepath.Join("..", "integrations.d")}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := NewCatalog(res, nil, time.Now())
+	ctx := context.Background()
+
+	count, ok := cat.Workflow("github-repo-count")
+	if !ok || count.Trigger.Type != TriggerRequest || len(cat.WorkflowsFor("github")) != 1 {
+		t.Fatalf("github-repo-count: %v", res.Problems())
+	}
+	vars := ExprVars{
+		VarTrigger:  map[string]any{"type": "request", "body": map[string]any{}},
+		VarSteps:    map[string]any{},
+		VarSettings: map[string]any{"visibility": "all"},
+		VarUser:     map[string]any{"id": "u1"},
+	}
+	params, err := count.Steps[0].Parameters.Eval(ctx, vars)
+	if err != nil || params.(map[string]any)["visibility"] != "all" {
+		t.Errorf("parameters without a visibility in the call: %v %v", params, err)
+	}
+	vars[VarTrigger] = map[string]any{"type": "request", "body": map[string]any{"visibility": "private"}}
+	if params, err = count.Steps[0].Parameters.Eval(ctx, vars); err != nil || params.(map[string]any)["visibility"] != "private" {
+		t.Errorf("parameters with a visibility in the call: %v %v", params, err)
+	}
+	vars[VarSteps] = map[string]any{"repos": map[string]any{"status": 200.0, "body": []any{
+		map[string]any{"full_name": "a/one", "private": true}, map[string]any{"full_name": "a/two", "private": false}}}}
+	body, err := count.Steps[1].ResponseBody.Eval(ctx, vars)
+	if m, _ := body.(map[string]any); err != nil || m["count"] != 2.0 || m["private"] != 1.0 || !slices.Equal(m["names"].([]any), []any{"a/one", "a/two"}) {
+		t.Errorf("answer: %v %v", body, err)
+	}
+
+	leads, ok := cat.Workflow("slack-post-new-leads")
+	if !ok || leads.Trigger.Event != "lead.created" || leads.EnabledByDefault {
+		t.Fatalf("slack-post-new-leads: %+v", leads)
+	}
+	vars = ExprVars{
+		VarTrigger:  map[string]any{"type": "event", "name": "lead.created", "payload": map[string]any{"name": "Ada", "company": "Analytical", "owner": "U0123"}},
+		VarSteps:    map[string]any{},
+		VarSettings: map[string]any{"channel": "#sales", "mention": true},
+		VarUser:     map[string]any{"id": "u1"},
+	}
+	params, err = leads.Steps[0].Parameters.Eval(ctx, vars)
+	if want := "New lead: *Ada* (Analytical) for <@U0123>"; err != nil || params.(map[string]any)["text"] != want {
+		t.Errorf("text: %v %v, want %q", params, err, want)
+	}
+	vars[VarSteps] = map[string]any{"post": map[string]any{"status": 200.0, "body": map[string]any{"ok": true, "channel": "C1", "ts": "1.2"}}}
+	if urgent, err := leads.Steps[1].If.EvalBool(ctx, vars); err != nil || urgent {
+		t.Errorf("a lead without urgent: %v %v", urgent, err)
+	}
+}
+
+// The README's example workflow is valid with the shipped Slack manifest.
+func TestREADMEWorkflowExample(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(readme)
+	i := strings.Index(s, "id: post-new-leads")
+	start := strings.LastIndex(s[:max(i, 0)], "```yaml\n")
+	end := strings.Index(s[max(i, 0):], "```")
+	if i < 0 || start < 0 || end < 0 {
+		t.Fatal("the README has no example workflow with id post-new-leads")
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "post.workflow.yaml"), s[start+len("```yaml\n"):i+end])
+	copyFile(t, filepath.Join("..", "integrations.d", "slack.yaml"), filepath.Join(dir, "slack.yaml"))
+	copyFile(t, filepath.Join("..", "integrations.d", "slack.svg"), filepath.Join(dir, "slack.svg"))
+	res, err := LoadPaths([]string{dir}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Workflows()) != 1 || res.Problems().HasErrors(true) {
+		t.Errorf("the README's example workflow: %v", res.Problems())
+	}
+}
+
+// Every broken expression of a value is reported, each at its place.
+func TestWorkflowAllExpressionErrors(t *testing.T) {
+	src := "id: w\ntitle: T\nintegration: acme\ntrigger: {request: {}}\nsteps:\n" +
+		"  - id: answer\n    response:\n      body:\n        a: =nope\n        b: [1, =2 +]\n        c: =  user.id\n        d: \"=  usr.id\"\n"
+	_, probs := ParseWorkflow("w.workflow.yaml", []byte(src))
+	want := []string{
+		"w.workflow.yaml:9:13: steps[0].response.body.a: invalid expression: undeclared reference to 'nope' (expressions see trigger, steps, settings and user, and in a loop its variable and index)",
+		"w.workflow.yaml:10:20: steps[0].response.body.b[1]: invalid expression: Syntax error: mismatched input '<EOF>'",
+		"w.workflow.yaml:12:16: steps[0].response.body.d: invalid expression: undeclared reference to 'usr' (did you mean 'user'?) (expressions see trigger, steps, settings and user, and in a loop its variable and index)",
+	}
+	if got := strings.Split(probs.Error(), "\n"); !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -65,6 +65,20 @@ func ParseCron(spec string, loc *time.Location) (cron.Schedule, error) {
 func ParseWorkflow(file string, data []byte) (*Workflow, Problems) {
 	d, probs := parseDocument(file, data)
 	if probs != nil {
+		for i, p := range probs {
+			// parseDocument speaks of manifests.
+			switch {
+			case p.Message == "file is empty":
+				probs[i].Hint = "a workflow needs at least id, title, integration, trigger and steps"
+			case strings.HasPrefix(p.Message, "file holds more than one YAML document") || strings.HasPrefix(p.Message, "invalid YAML after the first document"):
+				probs[i].Hint = "put each workflow in its own file"
+			case strings.HasPrefix(p.Message, "file contains a NUL byte"):
+				probs[i].Message = "file contains a NUL byte; workflows are UTF-8 text"
+			case strings.HasSuffix(p.Message, "for a manifest"):
+				probs[i].Message = strings.TrimSuffix(p.Message, "manifest") + "workflow"
+				probs[i].Hint = "split it into several workflows"
+			}
+		}
 		return nil, probs
 	}
 	schemaProbs := checkSchema(d, workflowSchema)
@@ -167,9 +181,10 @@ func (c *wfCompiler) trigger(t map[string]any) Trigger {
 	case 1:
 	default:
 		// Report the fields after the first, in file order.
-		sort.Slice(set, func(i, j int) bool {
-			a, b := c.d.keys["/trigger/"+set[i]], c.d.keys["/trigger/"+set[j]]
-			return a.Line < b.Line || a.Line == b.Line && a.Column < b.Column
+		sort.SliceStable(set, func(i, j int) bool {
+			al, ac := c.d.keyPos("/trigger/" + set[i])
+			bl, bc := c.d.keyPos("/trigger/" + set[j])
+			return al < bl || al == bl && ac < bc
 		})
 		for _, k := range set[1:] {
 			c.keyErrorf("/trigger/"+k, "a workflow has one trigger; make another workflow for the other", "the trigger is already %s; it cannot also be %s", set[0], k)
@@ -553,22 +568,54 @@ func checkStepPath(p string) (msg, hint string) {
 	return "", ""
 }
 
-// value compiles a step value, locating an expression's errors.
+// value compiles a step value. Every expression in it is compiled on its
+// own first, so that all their errors are reported, each where it is.
 func (c *wfCompiler) value(ptr string, v any, locals []string) *StepValue {
+	if !c.checkExprs(ptr, v, locals) {
+		return nil
+	}
 	sv, err := CompileValue(normalize(v), locals)
-	if err != nil {
-		at := ptr + ValueErrorPointer(err)
-		src, _ := valueAt(c.d.value, at).(string)
-		offset := 0
-		if strings.HasPrefix(src, "=") {
-			rest := src[1:]
-			offset = 1 + len([]rune(rest)) - len([]rune(strings.TrimLeftFunc(rest, unicode.IsSpace)))
-		}
-		c.exprError(at, offset, err)
+	if err != nil { // not expected: every expression compiled above
+		c.errorf(ptr+ValueErrorPointer(err), "", "%v", err)
 		return nil
 	}
 	c.collect(ptr, v, sv)
 	return sv
+}
+
+// checkExprs compiles the expressions of a YAML value, in document order,
+// and reports whether they all compile.
+func (c *wfCompiler) checkExprs(ptr string, v any, locals []string) bool {
+	switch t := v.(type) {
+	case string:
+		if !strings.HasPrefix(t, "=") || strings.HasPrefix(t, "==") {
+			return true
+		}
+		if _, err := CompileExpr(strings.TrimSpace(t[1:]), locals); err != nil {
+			c.exprError(ptr, exprOffset(t), err)
+			return false
+		}
+	case map[string]any:
+		ok := true
+		for _, k := range sortedKeys(t) {
+			ok = c.checkExprs(ptr+"/"+escapePointer(k), t[k], locals) && ok
+		}
+		return ok
+	case []any:
+		ok := true
+		for i, m := range t {
+			ok = c.checkExprs(ptr+"/"+strconv.Itoa(i), m, locals) && ok
+		}
+		return ok
+	}
+	return true
+}
+
+// exprOffset is how many characters of a "=…" value come before its
+// expression: the "=" and the spaces CompileValue trims.
+func exprOffset(src string) int {
+	rest := src[1:]
+	return 1 + len([]rune(rest)) - len([]rune(strings.TrimLeftFunc(rest, unicode.IsSpace)))
 }
 
 // collect records the expressions of a compiled value with their place,
@@ -577,9 +624,7 @@ func (c *wfCompiler) collect(ptr string, raw any, sv *StepValue) {
 	switch sv.kind {
 	case valueExpr:
 		src, _ := raw.(string)
-		rest := src[1:]
-		offset := 1 + len([]rune(rest)) - len([]rune(strings.TrimLeftFunc(rest, unicode.IsSpace)))
-		c.exprs = append(c.exprs, located{expr: sv.expr, ptr: ptr, offset: offset})
+		c.exprs = append(c.exprs, located{expr: sv.expr, ptr: ptr, offset: exprOffset(src)})
 	case valueObject:
 		m, _ := raw.(map[string]any)
 		for k, sub := range sv.object {

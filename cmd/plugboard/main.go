@@ -43,8 +43,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the gateway", runServe},
-		{"validate", "check manifests (CI)", runValidate},
-		{"schema", "print the manifest JSON Schema", runSchema},
+		{"validate", "check manifests and workflows (CI)", runValidate},
+		{"schema", "print the manifest (or workflow) JSON Schema", runSchema},
 		{"try", "connect one integration locally and call its test endpoint", runTry},
 		{"token", "mint a user token for trying the gateway", runToken},
 		{"keys", "generate signing and encryption keys; rotate encryption", runKeys},

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/plugboardhq/plugboard/manifest"
 )
 
 // TestQuickStartBannerSteps starts `plugboard serve` as the README's quick
@@ -27,6 +29,15 @@ func TestQuickStartBannerSteps(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
+		if manifest.IsWorkflowFile(e.Name()) {
+			// Workflows are copied as they are (they have no icon).
+			data, err := os.ReadFile(filepath.Join("..", "..", "integrations.d", e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, filepath.Join(dir, "integrations.d", e.Name()), string(data))
+			continue
+		}
 		if name, ok := strings.CutSuffix(e.Name(), ".yaml"); ok {
 			names = append(names, name)
 		}

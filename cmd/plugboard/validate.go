@@ -12,10 +12,15 @@ import (
 )
 
 const validateHelp = `
-Check integration manifests exactly as the gateway loads them: YAML syntax,
-the JSON Schema, and the rules the schema cannot express (unique ids, declared
-template inputs, URL shapes, secret references, icon safety). PATH is a
-manifest file or a folder of *.yaml/*.yml files; the default is integrations.d.
+Check integration manifests and workflows exactly as the gateway loads them:
+YAML syntax, the JSON Schema, and the rules the schema cannot express (unique
+ids, declared template inputs, URL shapes, secret references, icon safety).
+PATH is a manifest or workflow file or a folder of *.yaml/*.yml files; the
+default is integrations.d. Files named *.workflow.yaml or *.workflow.yml are
+workflows (schema: plugboard schema workflow): besides their own schema,
+expressions must compile, and the integration they name, its actions and the
+parameters they get are checked against the manifests validated with them,
+so name the folder (or the manifest with the workflow).
 
 No secret values are needed: secrets are checked for form and against the
 secret policy serve applies (no PLUGBOARD_* or other gateway variable,
@@ -31,8 +36,9 @@ Exit status: 0 when every manifest is valid, 1 when any is invalid (or has a
 warning under --strict, unset secrets aside: they are the environment's, not
 the manifest's), 2 for usage errors (bad flags, missing path).
 
-The summary counts files, the integrations that load (valid files), errors
-and warnings; under --strict it adds how many warnings fail.
+The summary counts files, the integrations that load (valid files), the
+workflows that load (when there are workflow files), errors and warnings;
+under --strict it adds how many warnings fail.
 
 Formats:
   text    path:line:col: json.path: message (hint), one problem per line
@@ -125,11 +131,14 @@ type validationReport struct {
 	Summary  validationSummary  `json:"summary"`
 	Files    []validationFile   `json:"files"`
 	Problems []manifest.Problem `json:"problems"`
+
+	hasWorkflows bool // the summary line counts workflows only then, as before there were any
 }
 
 type validationSummary struct {
 	Files        int `json:"files"`
 	Integrations int `json:"integrations"`
+	Workflows    int `json:"workflows"`
 	Errors       int `json:"errors"`
 	Warnings     int `json:"warnings"`
 	// StrictFailures are the warnings that fail validation under --strict
@@ -139,19 +148,32 @@ type validationSummary struct {
 
 type validationFile struct {
 	Path          string `json:"path"`
+	Kind          string `json:"kind"` // "integration" or "workflow"
 	Valid         bool   `json:"valid"`
-	IntegrationID string `json:"integrationId,omitempty"`
+	IntegrationID string `json:"integrationId,omitempty"` // a workflow's too: the one it belongs to
+	WorkflowID    string `json:"workflowId,omitempty"`
 	Hash          string `json:"hash,omitempty"`
 }
 
 func newValidationReport(res *manifest.Result, strict bool) *validationReport {
 	r := &validationReport{Version: 1, Strict: strict, Schema: schemas.IntegrationURL, Files: []validationFile{}, Problems: []manifest.Problem{}}
+	workflowFiles := 0
 	for _, f := range res.Files {
-		vf := validationFile{Path: f.Path, Valid: f.Integration != nil && !f.Problems.HasErrors(strict)}
+		vf := validationFile{Path: f.Path, Kind: "integration", Valid: f.Integration != nil && !f.Problems.HasErrors(strict)}
 		if f.Integration != nil {
 			vf.IntegrationID, vf.Hash = f.Integration.ID, f.Integration.Hash
 		}
-		if vf.Valid {
+		if f.IsWorkflow() {
+			workflowFiles++
+			vf.Kind, vf.Valid = "workflow", f.Workflow != nil && !f.Problems.HasErrors(strict)
+			if wf := f.Workflow; wf != nil {
+				vf.WorkflowID, vf.IntegrationID, vf.Hash = wf.ID, wf.Integration, wf.Hash
+			}
+		}
+		switch {
+		case vf.Valid && f.IsWorkflow():
+			r.Summary.Workflows++
+		case vf.Valid:
 			r.Summary.Integrations++
 		}
 		r.Files = append(r.Files, vf)
@@ -170,6 +192,7 @@ func newValidationReport(res *manifest.Result, strict bool) *validationReport {
 	}
 	r.Summary.Files = len(res.Files)
 	r.Valid = r.Summary.Errors == 0 && r.Summary.StrictFailures == 0
+	r.hasWorkflows = workflowFiles > 0
 	return r
 }
 
@@ -178,7 +201,11 @@ func (r *validationReport) summaryLine() string {
 	if !r.Valid {
 		verdict = "INVALID"
 	}
-	line := fmt.Sprintf("%s: %d file(s), %d integration(s), %d error(s), %d warning(s)", verdict, r.Summary.Files, r.Summary.Integrations, r.Summary.Errors, r.Summary.Warnings)
+	line := fmt.Sprintf("%s: %d file(s), %d integration(s), ", verdict, r.Summary.Files, r.Summary.Integrations)
+	if r.hasWorkflows {
+		line += fmt.Sprintf("%d workflow(s), ", r.Summary.Workflows)
+	}
+	line += fmt.Sprintf("%d error(s), %d warning(s)", r.Summary.Errors, r.Summary.Warnings)
 	if r.Summary.StrictFailures > 0 {
 		line += fmt.Sprintf(" (%d fail under --strict)", r.Summary.StrictFailures)
 	}
@@ -206,10 +233,23 @@ func ghProperty(s string) string {
 }
 
 func runSchema(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("schema", "", "Print the embedded JSON Schema (draft 2020-12) of integration manifests.\nIts field descriptions are the manifest reference.", stderr)
+	fs := newFlagSet("schema", "[integration|workflow]", "Print the embedded JSON Schema (draft 2020-12) of integration manifests, or\nwith the argument workflow, of workflow files (*.workflow.yaml). Their field\ndescriptions are the reference of each format.", stderr)
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
-	_, err := stdout.Write(schemas.Integration)
+	schema := schemas.Integration
+	switch fs.Arg(0) {
+	case "", "integration":
+	case "workflow":
+		schema = schemas.Workflow
+	default:
+		fmt.Fprintf(stderr, "plugboard schema: unknown schema %q (want integration or workflow)\n", fs.Arg(0))
+		return exitError{exitUsage}
+	}
+	if fs.NArg() > 1 {
+		fmt.Fprintln(stderr, "plugboard schema: one schema at a time")
+		return exitError{exitUsage}
+	}
+	_, err := stdout.Write(schema)
 	return err
 }

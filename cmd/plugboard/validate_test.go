@@ -287,14 +287,17 @@ type validateJSON struct {
 	Summary struct {
 		Files        int `json:"files"`
 		Integrations int `json:"integrations"`
+		Workflows    int `json:"workflows"`
 		Errors       int `json:"errors"`
 		Warnings     int `json:"warnings"`
 		StrictFail   int `json:"strictFailures"`
 	} `json:"summary"`
 	Files []struct {
 		Path          string `json:"path"`
+		Kind          string `json:"kind"`
 		Valid         bool   `json:"valid"`
 		IntegrationID string `json:"integrationId"`
+		WorkflowID    string `json:"workflowId"`
 		Hash          string `json:"hash"`
 	} `json:"files"`
 	Problems []struct {
@@ -388,6 +391,94 @@ func TestValidateJSONFormat(t *testing.T) {
 	}
 	if !strings.Contains(r.stdout, `"problems": [`) || !strings.Contains(r.stdout, `"files": [`) {
 		t.Errorf("files and problems must be arrays, got %s", r)
+	}
+}
+
+// badWorkflow runs an action the GitHub manifest does not have; the typo
+// is at 7:13.
+const badWorkflow = `id: bad-flow
+title: Bad
+integration: github
+trigger: {event: repo.created}
+steps:
+  - id: list
+    action: list_repo
+`
+
+const badWorkflowLine = `bad.workflow.yaml:7:13: steps[0].action: integration "github" has no action "list_repo" (did you mean "list_repos"?)`
+
+// Workflow files are validated with the manifests beside them, reported
+// like them and counted in the summary.
+func TestValidateWorkflows(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	copyShipped(t, dir, "github")
+	shipped, err := os.ReadFile(filepath.Join("..", "..", "integrations.d", "github-repo-count.workflow.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "github-repo-count.workflow.yaml"), string(shipped))
+
+	r := runIn(t, dir, githubSecrets, "validate", "--strict", ".")
+	wantCode(t, r, 0)
+	if want := "valid: 2 file(s), 1 integration(s), 1 workflow(s), 0 error(s), 0 warning(s)\n"; r.stdout != want {
+		t.Errorf("stdout: want %q, got %s", want, r)
+	}
+
+	writeFile(t, filepath.Join(dir, "bad.workflow.yaml"), badWorkflow)
+	r = runIn(t, dir, githubSecrets, "validate", ".")
+	wantCode(t, r, 1)
+	want := []string{badWorkflowLine, "INVALID: 3 file(s), 1 integration(s), 1 workflow(s), 1 error(s), 0 warning(s)"}
+	if got := lines(r.stdout); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("stdout:\nwant\n%s\ngot %s", strings.Join(want, "\n"), r)
+	}
+
+	r = runIn(t, dir, githubSecrets, "validate", "--format", "github", ".")
+	wantCode(t, r, 1)
+	if got := lines(r.stdout)[0]; got != `::error file=bad.workflow.yaml,line=7,col=13,title=plugboard steps[0].action::steps[0].action: integration "github" has no action "list_repo" (did you mean "list_repos"?)` {
+		t.Errorf("github format: %s", r)
+	}
+
+	r = runIn(t, dir, githubSecrets, "validate", "--format", "json", ".")
+	wantCode(t, r, 1)
+	doc := decodeReport(t, r)
+	if s := doc.Summary; s.Files != 3 || s.Integrations != 1 || s.Workflows != 1 || s.Errors != 1 || s.Warnings != 0 {
+		t.Errorf("summary = %+v", s)
+	}
+	if len(doc.Files) != 3 || len(doc.Problems) != 1 {
+		t.Fatalf("want 3 files and 1 problem, got %s", r)
+	}
+	if f := doc.Files[0]; f.Path != "bad.workflow.yaml" || f.Kind != "workflow" || f.Valid || f.WorkflowID != "" {
+		t.Errorf("files[0] = %+v", f)
+	}
+	if f := doc.Files[1]; f.Path != "github-repo-count.workflow.yaml" || f.Kind != "workflow" || !f.Valid ||
+		f.WorkflowID != "github-repo-count" || f.IntegrationID != "github" || len(f.Hash) != 64 {
+		t.Errorf("files[1] = %+v", f)
+	}
+	if f := doc.Files[2]; f.Path != "github.yaml" || f.Kind != "integration" || !f.Valid || f.IntegrationID != "github" || f.WorkflowID != "" {
+		t.Errorf("files[2] = %+v", f)
+	}
+	if p := doc.Problems[0]; p.File != "bad.workflow.yaml" || p.Line != 7 || p.Column != 13 || p.Path != "steps[0].action" || p.Severity != "error" {
+		t.Errorf("problems[0] = %+v", p)
+	}
+
+	// Named alone, a workflow's integration is not there to check against.
+	r = runIn(t, dir, githubSecrets, "validate", "github-repo-count.workflow.yaml")
+	wantCode(t, r, 1)
+	if !strings.Contains(r.stdout, `github-repo-count.workflow.yaml:7:14: integration: integration "github" is not loaded`) {
+		t.Errorf("a workflow without its manifest: %s", r)
+	}
+
+	r = runIn(t, dir, nil, "schema", "workflow")
+	wantCode(t, r, 0)
+	var schema map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &schema); err != nil || schema["$id"] != "https://plugboard.dev/schemas/workflow.schema.json" {
+		t.Errorf("schema workflow: %v %s", err, r)
+	}
+	r = runIn(t, dir, nil, "schema", "manifest")
+	wantCode(t, r, 2)
+	if !strings.Contains(r.stderr, `unknown schema "manifest"`) {
+		t.Errorf("schema manifest: %s", r)
 	}
 }
 

@@ -142,7 +142,7 @@ func (r *Reloader) finish(rep *Report, cat *manifest.Catalog) {
 	m.CatalogInfo.Reset()
 	m.CatalogInfo.WithLabelValues(cat.Revision()).Set(1)
 	seen := map[string]bool{}
-	for _, e := range cat.Entries() {
+	for _, e := range append(append([]*manifest.Entry(nil), cat.Entries()...), cat.WorkflowEntries()...) {
 		name := filepath.Base(e.Path)
 		seen[name] = true
 		valid := 0.0
@@ -177,6 +177,8 @@ func (r *Reloader) logReport(rep Report, first bool) {
 		"revision", short(rep.Revision),
 		"integrations", r.current.Load().Len(),
 		"added", ch.Added, "updated", ch.Updated, "removed", ch.Removed, "rejected", ch.Rejected,
+		"workflows", len(r.current.Load().Workflows()),
+		"workflows_added", ch.Workflows.Added, "workflows_updated", ch.Workflows.Updated, "workflows_removed", ch.Workflows.Removed,
 		"duration_ms", float64(rep.Duration.Microseconds())/1000)
 	for _, p := range rep.Problems {
 		if p.Severity == manifest.Error {
