@@ -148,12 +148,12 @@ func TestSDKWorkflowSettingsAPI(t *testing.T) {
 	e.connectKey("wendy", "fakekey", "key-wendy")
 	// Without settings (as the SDK's enableWorkflow sends), a required setting is missing.
 	r = e.do("POST", "/projects/dev/sdk/workflows/post-leads", tok, nil, nil)
-	if r.status != 400 || !strings.Contains(r.body, `"fields":[{"field":"channel","message":"required: fill it in to enable the workflow"}]`) {
+	if r.status != 400 || !strings.Contains(r.body, `"fields":[{"field":"channel","message":"Channel is required"}]`) {
 		t.Errorf("enable without the required setting: %d %s", r.status, r.body)
 	}
 	for _, tc := range []struct{ body, want string }{
-		{`{"settings":{"channel":"#leads","tone":"shouty","limit":"many"}}`, `"fields":[{"field":"tone","message":"must be one of calm, loud"},{"field":"limit","message":"must be a number"}]`},
-		{`{"settings":{"channel":"#leads","chanel":"#x"}}`, `{"field":"chanel","message":"not a setting of this workflow (its settings are channel, tone, limit, mention)"}`},
+		{`{"settings":{"channel":"#leads","tone":"shouty","limit":"many"}}`, `"fields":[{"field":"tone","message":"Tone must be one of: calm, loud"},{"field":"limit","message":"Most leads a day must be a number"}]`},
+		{`{"settings":{"channel":"#leads","chanel":"#x"}}`, `{"field":"chanel","message":"\"chanel\" is not a setting of this workflow"}`},
 		{`{"setting":{}}`, `Unknown field \"setting\"`},
 		{`[]`, `"code":"bad_request"`},
 	} {

@@ -66,7 +66,7 @@ func TestBrowserPortalEnablesAWorkflow(t *testing.T) {
 	// Saved without its required channel: refused, the notice takes focus.
 	run(t, ctx, "save without channel", chromedp.Focus(chromedp.ID("wf-post-leads-save")), chromedp.KeyEvent(kb.Enter),
 		chromedp.WaitVisible(chromedp.ID("wf-post-leads-notice")))
-	if got := text(t, ctx, "#wf-post-leads-s-channel-error"); got != "required: fill it in to enable the workflow" {
+	if got := text(t, ctx, "#wf-post-leads-s-channel-error"); got != "Channel is required" {
 		t.Errorf("channel error %q", got)
 	}
 	if got := pageEval[string](t, ctx, `document.activeElement.id`); got != "wf-post-leads-notice" {

@@ -139,7 +139,7 @@ func TestPagesGolden(t *testing.T) {
 				`name="s.channel" type="text" value="#leads"`, `<option value="loud" selected>loud</option>`, `type="number" step="any" inputmode="decimal" value="5"`,
 				`name="s.mention" value="true" checked`, `id="wf-post-leads-saved">Saved: enabled.</p>`, `action="/connect/portal/acme/workflows/post-leads"`,
 				`id="wf-digest-enabled" name="enabled" value="on" aria-labelledby`, `id="wf-digest-notice" tabindex="-1"><p>Fill in the highlighted settings to enable it.</p>`,
-				`id="wf-digest-s-hour-error">required: fill it in to enable the workflow</p>`, "Connected <strong>Acme</strong>",
+				`id="wf-digest-s-hour-error">Hour is required</p>`, "Connected <strong>Acme</strong>",
 				`name="csrf" value="csrf-123"`, "&lt;img src=x onerror=alert(1)&gt;"},
 			mustNotSay: []string{"Not you?", "<img src=x", `id="connect-form"`},
 		},
@@ -177,7 +177,7 @@ func workflows() []Workflow {
 			}},
 		{ID: "digest", Title: "Daily digest <img src=x onerror=alert(1)>", Action: "/connect/portal/acme/workflows/digest",
 			Notice: "Fill in the highlighted settings to enable it.", Fields: []Field{
-				{Key: "hour", Label: "Hour", Type: "number", Required: true, Error: "required: fill it in to enable the workflow"},
+				{Key: "hour", Label: "Hour", Type: "number", Required: true, Error: "Hour is required"},
 			}},
 	}
 }

@@ -70,133 +70,99 @@ func (e *SettingsError) Error() string {
 	return fmt.Sprintf("settings of workflow %q: %s", e.WorkflowID, strings.Join(parts, "; "))
 }
 
-// CheckWorkflowSettings checks settings against wf's declarations: every
-// key declared, each value of the declared type (string, number, boolean)
-// and, for a string with an enum, one of its values. When enabled, every
-// required setting must have a value, given or by default (a run needs
-// it); a disabled workflow may be saved half filled in. It returns the
-// settings to store (nil values dropped), or a *SettingsError.
+// CheckWorkflowSettings checks settings against wf's declarations
+// (manifest.Workflow.CheckSettings: declared keys, types, enums, required
+// settings), except that a disabled workflow may be saved without its
+// required settings: the user fills them in before enabling it. It
+// returns the settings to store (empty values dropped, numbers as
+// float64), or a *SettingsError with the problems in the workflow's
+// order, unknown keys last.
 func CheckWorkflowSettings(wf *manifest.Workflow, settings map[string]any, enabled bool) (map[string]any, error) {
-	out := map[string]any{}
+	values := map[string]any{}
+	for k, v := range settings {
+		if v == nil || v == "" {
+			continue // an empty field is no value
+		}
+		values[k] = number(v)
+	}
+	problems := wf.CheckSettings(values)
 	var errs []SettingError
 	for _, s := range wf.Settings {
-		v, given := settings[s.Key]
-		if given && v != nil && v != "" { // an empty field is no value
-			norm, msg := checkSetting(s, v)
-			if msg != "" {
-				errs = append(errs, SettingError{Key: s.Key, Message: msg})
-				continue
-			}
-			out[s.Key] = norm
+		msg, bad := problems[s.Key]
+		if !bad {
 			continue
 		}
-		if enabled && s.Required && s.Default == nil {
-			errs = append(errs, SettingError{Key: s.Key, Message: requiredMessage(s)})
+		delete(problems, s.Key)
+		if _, given := values[s.Key]; !given && !enabled {
+			continue // required, and the workflow stays disabled
 		}
+		errs = append(errs, SettingError{Key: s.Key, Message: msg})
 	}
-	var unknown []string
-	for k := range settings {
-		if !slices.ContainsFunc(wf.Settings, func(s manifest.WorkflowSetting) bool { return s.Key == k }) {
-			unknown = append(unknown, k)
-		}
+	unknown := make([]string, 0, len(problems))
+	for k := range problems {
+		unknown = append(unknown, k)
 	}
 	slices.Sort(unknown)
 	for _, k := range unknown {
-		errs = append(errs, SettingError{Key: k, Message: "not a setting of this workflow (" + declaredKeys(wf) + ")"})
+		errs = append(errs, SettingError{Key: k, Message: problems[k]})
 	}
 	if len(errs) > 0 {
 		return nil, &SettingsError{WorkflowID: wf.ID, Fields: errs}
 	}
-	if b, err := json.Marshal(out); err != nil || len(b) > MaxWorkflowSettingsBytes {
+	if b, err := json.Marshal(values); err != nil || len(b) > MaxWorkflowSettingsBytes {
 		return nil, &SettingsError{WorkflowID: wf.ID, Fields: []SettingError{{Key: "settings",
 			Message: fmt.Sprintf("larger than %d bytes of JSON", MaxWorkflowSettingsBytes)}}}
 	}
-	return out, nil
+	return values, nil
 }
 
-func requiredMessage(s manifest.WorkflowSetting) string {
-	if s.Type == "boolean" {
-		return "required: choose on or off"
+// number turns Go's integer types and json.Number into float64, as JSON
+// decodes numbers; other values are returned as they are.
+func number(v any) any {
+	switch n := v.(type) {
+	case int:
+		return float64(n)
+	case int64:
+		return float64(n)
+	case json.Number:
+		if f, err := n.Float64(); err == nil {
+			return f
+		}
+	case float64:
+		if math.IsNaN(n) || math.IsInf(n, 0) {
+			return fmt.Sprint(n) // not a number a setting can hold: refused as such
+		}
 	}
-	return "required: fill it in to enable the workflow"
+	return v
 }
 
-func declaredKeys(wf *manifest.Workflow) string {
-	if len(wf.Settings) == 0 {
-		return "it has no settings"
+// fitting returns the saved values that wf still accepts (the file may
+// have changed since they were saved).
+func fitting(wf *manifest.Workflow, saved map[string]any) map[string]any {
+	problems := wf.CheckSettings(saved)
+	out := map[string]any{}
+	for k, v := range saved {
+		if _, bad := problems[k]; !bad && v != nil && v != "" {
+			out[k] = v
+		}
 	}
-	keys := make([]string, len(wf.Settings))
-	for i, s := range wf.Settings {
-		keys[i] = s.Key
-	}
-	return "its settings are " + strings.Join(keys, ", ")
-}
-
-// checkSetting returns v normalised for s (numbers as float64, as JSON
-// decodes them), or a message saying what s expects.
-func checkSetting(s manifest.WorkflowSetting, v any) (any, string) {
-	switch s.Type {
-	case "boolean":
-		if b, ok := v.(bool); ok {
-			return b, ""
-		}
-		return nil, "must be true or false"
-	case "number":
-		var f float64
-		switch n := v.(type) {
-		case float64:
-			f = n
-		case int:
-			f = float64(n)
-		case int64:
-			f = float64(n)
-		case json.Number:
-			var err error
-			if f, err = n.Float64(); err != nil {
-				return nil, "must be a number"
-			}
-		default:
-			return nil, "must be a number"
-		}
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, "must be a finite number"
-		}
-		return f, ""
-	default: // "string"
-		str, ok := v.(string)
-		if !ok {
-			return nil, "must be text"
-		}
-		if len(s.Enum) > 0 && !slices.Contains(s.Enum, str) {
-			return nil, "must be one of " + strings.Join(s.Enum, ", ")
-		}
-		return str, ""
-	}
+	return out
 }
 
 // EffectiveWorkflow is what a run of wf sees of a user's choice (nil:
 // never chose): enabled is the choice, or wf.EnabledByDefault; settings
-// are the saved values that still fit wf's declarations (the file may
-// have changed since they were saved), then wf's defaults. A workflow
-// whose required setting has no value is reported disabled: a run could
-// not be given it.
+// are the saved values that still fit wf's declarations, then wf's
+// defaults (manifest.Workflow.FillSettings). A workflow whose required
+// setting has no value is reported disabled: a run could not be given it.
 func EffectiveWorkflow(wf *manifest.Workflow, choice *WorkflowChoice) (bool, map[string]any) {
 	enabled := wf.EnabledByDefault
 	var saved map[string]any
 	if choice != nil {
 		enabled, saved = choice.Enabled, choice.Settings
 	}
-	settings := map[string]any{}
+	settings := wf.FillSettings(fitting(wf, saved))
 	for _, s := range wf.Settings {
-		if v, ok := saved[s.Key]; ok && v != nil && v != "" {
-			if norm, msg := checkSetting(s, v); msg == "" {
-				settings[s.Key] = norm
-				continue
-			}
-		}
-		if s.Default != nil {
-			settings[s.Key] = s.Default
-		} else if s.Required {
+		if _, ok := settings[s.Key]; s.Required && !ok {
 			enabled = false
 		}
 	}
@@ -225,14 +191,7 @@ func mergeSettings(wf *manifest.Workflow, previous, given map[string]any, enable
 	if settings == nil {
 		// Keep what was saved, minus what no longer fits the file: the
 		// user cannot fix a value the form no longer shows.
-		settings = map[string]any{}
-		for _, s := range wf.Settings {
-			if v, ok := previous[s.Key]; ok {
-				if norm, msg := checkSetting(s, v); msg == "" {
-					settings[s.Key] = norm
-				}
-			}
-		}
+		settings = fitting(wf, previous)
 	}
 	checked, err := CheckWorkflowSettings(wf, settings, enabled)
 	if err != nil {

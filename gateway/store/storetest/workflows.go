@@ -124,8 +124,8 @@ func testWorkflowSettingsChecked(t *testing.T, h *harness) {
 	}
 	var se *store.SettingsError
 	_, err := s.SetWorkflow(ctx, "p1", "u1", wf, true, map[string]any{"tone": "shouty", "channel": "#a"})
-	if !errors.As(err, &se) || se.Fields[0].Message != "must be one of calm, loud" ||
-		err.Error() != `settings of workflow "post-leads": tone: must be one of calm, loud` {
+	if !errors.As(err, &se) || se.Fields[0].Message != "Tone must be one of: calm, loud" ||
+		err.Error() != `settings of workflow "post-leads": tone: Tone must be one of: calm, loud` {
 		t.Errorf("enum error: %v", err)
 	}
 	if _, err := s.GetWorkflow(ctx, "p1", "u1", wf.ID); !errors.Is(err, store.ErrNotFound) {
