@@ -35,7 +35,7 @@ func TestSDKWorkflowsUnmodified(t *testing.T) {
 	}
 
 	// enableWorkflow without the required setting: the gateway says which.
-	if got := a.evalErr(`paragon.enableWorkflow("post-leads")`); !strings.Contains(got, `Check the settings of \"Post new leads\": it cannot be enabled with these.`) {
+	if got := a.evalErr(`paragon.enableWorkflow("post-leads")`); !strings.Contains(got, `\"Post new leads\" cannot be enabled: Channel is required.`) {
 		t.Errorf("enableWorkflow without its channel: %q", got)
 	}
 	if got := eval[string](a, `paragon.updateWorkflowUserSettings("custom.fakekey", "post-leads", {channel: "#sdk"}).then(r => r.errors.length + " errors")`); got != "0 errors" {

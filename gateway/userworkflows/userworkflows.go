@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/plugboardhq/plugboard/gateway/apierror"
 	"github.com/plugboardhq/plugboard/gateway/integration"
@@ -114,10 +115,18 @@ func (s *Service) Save(ctx context.Context, projectID, userID string, wf *manife
 	var se *store.SettingsError
 	switch {
 	case errors.As(err, &se):
-		e := apierror.New(http.StatusBadRequest, apierror.InvalidInput, "Check the settings of "+apierror.Quote(wf.Title)+".")
-		if enabled {
-			e.Message = "Check the settings of " + apierror.Quote(wf.Title) + ": it cannot be enabled with these."
+		// The message names every problem too: the SDK shows only a
+		// message (its Error), not fields.
+		problems := make([]string, len(se.Fields))
+		for i, f := range se.Fields {
+			problems[i] = f.Message
 		}
+		what := "cannot be saved"
+		if enabled {
+			what = "cannot be enabled"
+		}
+		e := apierror.New(http.StatusBadRequest, apierror.InvalidInput,
+			apierror.Quote(wf.Title)+" "+what+": "+strings.Join(problems, "; ")+".")
 		for _, f := range se.Fields {
 			e.Fields = append(e.Fields, apierror.FieldError{Field: f.Key, Message: f.Message})
 		}
