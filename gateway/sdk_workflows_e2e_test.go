@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
 	"github.com/plugboardhq/plugboard/gateway/testfix"
 )
 
@@ -63,11 +64,53 @@ func TestSDKWorkflowsUnmodified(t *testing.T) {
 		t.Errorf("workflowSettings after authenticate: %s", got)
 	}
 
+	// The Connect Portal in the SDK's iframe: a connected integration lists
+	// its workflows; the user changes a setting and switches one on.
+	_ = eval[string](a, `(window.connectWF = paragon.connect("custom.fakekey", {}), "started")`)
+	in := chromedp.FromNode(a.frameNode())
+	run(t, a.ctx, "workflows in the portal", chromedp.WaitVisible(chromedp.ID("pb-wf-post-leads-enabled"), in))
+	if got, _ := chromedp.Run(a.ctx, chromedp.Text(chromedp.ID("pb-wf-heading"), in)); got != "Workflows" {
+		t.Errorf("heading %q", got)
+	}
+	if v, _ := chromedp.Run(a.ctx, chromedp.Value(chromedp.ID("pb-wf-post-leads-s-channel"), in)); v != "#sdk" {
+		t.Errorf("the channel field shows %q", v)
+	}
+	run(t, a.ctx, "change the channel", chromedp.SetValue(chromedp.ID("pb-wf-post-leads-s-channel"), "#iframe", in),
+		chromedp.Click(chromedp.ID("pb-wf-post-leads-save"), in))
+	testfix.Eventually(t, "the save", func() bool {
+		s, _ := chromedp.Run(a.ctx, chromedp.Text(chromedp.ID("pb-wf-post-leads-status"), in))
+		return s == "Saved: enabled."
+	})
+	// Switch greet on with the keyboard.
+	run(t, a.ctx, "enable greet", chromedp.Focus(chromedp.ID("pb-wf-greet-enabled"), in), chromedp.KeyEvent(" "),
+		chromedp.Click(chromedp.ID("pb-wf-greet-save"), in))
+	testfix.Eventually(t, "greet saved", func() bool {
+		s, _ := chromedp.Run(a.ctx, chromedp.Text(chromedp.ID("pb-wf-greet-status"), in))
+		return s == "Saved: enabled."
+	})
+	screenshot(t, a.ctx, "sdk-workflows-iframe")
+	if on, settings, err := e.store.UserWorkflow(context.Background(), "dev", "sdk-wf", e.workflow("post-leads")); err != nil || !on || settings["channel"] != "#iframe" {
+		t.Errorf("the store after the portal's save: %v %v %v", on, settings, err)
+	}
+	if on, _, _ := e.store.UserWorkflow(context.Background(), "dev", "sdk-wf", e.workflow("greet")); !on {
+		t.Error("greet switched on in the portal is off in the store")
+	}
+	// Emptying the required channel of an enabled workflow is refused, with why.
+	// (chromedp cannot set an empty value; the portal trims the field.)
+	run(t, a.ctx, "empty the channel", chromedp.SetValue(chromedp.ID("pb-wf-post-leads-s-channel"), " ", in))
+	run(t, a.ctx, "save it", chromedp.Click(chromedp.ID("pb-wf-post-leads-save"), in))
+	run(t, a.ctx, "refused", chromedp.WaitVisible(chromedp.ID("pb-wf-post-leads-error"), in))
+	if got, _ := chromedp.Run(a.ctx, chromedp.Text(chromedp.ID("pb-wf-post-leads-error"), in)); !strings.Contains(got, "Channel is required") {
+		t.Errorf("the refusal says %q", got)
+	}
+	run(t, a.ctx, "close the portal", chromedp.Click(chromedp.ID("pb-done"), in))
+
 	if !engineMerged(a) {
 		t.Log("the workflow engine is not merged into this branch: workflow() and event() are not run")
 		return
 	}
 	// workflow(): the run's response step answers. A disabled workflow is refused.
+	_ = eval[string](a, `paragon.disableWorkflow("greet").then(() => "ok")`)
 	if got := a.evalErr(`paragon.workflow("greet", {body: {name: "Ada"}})`); got == "RESOLVED" {
 		t.Error("workflow() of a disabled workflow resolved")
 	}
