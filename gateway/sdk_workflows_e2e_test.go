@@ -114,6 +114,8 @@ func TestSDKWorkflowsUnmodified(t *testing.T) {
 	if got := a.evalErr(`paragon.workflow("greet", {body: {name: "Ada"}})`); got == "RESOLVED" {
 		t.Error("workflow() of a disabled workflow resolved")
 	}
+	// (A 401 or 403 from the gateway makes the SDK sign the user out: sign in again.)
+	_ = eval[string](a, `paragon.authenticate("dev", "`+tok+`").then(() => "ok")`)
 	_ = eval[string](a, `paragon.enableWorkflow("greet").then(() => "ok")`)
 	got := eval[map[string]any](a, `paragon.workflow("greet", {body: {name: "Ada"}})`)
 	if got["greeting"] != "Hello Ada" || got["login"] != "octo" {
