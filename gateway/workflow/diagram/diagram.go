@@ -351,7 +351,7 @@ func (l loopBlock) size() (int, int) {
 func (l loopBlock) draw(d *drawing, x, y int) {
 	w, h := l.size()
 	state := d.states[l.step.ID]
-	fmt.Fprintf(d.out, `<g class="loop %s" id="%s-step-%s"><title>%s</title>`+"\n", string(state), d.prefix, safeID(l.step.ID), escape(d.tooltip(l.step, state)))
+	fmt.Fprintf(d.out, `<g class="%s" id="%s-step-%s"><title>%s</title>`+"\n", classes("loop", string(state)), d.prefix, safeID(l.step.ID), escape(d.tooltip(l.step, state)))
 	fmt.Fprintf(d.out, `<rect x="%d" y="%d" width="%d" height="%d" rx="10"/>`+"\n", x, y, w, h)
 	fmt.Fprintf(d.out, `<text x="%d" y="%d" font-weight="600">%s</text>`+"\n", x+10, y+17, escape(truncate(stepTitle(l.step), (w-20)/charW)))
 	fmt.Fprintf(d.out, `<text class="d" x="%d" y="%d">%s</text>`+"\n", x+10, y+33, escape(truncate(withState(stepDetail(l.step), state), (w-20)/charW+4)))
@@ -365,7 +365,7 @@ func (l loopBlock) draw(d *drawing, x, y int) {
 // node is one box: a title and a detail line, with a tooltip.
 func (d *drawing) node(x, y int, class, title, detail, tooltip string) {
 	max := (nodeW - 20) / charW
-	fmt.Fprintf(d.out, `<g class="n %s"><title>%s</title><rect x="%d" y="%d" width="%d" height="%d" rx="8"/>`, class, escape(tooltip), x, y, nodeW, nodeH)
+	fmt.Fprintf(d.out, `<g class="%s"><title>%s</title><rect x="%d" y="%d" width="%d" height="%d" rx="8"/>`, classes("n", class), escape(tooltip), x, y, nodeW, nodeH)
 	fmt.Fprintf(d.out, `<text x="%d" y="%d" font-weight="600">%s</text>`, x+10, y+22, escape(truncate(title, max)))
 	fmt.Fprintf(d.out, `<text class="d" x="%d" y="%d">%s</text></g>`+"\n", x+10, y+41, escape(truncate(detail, max+4)))
 }
@@ -376,6 +376,14 @@ func (d *drawing) path(def string, arrow bool) {
 		return
 	}
 	fmt.Fprintf(d.out, `<path class="e" d="%s"/>`+"\n", def)
+}
+
+// classes is a class attribute's value: base, then state when there is one.
+func classes(base, state string) string {
+	if state == "" {
+		return base
+	}
+	return base + " " + state
 }
 
 // describe is the diagram's text alternative: the trigger and the steps in order.

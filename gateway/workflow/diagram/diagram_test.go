@@ -83,7 +83,7 @@ func TestRenderShowsStates(t *testing.T) {
 		`<g class="n failed"><title>post (action): action post_message — failed</title>`,
 		`>failed · action post_message</text>`,
 		`<g class="n trigger"><title>trigger: request from the app</title>`,
-		`<g class="loop " id="wf-post-new-leads-step-each">`,
+		`<g class="loop" id="wf-post-new-leads-step-each">`,
 		`>Tag each item</text>`, `<title>each (loop): for each item in steps.fetch.body.items (at most 50)</title>`,
 		`>then</text>`, `>else</text>`,
 		`<desc id="wf-post-new-leads-desc">Trigger: request from the app. Steps: Fetch the owner (succeeded · GET =&#39;/users/&#39; + trigger.body.owner); big (succeeded · if steps.fetch.body.size &gt; 10); Post the lead (failed · action post_message); Tag each item (for each item in steps.fetch.body.items (at most 50)); tag (POST /tags); answer (respond 200).</desc>`,
