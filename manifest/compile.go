@@ -3,8 +3,10 @@ package manifest
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"regexp"
 	"regexp/syntax"
@@ -589,6 +591,23 @@ func (c *compiler) api(raw *rawAPI) APIConfig {
 			default:
 				cfg.TestEndpoint = t
 			}
+		}
+	}
+	cfg.TestMethod = http.MethodGet
+	if raw.TestMethod != "" {
+		cfg.TestMethod = raw.TestMethod
+		if raw.TestEndpoint == "" {
+			c.errorf(p+"/testMethod", "add api.testEndpoint", "testMethod without a testEndpoint")
+		}
+	}
+	if raw.TestBody != nil {
+		switch {
+		case cfg.TestMethod != http.MethodPost:
+			c.errorf(p+"/testBody", "add testMethod: POST", "a %s test request has no body", cfg.TestMethod)
+		case !json.Valid([]byte(*raw.TestBody)):
+			c.errorf(p+"/testBody", `e.g. '{"query": "{ viewer { id } }"}'`, "testBody is not valid JSON")
+		default:
+			cfg.TestBody = []byte(*raw.TestBody)
 		}
 	}
 	if raw.HealthCheck != nil {

@@ -135,7 +135,11 @@ type APIConfig struct {
 	// absolute URL template on BaseURL's host; nil when not declared.
 	TestEndpoint *Template
 	TestIsPath   bool
-	Timeout      time.Duration
+	// TestMethod is the test request's method: GET (the default) or POST.
+	TestMethod string
+	// TestBody is a POST test request's JSON body; nil: none.
+	TestBody []byte
+	Timeout  time.Duration
 	// Websocket lets callers upgrade proxied GET requests to a websocket
 	// (api.websocket). Off by default: the proxy refuses every upgrade.
 	Websocket bool
@@ -227,6 +231,8 @@ type rawAPI struct {
 	Authorization *rawAuthorization `yaml:"authorization"`
 	Headers       map[string]string `yaml:"headers"`
 	TestEndpoint  string            `yaml:"testEndpoint"`
+	TestMethod    string            `yaml:"testMethod"`
+	TestBody      *string           `yaml:"testBody"`
 	Timeout       string            `yaml:"timeout"`
 	Websocket     bool              `yaml:"websocket"`
 	HealthCheck   *rawHealthCheck   `yaml:"healthCheck"`

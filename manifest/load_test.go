@@ -99,6 +99,9 @@ var badCases = []struct {
 	{"header-literal-secret.yaml", `14:20: api.headers.Authorization: header "Authorization" looks like it holds a literal secret`},
 	{"header-value-crlf.yaml", `14:13: api.headers.X-Note: value contains a control character`},
 	{"timeout-over-5m.yaml", `13:12: api.timeout: timeout 10m is longer than the 5m allowed`},
+	{"test-body-not-json.yaml", `17:13: api.testBody: testBody is not valid JSON`},
+	{"test-body-with-get.yaml", `16:13: api.testBody: a GET test request has no body`},
+	{"test-method-without-endpoint.yaml", `15:15: api.testMethod: testMethod without a testEndpoint`},
 	{"health-check-too-often.yaml", `17:15: api.healthCheck.interval: health check interval 1m is shorter than the 5m allowed`},
 
 	// Actions.
@@ -344,6 +347,10 @@ func TestGoodManifests(t *testing.T) {
 	}
 	if key.API.HealthCheck != 6*time.Hour || byID["acme-actions"].API.HealthCheck != 0 {
 		t.Errorf("api.healthCheck: %s, want 6h (and 0 when not declared: %s)", key.API.HealthCheck, byID["acme-actions"].API.HealthCheck)
+	}
+
+	if g := byID["acme-graphql"].API; g.TestMethod != "POST" || string(g.TestBody) != `{"query": "{ viewer { id } }"}` || key.API.TestMethod != "GET" || key.API.TestBody != nil {
+		t.Errorf("testMethod/testBody: %q %q, and %q %q when not declared", g.TestMethod, g.TestBody, key.API.TestMethod, key.API.TestBody)
 	}
 
 	cc := byID["acme-m2m"]

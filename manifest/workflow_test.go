@@ -50,6 +50,8 @@ var badWorkflows = []struct {
 	{"settings-undeclared.workflow.yaml", `10:28: steps[0].parameters.project: settings.projct is not a declared setting (did you mean "project"?)`},
 	{"step-field-wrong-kind.workflow.yaml", `10:5: steps[0].then: "then" does not apply to action steps (it belongs to if steps)`},
 	{"step-two-kinds.workflow.yaml", `9:5: steps[0].response: step "a" has both action and response; a step does one thing (split it into two steps)`},
+	{"steps-later.workflow.yaml", `8:28: steps[0].parameters.project: steps.second: step "second" runs after this one, so its output does not exist yet (refer to the steps before it, or move the step)`},
+	{"steps-own-output.workflow.yaml", `7:13: steps[0].if: steps.check is this step's own output, which does not exist while it runs (refer to the steps before it)`},
 	{"steps-undeclared.workflow.yaml", `11:24: steps[1].response.body: steps.fetc: there is no step "fetc" (did you mean "fetch"?)`},
 	{"timeout-too-long.workflow.yaml", `10:14: steps[0].timeout: 10m is longer than the 5m allowed`},
 	{"timezone-unknown.workflow.yaml", `5:43: trigger.schedule.timezone: unknown time zone "Europe/Pariss" (an IANA time zone name, e.g. Europe/Paris or America/New_York)`},

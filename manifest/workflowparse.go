@@ -93,7 +93,7 @@ func ParseWorkflow(file string, data []byte) (*Workflow, Problems) {
 		sortProblems(schemaProbs)
 		return nil, schemaProbs
 	}
-	c := &wfCompiler{d: d, data: data, ids: map[string]string{}}
+	c := &wfCompiler{d: d, data: data, ids: map[string]string{}, order: map[string]int{}}
 	wf := c.compile(root)
 	if len(schemaProbs) > 0 {
 		for _, p := range c.probs {
@@ -116,13 +116,15 @@ func ParseWorkflow(file string, data []byte) (*Workflow, Problems) {
 }
 
 type wfCompiler struct {
-	d     *document
-	data  []byte
-	probs Problems
-	trig  TriggerType
-	count int               // steps in the tree
-	ids   map[string]string // step id -> pointer of its first use
-	exprs []located         // every expression, checked once all step ids are known
+	d       *document
+	data    []byte
+	probs   Problems
+	trig    TriggerType
+	count   int               // steps in the tree
+	ids     map[string]string // step id -> pointer of its first use
+	order   map[string]int    // step id -> its place in the tree, depth first from 1
+	current int               // the place of the step being compiled
+	exprs   []located         // every expression, checked once all step ids are known
 }
 
 // located is an expression with where its source starts in the file.
@@ -130,6 +132,7 @@ type located struct {
 	expr   *Expr
 	ptr    string
 	offset int // characters before the expression in the YAML value ("=" and spaces)
+	step   int // the place of its step in the tree
 }
 
 func (c *wfCompiler) errorf(ptr, hint, format string, args ...any) {
@@ -328,12 +331,16 @@ func (c *wfCompiler) steps(ptr string, raws []any, locals []string, inLoop bool)
 
 func (c *wfCompiler) step(ptr string, m map[string]any, locals []string, inLoop bool) *Step {
 	c.count++
+	outer := c.current
+	c.current = c.count
+	defer func() { c.current = outer }()
 	s := &Step{ID: str(m, "id"), Title: str(m, "title"), ptr: ptr}
 	if s.ID != "" {
 		if prev, dup := c.ids[s.ID]; dup {
 			c.errorf(ptr+"/id", "step ids must be unique in the whole workflow, inside conditions and loops too", "step id %q is already used at %s", s.ID, jsonPath(prev))
 		} else {
 			c.ids[s.ID] = ptr
+			c.order[s.ID] = c.count
 		}
 	}
 	var kinds []string
@@ -624,7 +631,7 @@ func (c *wfCompiler) collect(ptr string, raw any, sv *StepValue) {
 	switch sv.kind {
 	case valueExpr:
 		src, _ := raw.(string)
-		c.exprs = append(c.exprs, located{expr: sv.expr, ptr: ptr, offset: exprOffset(src)})
+		c.exprs = append(c.exprs, located{expr: sv.expr, ptr: ptr, offset: exprOffset(src), step: c.current})
 	case valueObject:
 		m, _ := raw.(map[string]any)
 		for k, sub := range sv.object {
@@ -676,7 +683,7 @@ func (c *wfCompiler) expr(ptr, src string, offset int, locals []string) *Expr {
 		c.exprError(ptr, offset, err)
 		return nil
 	}
-	c.exprs = append(c.exprs, located{expr: e, ptr: ptr, offset: offset})
+	c.exprs = append(c.exprs, located{expr: e, ptr: ptr, offset: offset, step: c.current})
 	return e
 }
 
@@ -774,6 +781,12 @@ func (c *wfCompiler) checkRefs(settings []WorkflowSetting) {
 			case r.root == VarSteps && c.ids[r.key] == "":
 				msg = fmt.Sprintf("steps.%s: there is no step %q", r.key, r.key)
 				hint = didYouMean(r.key, ids)
+			case r.root == VarSteps && c.order[r.key] == l.step:
+				msg = fmt.Sprintf("steps.%s is this step's own output, which does not exist while it runs", r.key)
+				hint = "refer to the steps before it"
+			case r.root == VarSteps && c.order[r.key] > l.step:
+				msg = fmt.Sprintf("steps.%s: step %q runs after this one, so its output does not exist yet", r.key, r.key)
+				hint = "refer to the steps before it, or move the step"
 			default:
 				continue
 			}

@@ -45,6 +45,8 @@ func commands() []command {
 		{"serve", "run the gateway", runServe},
 		{"validate", "check manifests and workflows (CI)", runValidate},
 		{"schema", "print the manifest (or workflow) JSON Schema", runSchema},
+		{"new", "write a commented manifest for a new integration", runNew},
+		{"import", "write a manifest from an OpenAPI document (import openapi FILE)", runImport},
 		{"try", "connect one integration locally and call its test endpoint", runTry},
 		{"token", "mint a user token for trying the gateway", runToken},
 		{"keys", "generate signing and encryption keys; rotate encryption", runKeys},

@@ -289,9 +289,10 @@ func metricLine(metrics, series string) string {
 // fails the test instead of hanging if the gateway starts serving.
 func runServeCmd(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
+	bin := testfix.Plugboard(t) // built once, before the 10 s start: a slow build is not a hang
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, testfix.Plugboard(t), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir, cmd.Env = dir, env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

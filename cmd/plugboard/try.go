@@ -292,7 +292,7 @@ func (g *tryGateway) reportTest(ctx context.Context, in *manifest.Integration, i
 	if !res.OK() {
 		verdict = "REFUSED"
 	}
-	fmt.Fprintf(stdout, "%s: credential %s — GET %s answered %d in %s\n%s\n", in.Name, verdict, res.Endpoint, res.Status, res.Duration.Round(time.Millisecond), excerpt(res.Excerpt, 400))
+	fmt.Fprintf(stdout, "%s: credential %s — %s %s answered %d in %s\n%s\n", in.Name, verdict, res.Method, res.Endpoint, res.Status, res.Duration.Round(time.Millisecond), excerpt(res.Excerpt, 400))
 	if !res.OK() {
 		return exitError{exitInvalid}
 	}

@@ -126,7 +126,7 @@ func (f *Flows) finishConnect(ctx context.Context, in *manifest.Integration, con
 	if res != nil && !res.OK() {
 		e := apierror.New(http.StatusBadRequest, apierror.CredentialTest, fmt.Sprintf("%s refused the credential.", in.Name))
 		e.Provider = &apierror.ProviderAnswer{Status: res.Status, Body: res.Excerpt}
-		e.Cause = fmt.Errorf("test request: GET %s answered %d", res.Endpoint, res.Status)
+		e.Cause = fmt.Errorf("test request: %s %s answered %d", res.Method, res.Endpoint, res.Status)
 		f.testFailed(ctx, conn, reconnectID, e)
 		return nil, f.failed(in, e)
 	}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 type TestResult struct {
 	Status   int
 	Duration time.Duration
+	Method   string // GET or POST (api.testMethod)
 	Endpoint string // scheme://host/path of the request, without the query (which may carry a key)
 	Excerpt  string // the start of the response body
 }
@@ -31,7 +33,8 @@ func (t *TestResult) OK() bool { return t.Status >= 200 && t.Status < 300 }
 const excerptBytes = 2 << 10
 
 // Test calls the integration's test endpoint with conn's credential, as a
-// proxied GET would be made. It returns nil, nil when the manifest declares
+// proxied call would be made: a GET, or the manifest's testMethod and
+// testBody. It returns nil, nil when the manifest declares
 // no test endpoint.
 func (h *Handler) Test(ctx context.Context, in *manifest.Integration, conn *connection.Connection) (_ *TestResult, err error) {
 	if in.API.TestEndpoint == nil {
@@ -62,19 +65,30 @@ func (h *Handler) Test(ctx context.Context, in *manifest.Integration, conn *conn
 	}
 	ctx, cancel := context.WithTimeout(egress.WithIntegration(ctx, in.ID), in.API.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.String(), nil)
+	method := in.API.TestMethod
+	if method == "" {
+		method = http.MethodGet
+	}
+	var reqBody io.Reader
+	if in.API.TestBody != nil {
+		reqBody = bytes.NewReader(in.API.TestBody)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target.String(), reqBody)
 	if err != nil {
 		return nil, err
 	}
 	req.Header = header
 	req.Header.Set("User-Agent", h.UserAgent)
 	req.Header.Set("Accept", "application/json")
+	if reqBody != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if e := accesslog.From(ctx); e != nil {
 		e.SetRequestIDHeader(req.Header)
 	}
 	if tracing.Traced(ctx) {
 		var span trace.Span
-		ctx, span = tracing.StartClient(ctx, "GET", http.MethodGet, target, baseURLHidesSecret(in) || tracing.SecretInPath(in, in.API.TestEndpoint), req.Header,
+		ctx, span = tracing.StartClient(ctx, method, method, target, baseURLHidesSecret(in) || tracing.SecretInPath(in, in.API.TestEndpoint), req.Header,
 			tracing.IntegrationKey.String(in.ID))
 		req = req.WithContext(ctx)
 		defer func() { tracing.EndClient(span, status, err, "send") }()
@@ -89,5 +103,5 @@ func (h *Handler) Test(ctx context.Context, in *manifest.Integration, conn *conn
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, excerptBytes))
 	endpoint := *target
 	endpoint.RawQuery = ""
-	return &TestResult{Status: resp.StatusCode, Duration: time.Since(start), Endpoint: endpoint.String(), Excerpt: string(body)}, nil
+	return &TestResult{Method: method, Status: resp.StatusCode, Duration: time.Since(start), Endpoint: endpoint.String(), Excerpt: string(body)}, nil
 }

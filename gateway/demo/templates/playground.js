@@ -46,6 +46,12 @@
     try {
       var list = await (await fetch("/v1/integrations")).json();
       state.integrations = (list.integrations || list || []);
+      // The demo integrations work offline: list them first, then the
+      // bundled catalog (which needs real provider accounts).
+      var demoFirst = function (it) { return /^demo-/.test(it.id) ? 0 : 1; };
+      state.integrations = state.integrations.map(function (it, i) { return [it, i]; })
+        .sort(function (a, b) { return demoFirst(a[0]) - demoFirst(b[0]) || a[1] - b[1]; })
+        .map(function (p) { return p[0]; });
       state.me = await api("GET", "/projects/" + encodeURIComponent(pid) + "/sdk/me");
     } catch (e) {
       say("notice", "Could not load the integrations: " + e.message, true);
