@@ -96,7 +96,13 @@ func (a *API) integrations(w http.ResponseWriter, r *http.Request) {
 			if wfs := a.Workflows.ForIntegration(in.ID); len(wfs) > 0 {
 				wfList, meta := sdkWorkflows(u.Project.ID, wfs)
 				view["workflows"] = wfList
-				view["configs"].([]any)[0].(map[string]any)["values"].(map[string]any)["workflowMeta"] = meta
+				if configs, ok := view["configs"].([]any); ok && len(configs) > 0 {
+					if c, ok := configs[0].(map[string]any); ok {
+						if values, ok := c["values"].(map[string]any); ok {
+							values["workflowMeta"] = meta
+						}
+					}
+				}
 			}
 		}
 		list = append(list, view)
