@@ -14,6 +14,7 @@ import (
 	"github.com/plugboardhq/plugboard/gateway/seal"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/gateway/webhook"
+	"github.com/plugboardhq/plugboard/gateway/workflow"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
@@ -145,4 +146,8 @@ type Limits struct {
 	// MaxCachedConnections bounds the decrypted connections kept in
 	// memory (least recently used go first). Default 10,000.
 	MaxCachedConnections int
+	// Workflows bounds workflow runs: concurrent runs per project and per
+	// user, a run's duration, payload size, how long a request trigger
+	// waits (workflow.Limits; zero fields take its defaults).
+	Workflows workflow.Limits
 }

@@ -42,6 +42,7 @@ import (
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/gateway/tracing"
 	"github.com/plugboardhq/plugboard/gateway/webhook"
+	"github.com/plugboardhq/plugboard/gateway/workflow"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
@@ -60,13 +61,14 @@ type Server struct {
 	console      *console.Console
 	recentErrors *accesslog.Recent // the gateway's own error answers, for the console
 
-	creds   *connection.Refresher
-	flows   *connect.Flows            // nil without a store
-	usage   *connection.UsageRecorder // nil without a store
-	actions *actions.Service          // nil without a store
-	hooks   *webhook.Service          // nil without webhook endpoints or health checks
-	tester  *proxy.Handler            // the test requests of health checks; nil without a store
-	mcp     *mcp.Server               // nil without a store
+	creds     *connection.Refresher
+	flows     *connect.Flows            // nil without a store
+	usage     *connection.UsageRecorder // nil without a store
+	actions   *actions.Service          // nil without a store
+	hooks     *webhook.Service          // nil without webhook endpoints, health checks or workflows
+	workflows *workflow.Engine          // runs workflows on hooks' River client; nil when hooks is
+	tester    *proxy.Handler            // the test requests of health checks; nil without a store
+	mcp       *mcp.Server               // nil without a store
 
 	tracer   trace.Tracer      // nil: tracing off (observe.go)
 	exporter *tracing.Exporter // nil: tracing off
@@ -106,16 +108,20 @@ func New(cfg Config) (*Server, error) {
 	}
 	dir := integration.NewDirectory(s.reloader.Catalog, projects.IDs())
 	ops := &admin.Ops{Token: cfg.AdminToken, Reloader: s.reloader, Metrics: s.metrics, Draining: &s.draining, Log: cfg.Log}
-	if health := s.healthConfig(); cfg.Store != nil && (cfg.Webhooks != nil || health != nil) {
+	if health := s.healthConfig(); cfg.Store != nil && (cfg.Webhooks != nil || health != nil || s.hasWorkflows()) {
 		// Before anything writes: the store enqueues events from now on.
-		// River runs for webhooks, health checks or both; a gateway with
-		// neither does not start it.
+		// River runs for webhooks, health checks, workflows or all; a
+		// gateway with none of them does not start it.
+		if s.workflows, err = s.newWorkflows(); err != nil {
+			return nil, err
+		}
 		if s.hooks, err = s.startWebhooks(health); err != nil {
 			return nil, err
 		}
 		if cfg.Webhooks != nil {
 			ops.Webhooks = s.hooks
 		}
+		ops.Workflows = s.workflows
 	}
 	if cfg.Store != nil {
 		// Its Disconnector, the connect flows, is set by assemble.
@@ -210,6 +216,10 @@ func (s *Server) assemble(mux *routes.Table, dir *integration.Directory, project
 	api.Register(mux)
 	s.actions = &actions.Service{Integrations: dir, Connections: cfg.Store, Projects: projects, Proxy: proxyHandler, Log: cfg.Log}
 	s.actions.Register(mux)
+	if s.workflows != nil {
+		s.workflows.SetCallers(s.actions, proxyHandler)
+		s.workflows.Register(mux, projects)
+	}
 	s.mcp = &mcp.Server{Actions: s.actions, Projects: projects, Version: cfg.Version, Log: cfg.Log}
 	s.mcp.Register(mux)
 	// The agents' tool lists follow the catalog and the users' connections.
@@ -231,6 +241,7 @@ func (s *Server) startWebhooks(health *webhook.HealthConfig) (*webhook.Service, 
 		wc = *s.cfg.Webhooks
 	}
 	wc.Health = health
+	wc.Plugins = []webhook.Plugin{s.workflows}
 	wc.Guard = &egress.Guard{Policy: egress.Policy{Allow: s.cfg.Egress.Allow, Resolver: s.cfg.Egress.Resolver}, Log: s.log, Metrics: s.metrics}
 	wc.Log, wc.Metrics = s.log.With("component", "webhooks"), s.metrics.Registry
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -11,6 +11,7 @@ import (
 	"github.com/plugboardhq/plugboard/gateway"
 	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/ratelimit"
+	"github.com/plugboardhq/plugboard/gateway/workflow"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
@@ -20,6 +21,7 @@ type limitFlags struct {
 	trustedProxies                               string
 	maxPerUserIntegration, maxPerUser, maxCached int
 	refreshCooldown                              time.Duration
+	workflows                                    workflow.Limits
 }
 
 const rateSyntax = "COUNT/PERIOD[,burst=N], PERIOD s, m, h or a duration such as 30s; 0 disables"
@@ -33,6 +35,12 @@ func addLimitFlags(fs *flag.FlagSet, l *limitFlags) {
 	fs.IntVar(&l.maxPerUser, "max-connections-per-user", gateway.DefaultMaxConnectionsPerUser, "most connections one user may hold over all integrations (0: no cap)")
 	fs.DurationVar(&l.refreshCooldown, "refresh-cooldown", connection.DefaultForcedRefreshCooldown, "after an upstream 401 forced a token refresh, further 401s of that connection within this time are passed on without refreshing (per replica; 0 disables)")
 	fs.IntVar(&l.maxCached, "max-cached-connections", connection.DefaultMaxCached, "most decrypted connections kept in memory, least recently used dropped first")
+	w := &l.workflows
+	fs.IntVar(&w.MaxRunsPerProject, "workflow-runs-per-project", workflow.DefaultMaxRunsPerProject, "most workflow runs of one project executing at a time, over all replicas; more wait, queued (0: no cap)")
+	fs.IntVar(&w.MaxRunsPerUser, "workflow-runs-per-user", workflow.DefaultMaxRunsPerUser, "most workflow runs of one end user executing at a time; more wait, queued (0: no cap)")
+	fs.DurationVar(&w.MaxRunDuration, "workflow-max-duration", workflow.DefaultMaxRunDuration, "a workflow run not finished this long after it was triggered fails")
+	fs.Int64Var(&w.MaxPayloadBytes, "workflow-max-payload", workflow.DefaultMaxPayloadBytes, "largest workflow trigger payload (request body, event payload) and step output, in bytes")
+	fs.DurationVar(&w.RequestTimeout, "workflow-request-timeout", workflow.DefaultRequestTimeout, "how long POST …/sdk/triggers/{workflowId} waits for the run's response before answering 504 workflow_timeout (the run goes on)")
 }
 
 func (l limitFlags) limits() (gateway.Limits, error) {
@@ -62,6 +70,15 @@ func (l limitFlags) limits() (gateway.Limits, error) {
 		return out, errors.New("--refresh-cooldown: want 0 (disabled) or more")
 	case l.refreshCooldown == 0:
 		out.ForcedRefreshCooldown = -1
+	}
+	out.Workflows = l.workflows
+	for name, v := range map[string]*int{"workflow-runs-per-project": &out.Workflows.MaxRunsPerProject, "workflow-runs-per-user": &out.Workflows.MaxRunsPerUser} {
+		if *v, err = noCap(name, *v); err != nil {
+			return out, err
+		}
+	}
+	if l.workflows.MaxRunDuration <= 0 || l.workflows.RequestTimeout <= 0 || l.workflows.MaxPayloadBytes <= 0 {
+		return out, errors.New("--workflow-max-duration, --workflow-request-timeout and --workflow-max-payload must be more than 0")
 	}
 	if l.maxCached < 1 {
 		return out, fmt.Errorf("--max-cached-connections %d: want at least 1", l.maxCached)

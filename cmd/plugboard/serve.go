@@ -99,6 +99,12 @@ Routes (serve_test.go holds this list to the routes the gateway mounts):
   GET    /admin/v1/webhooks/deliveries     webhook deliveries: ?status=failed|pending|delivered
   POST   /admin/v1/webhooks/deliveries/{id}/redeliver   send a failed one again
                                            (webhook routes: with projects[].webhooks in --config)
+  GET    /admin/v1/workflows               loaded workflows: integration, trigger, file
+  GET    /admin/v1/workflow-runs           workflow runs, newest first: ?project= &user= &workflow=
+                                           &status= &cursor= &limit=
+  GET    /admin/v1/workflow-runs/{id}      one run step by step: status, attempts, times, output, error
+                                           (workflow routes: with a store, when webhooks, health checks
+                                           or workflows are configured at startup)
                                            (/metrics, /admin/v1 and the console move to --admin-listen when set)
   Public catalog (no token; never secrets)
   GET    /v1/integrations                  every integration's public metadata
@@ -124,6 +130,12 @@ Routes (serve_test.go holds this list to the routes the gateway mounts):
   POST   /projects/{pid}/mcp                     MCP server (Streamable HTTP) for AI agents: the actions as tools
   GET    /projects/{pid}/mcp                     its stream of notifications (tools/list_changed)
   DELETE /projects/{pid}/mcp                     end an MCP session
+  POST   /projects/{pid}/sdk/triggers/{workflowId}  run a request-triggered workflow (SDK workflow());
+                                           answers with its response step once the run ends
+  POST   /v2/projects/{pid}/sdk/events/trigger      an app event (SDK event()): starts the user's
+                                           enabled workflows that listen for it; answers the run ids
+  POST   /events/projects/{pid}/sdk/triggers/{workflowId}  the same two under /events, for an SDK
+  POST   /events/v2/projects/{pid}/sdk/events/trigger     whose HERMES_PUBLIC_URL is <gateway>/events
   GET    /v2/projects/{pid}/sdk/actions/build-oauth         the SDK popup's connect link
   GET    /projects/{pid}/sdk/actions/session-id/{key}       the SDK popup's result
   DELETE /projects/{pid}/sdk/actions/session-id/{key}       forget it

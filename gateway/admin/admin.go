@@ -35,7 +35,10 @@ type Ops struct {
 	// Webhooks serves /admin/v1/webhooks; nil (no endpoints configured)
 	// mounts none of its routes.
 	Webhooks Webhooks
-	Log      *slog.Logger
+	// Workflows serves /admin/v1/workflows and /admin/v1/workflow-runs;
+	// nil (no store) mounts none of their routes.
+	Workflows Workflows
+	Log       *slog.Logger
 }
 
 // RegisterProbes mounts /healthz and /readyz.
@@ -57,6 +60,11 @@ func (o *Ops) RegisterAdmin(mux *routes.Table) {
 	if o.Webhooks != nil {
 		mux.Handle("GET /admin/v1/webhooks/deliveries", o.guard(o.listDeliveries))
 		mux.Handle("POST /admin/v1/webhooks/deliveries/{id}/redeliver", o.guard(o.redeliver))
+	}
+	if o.Workflows != nil {
+		mux.Handle("GET /admin/v1/workflows", o.guard(o.listWorkflows))
+		mux.Handle("GET /admin/v1/workflow-runs", o.guard(o.listWorkflowRuns))
+		mux.Handle("GET /admin/v1/workflow-runs/{id}", o.guard(o.getWorkflowRun))
 	}
 }
 

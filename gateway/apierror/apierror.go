@@ -67,6 +67,19 @@ const (
 	InvalidParameters Code = "invalid_parameters"
 )
 
+// Codes of workflow triggers (POST …/sdk/triggers/{id}, …/sdk/events/trigger).
+const (
+	WorkflowMissing Code = "workflow_not_found"
+	// WorkflowDisabled: the user has not enabled the workflow (or has
+	// disabled it) in the Connect Portal.
+	WorkflowDisabled Code = "workflow_disabled"
+	// WorkflowFailed: the run ended in a failed step; the message names it.
+	WorkflowFailed Code = "workflow_failed"
+	// WorkflowTimeout: the run did not answer in time (it goes on; the
+	// admin API shows how it ends).
+	WorkflowTimeout Code = "workflow_timeout"
+)
+
 // Codes of the proxy.
 const (
 	NotConnected         Code = "not_connected"
@@ -91,6 +104,7 @@ func Codes() []Code {
 		NotConnected, NeedsReconnect, PathRefused, UpgradeRefused, ConnectionLimit, RateLimited,
 		ConnectionIncomplete, BodyTooLarge, BodyUnreadable, UpstreamUnreachable, RefreshFailed, EgressRefused, UpstreamTimeout,
 		ActionMissing, InvalidParameters,
+		WorkflowMissing, WorkflowDisabled, WorkflowFailed, WorkflowTimeout,
 		BadRequest, InvalidInput, UseConnectFlow, IntegrationUnavailable, CredentialTest, TokenExchange, CredentialMissing, StoreUnavailable,
 		Unauthorized, AdminDisabled, NotFound, MethodNotAllowed, NotReady,
 	}

@@ -226,6 +226,7 @@ const (
 	pgLockMigrations int32 = 0x706c6d67 // "plmg": migrations of one schema (transaction lock)
 	pgLockOwner      int32 = 0x706c6f77 // "plow": a user's defaults (transaction lock)
 	pgLockRefresh    int32 = 0x706c7266 // "plrf": WithLock of one connection (session lock)
+	pgLockRunStart   int32 = 0x706c7273 // "plrs": workflow run starts of one project (transaction lock)
 )
 
 // destroyConn closes a pooled connection instead of returning it to the

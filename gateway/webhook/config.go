@@ -61,6 +61,9 @@ type Config struct {
 	// Health, if set, runs the periodic health checks on the same River
 	// client (health.go).
 	Health *HealthConfig
+	// Plugins share the River client (workflow runs): one client per
+	// process works every kind of job.
+	Plugins []Plugin
 }
 
 func (c *Config) setDefaults() error {

@@ -34,6 +34,26 @@ type Service struct {
 	metrics *deliveryMetrics
 }
 
+// Plugin is a user of the process's River client besides webhooks and
+// health checks (the workflow engine).
+type Plugin interface {
+	// ConfigureRiver adds the plugin's workers, queues and periodic jobs
+	// to the client's configuration before it is built.
+	ConfigureRiver(rc *river.Config)
+	// UseRiver hands the plugin the client once built.
+	UseRiver(c Client)
+	// EventJobs returns the jobs to enqueue for a connection event: in
+	// the transaction of the store write that caused it, or on their own
+	// for connection.test_failed. Nil when none.
+	EventJobs(ev Event) []river.InsertManyParams
+}
+
+// Client is the process's River client; one field is set, by driver.
+type Client struct {
+	SQLite   *river.Client[*sql.Tx]
+	Postgres *river.Client[pgx.Tx]
+}
+
 // jobClient is what Service uses of a river.Client, whatever its driver.
 type jobClient interface {
 	Start(ctx context.Context) error
@@ -85,6 +105,9 @@ func (s *Service) riverConfig() *river.Config {
 	if s.cfg.Health != nil {
 		s.addHealth(rc)
 	}
+	for _, p := range s.cfg.Plugins {
+		p.ConfigureRiver(rc)
+	}
 	return rc
 }
 
@@ -121,6 +144,9 @@ func NewSQLite(ctx context.Context, st *store.SQLite, cfg Config) (*Service, err
 		return n, err
 	}
 	s.sqliteJobs = client
+	for _, p := range s.cfg.Plugins {
+		p.UseRiver(Client{SQLite: client})
+	}
 	st.SetOutbox(s.EnqueueSQLite)
 	s.registerMetrics()
 	return s, nil
@@ -180,6 +206,9 @@ func NewPostgres(ctx context.Context, st *store.Postgres, cfg Config) (*Service,
 		return n, err
 	}
 	s.pgJobs = client
+	for _, p := range s.cfg.Plugins {
+		p.UseRiver(Client{Postgres: client})
+	}
 	st.SetOutbox(s.EnqueuePostgres)
 	s.registerMetrics()
 	return s, nil
@@ -190,7 +219,7 @@ func NewPostgres(ctx context.Context, st *store.Postgres, cfg Config) (*Service,
 func (s *Service) EnqueueSQLite(ctx context.Context, tx *sql.Tx, ch store.Change) error {
 	if params := s.deliveries(ch); len(params) > 0 {
 		if _, err := s.sqliteJobs.InsertManyTx(ctx, tx, params); err != nil {
-			return fmt.Errorf("webhooks: enqueue %s event: %w", params[0].Args.(deliveryArgs).Type, err)
+			return fmt.Errorf("webhooks: enqueue the %s event's jobs: %w", ch.Op, err)
 		}
 	}
 	return nil
@@ -200,17 +229,17 @@ func (s *Service) EnqueueSQLite(ctx context.Context, tx *sql.Tx, ch store.Change
 func (s *Service) EnqueuePostgres(ctx context.Context, tx pgx.Tx, ch store.Change) error {
 	if params := s.deliveries(ch); len(params) > 0 {
 		if _, err := s.pgJobs.InsertManyTx(ctx, tx, params); err != nil {
-			return fmt.Errorf("webhooks: enqueue %s event: %w", params[0].Args.(deliveryArgs).Type, err)
+			return fmt.Errorf("webhooks: enqueue the %s event's jobs: %w", ch.Op, err)
 		}
 	}
 	return nil
 }
 
 // deliveries turns a store write into one job per endpoint that wants its
-// event. An event no endpoint wants is not enqueued at all.
+// event, and the plugins' jobs for it. An event nobody wants is not
+// enqueued at all.
 func (s *Service) deliveries(ch store.Change) []river.InsertManyParams {
-	eps := s.endpoints[ch.Connection.ProjectID]
-	if len(eps) == 0 {
+	if len(s.endpoints[ch.Connection.ProjectID]) == 0 && len(s.cfg.Plugins) == 0 {
 		return nil
 	}
 	ev, ok := FromChange(ch, s.cfg.Now())
@@ -220,14 +249,18 @@ func (s *Service) deliveries(ch store.Change) []river.InsertManyParams {
 	return s.deliveriesOf(ev)
 }
 
-// deliveriesOf is one job per endpoint of ev's project that wants it.
+// deliveriesOf is one job per endpoint of ev's project that wants it,
+// then the plugins' jobs.
 func (s *Service) deliveriesOf(ev Event) []river.InsertManyParams {
+	var params []river.InsertManyParams
+	for _, p := range s.cfg.Plugins {
+		params = append(params, p.EventJobs(ev)...)
+	}
 	eps := s.endpoints[ev.Data.ProjectID]
 	body, err := ev.body()
 	if err != nil {
 		return nil // cannot happen: Event is plain data
 	}
-	var params []river.InsertManyParams
 	for _, ep := range eps {
 		if ep.wants(ev.Type) {
 			params = append(params, river.InsertManyParams{Args: deliveryArgs{
@@ -241,7 +274,7 @@ func (s *Service) deliveriesOf(ev Event) []river.InsertManyParams {
 // for the project's endpoints that want it. Nothing was written, so there
 // is no transaction to join: it is enqueued on its own.
 func (s *Service) EmitTestFailed(ctx context.Context, c connection.Connection, why string) error {
-	if len(s.endpoints[c.ProjectID]) == 0 {
+	if len(s.endpoints[c.ProjectID]) == 0 && len(s.cfg.Plugins) == 0 {
 		return nil
 	}
 	if params := s.deliveriesOf(TestFailed(c, why, s.cfg.Now())); len(params) > 0 {

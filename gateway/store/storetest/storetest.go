@@ -75,6 +75,10 @@ func Run(t *testing.T, open Opener) {
 		{"WorkflowSettingsChecked", testWorkflowSettingsChecked},
 		{"WorkflowSettingsKept", testWorkflowSettingsKept},
 		{"WorkflowConcurrentSet", testWorkflowConcurrentSet},
+		{"WorkflowRunsCreate", testWorkflowRunsCreate},
+		{"WorkflowRunsSaveAndSteps", testWorkflowRunsSaveAndSteps},
+		{"WorkflowRunsList", testWorkflowRunsList},
+		{"WorkflowRunsStartLimits", testWorkflowRunsStartLimits},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, h) })
 	}
