@@ -38,7 +38,7 @@ const sdkHarness = `<!doctype html><html><head><meta charset="utf-8"><title>SDK 
 window.paragon = module.exports.paragon;
 paragon.configureGlobal({ host: "plugboard" }, {
   ZEUS_PUBLIC_URL: "%[1]s", WORKER_PROXY_PUBLIC_URL: "%[1]s",
-  CONNECT_PUBLIC_URL: "%[1]s/connect", HERMES_PUBLIC_URL: "%[1]s" });
+  CONNECT_PUBLIC_URL: "%[1]s/connect", HERMES_PUBLIC_URL: "%[1]s/events" });
 window.events = [];
 window.track = function (name) { return function (e) { window.events.push(name + ":" + (e && (e.integrationType || e.message) || "")); }; };
 </script></head><body><h1>SDK app</h1></body></html>`
