@@ -131,7 +131,7 @@ func New(cfg Config) (*Server, error) {
 
 	// Operators' routes: on the public listener, or only on the admin
 	// listener when there is one (Serve's admin argument).
-	s.console = console.New(console.Options{Token: cfg.AdminToken, Reloader: s.reloader, Connections: ops.Connections,
+	s.console = console.New(console.Options{Token: cfg.AdminToken, Reloader: s.reloader, Connections: ops.Connections, Workflows: ops.Workflows,
 		Errors: s.recentErrors, Keyring: cfg.Keyring, Secure: strings.HasPrefix(cfg.PublicURL, "https://"), Log: cfg.Log})
 	adminMux := routes.New()
 	ops.RegisterProbes(adminMux)

@@ -134,8 +134,8 @@ func TestBrowserPortalEnablesAWorkflow(t *testing.T) {
 // engineMerged reports whether this gateway serves the workflow engine's
 // triggers (wf-engine's branch): until it does, tests check the seam the
 // engine asks (store.UserWorkflow) instead of running workflows.
-func engineMerged(a *sdkApp) bool {
-	return slices.Contains(a.srv.routes, "POST /v2/projects/{pid}/sdk/events/trigger")
+func engineMerged(srv *Server) bool {
+	return slices.Contains(srv.routes, "POST /v2/projects/{pid}/sdk/events/trigger")
 }
 
 // leadSink is an integration's API that records what workflow runs post.
@@ -195,7 +195,7 @@ func TestBrowserDisabledWorkflowNoLongerRuns(t *testing.T) {
 		"notify-leads.workflow.yaml": notifyWorkflowFile}))
 	wf := a.workflow("notify-leads")
 	ctx := a.ctx
-	engine := engineMerged(a)
+	engine := engineMerged(a.srv)
 	event := func(user, name string) {
 		t.Helper()
 		r := a.do("POST", "/v2/projects/dev/sdk/events/trigger", a.token(user), strings.NewReader(`{"name":"lead.created","payload":{"name":`+jsString(name)+`}}`),

@@ -95,7 +95,9 @@ Routes (serve_test.go holds this list to the routes the gateway mounts):
   GET    /admin/connections                console: connections, filtered and paginated
   GET    /admin/connections/{id}           console: one connection (never secrets)
   POST   /admin/connections/{id}/disconnect console: disconnect it
-  GET    /admin/workflows                  console: workflow files, each workflow drawn
+  GET    /admin/workflows                  console: workflow files, each workflow drawn (with its last run)
+  GET    /admin/workflow-runs              console: workflow runs, filtered and paginated
+  GET    /admin/workflow-runs/{id}         console: one run step by step
   GET    /admin/v1/webhooks/deliveries     webhook deliveries: ?status=failed|pending|delivered
   POST   /admin/v1/webhooks/deliveries/{id}/redeliver   send a failed one again
                                            (webhook routes: with projects[].webhooks in --config)

@@ -4,6 +4,8 @@ import (
 	"html/template"
 	"net/http"
 
+	"github.com/plugboardhq/plugboard/gateway/store"
+	"github.com/plugboardhq/plugboard/gateway/workflow"
 	"github.com/plugboardhq/plugboard/gateway/workflow/diagram"
 	"github.com/plugboardhq/plugboard/manifest"
 )
@@ -22,19 +24,22 @@ type workflowRow struct {
 	LoadedAt         string
 	Problems         []problemRow
 	Diagram          template.HTML // the served version, drawn (diagram escapes every text)
+	LastRun          *store.WorkflowRun // nil: never ran, or no engine
 }
 
 type workflowsView struct {
 	Dir       string
 	Revision  string
 	Workflows []workflowRow
+	HasRuns   bool
 }
 
 // workflows is GET /admin/workflows: every workflow file, its status and
 // problems, and each served workflow drawn.
-func (c *Console) workflows(w http.ResponseWriter, r *http.Request, s session) {
+// With the engine, each diagram shows the workflow's last run.
+func (c *Console) workflowsPage(w http.ResponseWriter, r *http.Request, s session) {
 	cat := c.reloader.Catalog()
-	v := workflowsView{Dir: c.reloader.Dir, Revision: cat.Revision()}
+	v := workflowsView{Dir: c.reloader.Dir, Revision: cat.Revision(), HasRuns: c.workflows != nil}
 	for _, e := range cat.WorkflowEntries() {
 		row := workflowRow{File: c.relative(e.Path), Status: e.Status, LoadedAt: when(e.LoadedAt)}
 		for _, p := range e.Problems {
@@ -45,6 +50,12 @@ func (c *Console) workflows(w http.ResponseWriter, r *http.Request, s session) {
 			row.ID, row.Title, row.Description, row.Integration = wf.ID, wf.Title, wf.Description, wf.Integration
 			row.Trigger, row.EnabledByDefault = triggerSummary(wf.Trigger), wf.EnabledByDefault
 			row.Diagram = template.HTML(diagram.Inline(wf, nil)) // diagram escapes every text it draws (its tests hold it to that)
+			if c.workflows != nil {
+				var run *workflow.RunDetail
+				if row.Diagram, run = c.lastRunDiagram(r, wf); run != nil {
+					row.LastRun = run.WorkflowRun
+				}
+			}
 		}
 		v.Workflows = append(v.Workflows, row)
 	}
