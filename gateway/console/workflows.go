@@ -23,7 +23,7 @@ type workflowRow struct {
 	Status           manifest.Status
 	LoadedAt         string
 	Problems         []problemRow
-	Diagram          template.HTML // the served version, drawn (diagram escapes every text)
+	Diagram          template.HTML      // the served version, drawn (diagram escapes every text)
 	LastRun          *store.WorkflowRun // nil: never ran, or no engine
 }
 
