@@ -52,11 +52,7 @@ steps:
 		t.Errorf("signed out: %d", r.status)
 	}
 
-	if engineMerged(e.srv) {
-		consoleRuns(t, e, c)
-	} else {
-		t.Log("the workflow engine is not merged into this branch: no runs to show")
-	}
+	consoleRuns(t, e, c)
 
 	ctx := newChrome(t)
 	run(t, ctx, "sign in", chromedp.Navigate(e.base+"/admin/workflows"), chromedp.WaitVisible(chromedp.ID("token")),
@@ -68,16 +64,14 @@ steps:
 		t.Errorf("the diagram's trigger box is filled %q (%v): its style did not apply", fill, err)
 	}
 	screenshot(t, ctx, "console-workflows")
-	if engineMerged(e.srv) {
-		run(t, ctx, "a run, step by step", chromedp.Click(chromedp.CSS(`#workflow-greet a.last-run`)), chromedp.WaitVisible(chromedp.ID("steps")))
-		if got := text(t, ctx, `#steps tr[data-path="answer"]`); !strings.Contains(got, "succeeded") {
-			t.Errorf("the answer step's row: %q", got)
-		}
-		screenshot(t, ctx, "console-workflow-run")
+	run(t, ctx, "a run, step by step", chromedp.Click(chromedp.CSS(`#workflow-greet a.last-run`)), chromedp.WaitVisible(chromedp.ID("steps")))
+	if got := text(t, ctx, `#steps tr[data-path="answer"]`); !strings.Contains(got, "succeeded") {
+		t.Errorf("the answer step's row: %q", got)
 	}
+	screenshot(t, ctx, "console-workflow-run")
 }
 
-// consoleRuns: with the engine, the workflows page draws each workflow's
+// consoleRuns: the workflows page draws each workflow's
 // last run, the runs page lists runs with filters, and a run's page shows
 // it step by step.
 func consoleRuns(t *testing.T, e *proxyEnv, c *consoleClient) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -131,13 +130,6 @@ func TestBrowserPortalEnablesAWorkflow(t *testing.T) {
 	}
 }
 
-// engineMerged reports whether this gateway serves the workflow engine's
-// triggers (wf-engine's branch): until it does, tests check the seam the
-// engine asks (store.UserWorkflow) instead of running workflows.
-func engineMerged(srv *Server) bool {
-	return slices.Contains(srv.routes, "POST /v2/projects/{pid}/sdk/events/trigger")
-}
-
 // leadSink is an integration's API that records what workflow runs post.
 type leadSink struct {
 	mu    sync.Mutex
@@ -184,9 +176,9 @@ steps:
 `
 
 // A user who disables a workflow in the portal no longer triggers it: the
-// engine's question (store.UserWorkflow) says so at once, and, with the
-// engine merged, the app's event runs the workflow for a user who has it
-// enabled and not for the one who disabled it.
+// engine's question (store.UserWorkflow) says so at once, and the app's
+// event runs the workflow for a user who has it enabled and not for the
+// one who disabled it.
 func TestBrowserDisabledWorkflowNoLongerRuns(t *testing.T) {
 	sink := &leadSink{}
 	up := httptest.NewServer(sink)
@@ -195,7 +187,6 @@ func TestBrowserDisabledWorkflowNoLongerRuns(t *testing.T) {
 		"notify-leads.workflow.yaml": notifyWorkflowFile}))
 	wf := a.workflow("notify-leads")
 	ctx := a.ctx
-	engine := engineMerged(a.srv)
 	event := func(user, name string) {
 		t.Helper()
 		r := a.do("POST", "/v2/projects/dev/sdk/events/trigger", a.token(user), strings.NewReader(`{"name":"lead.created","payload":{"name":`+jsString(name)+`}}`),
@@ -215,10 +206,8 @@ func TestBrowserDisabledWorkflowNoLongerRuns(t *testing.T) {
 	if on, _, err := a.store.UserWorkflow(context.Background(), "dev", "dina", wf); err != nil || !on {
 		t.Fatalf("enabled in the portal, the engine is told %v (%v)", on, err)
 	}
-	if engine {
-		event("dina", "first")
-		testfix.Eventually(t, "dina's run to post", func() bool { return sink.posted("dina", "first") == 1 })
-	}
+	event("dina", "first")
+	testfix.Eventually(t, "dina's run to post", func() bool { return sink.posted("dina", "first") == 1 })
 
 	// She disables it in the portal.
 	run(t, ctx, "disable", chromedp.Navigate(a.base+"/connect/portal/leadsink/workflows"), chromedp.WaitVisible(chromedp.ID("wf-notify-leads-enabled")),
@@ -230,10 +219,6 @@ func TestBrowserDisabledWorkflowNoLongerRuns(t *testing.T) {
 	screenshot(t, ctx, "workflows-4-disabled")
 	if on, _, err := a.store.UserWorkflow(context.Background(), "dev", "dina", wf); err != nil || on {
 		t.Fatalf("disabled in the portal, the engine is told %v (%v)", on, err)
-	}
-	if !engine {
-		t.Log("the workflow engine is not merged into this branch: checked what it is told (store.UserWorkflow), ran no workflow")
-		return
 	}
 	// Her event runs nothing. Sam, who has it enabled, sends the same
 	// event after hers: once his run has posted, hers would have too.
