@@ -161,7 +161,7 @@ func TestSDKWorkflowSettingsAPI(t *testing.T) {
 			t.Errorf("enable with %s: %d %s, want %s", tc.body, r.status, r.body, tc.want)
 		}
 	}
-	if r := e.do("POST", "/projects/dev/sdk/workflows/nope", tok, nil, nil); r.status != 404 || !strings.Contains(r.body, `No workflow \"nope\"`) {
+	if r := e.do("POST", "/projects/dev/sdk/workflows/nope", tok, nil, nil); r.status != 404 || !strings.Contains(r.body, `"code":"workflow_not_found"`) || !strings.Contains(r.body, `No workflow \"nope\"`) {
 		t.Errorf("unknown workflow: %d %s", r.status, r.body)
 	}
 	r = e.do("POST", "/projects/dev/sdk/workflows/post-leads", tok, strings.NewReader(`{"settings":{"channel":"#leads","mention":true}}`), jsonHdr)

@@ -63,7 +63,7 @@ func (a *API) workflow(w http.ResponseWriter, r *http.Request, id string) (*mani
 		wf, ok = a.Workflows.Lookup(id)
 	}
 	if !ok {
-		apierror.Write(w, apierror.New(http.StatusNotFound, apierror.NotFound, "No workflow "+apierror.Quote(id)+"."))
+		apierror.Write(w, apierror.New(http.StatusNotFound, apierror.WorkflowMissing, "No workflow "+apierror.Quote(id)+"."))
 		return nil, false
 	}
 	accesslog.SetIntegration(r.Context(), wf.Integration)
@@ -131,7 +131,7 @@ func (a *API) updateCredential(w http.ResponseWriter, r *http.Request) {
 	for id, c := range body.Config.WorkflowSettings {
 		st, ok := current[id]
 		if !ok || st.Workflow.Integration != conn.IntegrationID {
-			apierror.Write(w, apierror.New(http.StatusNotFound, apierror.NotFound, "No workflow "+apierror.Quote(id)+" of this credential's integration."))
+			apierror.Write(w, apierror.New(http.StatusNotFound, apierror.WorkflowMissing, "No workflow "+apierror.Quote(id)+" of this credential's integration."))
 			return
 		}
 		enabled := st.Enabled
