@@ -131,7 +131,7 @@ func New(cfg Config) (*Server, error) {
 
 	// Operators' routes: on the public listener, or only on the admin
 	// listener when there is one (Serve's admin argument).
-	s.console = console.New(console.Options{Token: cfg.AdminToken, Reloader: s.reloader, Connections: ops.Connections,
+	s.console = console.New(console.Options{Token: cfg.AdminToken, Reloader: s.reloader, Connections: ops.Connections, Workflows: ops.Workflows,
 		Errors: s.recentErrors, Keyring: cfg.Keyring, Secure: strings.HasPrefix(cfg.PublicURL, "https://"), Log: cfg.Log})
 	adminMux := routes.New()
 	ops.RegisterProbes(adminMux)
@@ -213,6 +213,7 @@ func (s *Server) assemble(mux *routes.Table, dir *integration.Directory, project
 	}
 	api := &sdk.API{Connections: cfg.Store, Flows: s.flows, Integrations: dir, Projects: projects, Origins: allowed, Limits: limits,
 		PublicURL: cfg.PublicURL, Log: cfg.Log}
+	s.wireUserWorkflows(dir, api)
 	api.Register(mux)
 	s.actions = &actions.Service{Integrations: dir, Connections: cfg.Store, Projects: projects, Proxy: proxyHandler, Log: cfg.Log}
 	s.actions.Register(mux)

@@ -95,6 +95,9 @@ Routes (serve_test.go holds this list to the routes the gateway mounts):
   GET    /admin/connections                console: connections, filtered and paginated
   GET    /admin/connections/{id}           console: one connection (never secrets)
   POST   /admin/connections/{id}/disconnect console: disconnect it
+  GET    /admin/workflows                  console: workflow files, each workflow drawn (with its last run)
+  GET    /admin/workflow-runs              console: workflow runs, filtered and paginated
+  GET    /admin/workflow-runs/{id}         console: one run step by step
   GET    /admin/v1/webhooks/deliveries     webhook deliveries: ?status=failed|pending|delivered
   POST   /admin/v1/webhooks/deliveries/{id}/redeliver   send a failed one again
                                            (webhook routes: with projects[].webhooks in --config)
@@ -115,12 +118,15 @@ Routes (serve_test.go holds this list to the routes the gateway mounts):
   POST   /projects/{pid}/sdk/credentials   connect an api_key/basic/client-credentials
                                            integration (tested before it is stored)
   GET    /projects/{pid}/sdk/credentials/{id}    one of the user's credentials
+  PATCH  /projects/{pid}/sdk/credentials/{id}    its workflows' choices: {"config": {"workflowSettings": {…}}}
   DELETE /projects/{pid}/sdk/credentials/{id}    disconnect it (revoked where declared)
   POST   /projects/{pid}/sdk/connect-links       a single-use Connect Portal link
   GET    /projects/{pid}/sdk/me                  the user and their integrations (SDK)
   PATCH  /projects/{pid}/sdk/me                  user metadata (accepted, not kept)
   GET    /projects/{pid}/sdk/integrations        integrations as the SDK lists them
   DELETE /projects/{pid}/sdk/integrations/{integrationId}   uninstall (SDK)
+  POST   /projects/{pid}/sdk/workflows/{id}      enable a workflow for the user (body: {"settings": {…}}?)
+  DELETE /projects/{pid}/sdk/workflows/{id}      disable it (its settings are kept)
   GET    /projects/{pid}/sdk/actions             the actions of the user's connected integrations, as tools
   POST   /projects/{pid}/sdk/actions             run one: {"action": …, "parameters": {…}}, through the proxy
   POST   /projects/{pid}/mcp                     MCP server (Streamable HTTP) for AI agents: the actions as tools
@@ -142,6 +148,8 @@ Routes (serve_test.go holds this list to the routes the gateway mounts):
   POST   /connect/switch/{code}            replace another account's portal session
   GET    /connect/portal/{id}              the connect form
   POST   /connect/portal/{id}              submit it (API key, client credentials, or on to OAuth)
+  GET    /connect/portal/{id}/workflows    the integration's workflows: a switch and settings each
+  POST   /connect/portal/{id}/workflows/{wid}   save one
   GET    /oauth/callback                   the OAuth redirect URI (<public URL>/oauth/callback)
   Dev mode only: the demo (--demo, on by default in dev mode, refused in production)
   GET    /{$}                              the playground (exactly /; nothing else at the root)

@@ -24,6 +24,7 @@ import (
 	"github.com/plugboardhq/plugboard/gateway/routes"
 	"github.com/plugboardhq/plugboard/gateway/seal"
 	"github.com/plugboardhq/plugboard/gateway/store"
+	"github.com/plugboardhq/plugboard/gateway/userworkflows"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
@@ -91,6 +92,9 @@ type Flows struct {
 	Checks interface {
 		RecordCheck(ctx context.Context, id string, at time.Time, checkError string) error
 	}
+	// Workflows, if set, serves the portal's workflows page (the users'
+	// choices); nil: no integration has workflows.
+	Workflows *userworkflows.Service
 	// Changed, if set, is told of every connection stored or deleted (the
 	// MCP server recomputes the user's tools). It must not block.
 	Changed func(projectID, userID string)
@@ -103,6 +107,8 @@ func (f *Flows) Register(mux *routes.Table) {
 	mux.HandleFunc("POST /connect/switch/{code}", f.switchSession)
 	mux.HandleFunc("GET /connect/portal/{id}", f.showPortal)
 	mux.HandleFunc("POST /connect/portal/{id}", f.limitIP(f.submitPortal))
+	mux.HandleFunc("GET /connect/portal/{id}/workflows", f.showWorkflows)
+	mux.HandleFunc("POST /connect/portal/{id}/workflows/{wid}", f.limitIP(f.saveWorkflow))
 	mux.HandleFunc("GET /oauth/callback", f.limitIP(f.oauthCallback))
 	mux.HandleFunc("GET /connect/ui", f.connectUI)
 	mux.HandleFunc("GET /projects/{pid}/sdk/actions/oauth-nonce", f.sdkOAuthNonce)

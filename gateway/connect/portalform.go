@@ -36,6 +36,11 @@ func (f *Flows) showPortal(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if sess.Manage {
+		// Connected already: this session only chooses workflows.
+		http.Redirect(w, r, workflowsPath(in.ID), http.StatusSeeOther)
+		return
+	}
 	f.renderForm(w, http.StatusOK, in, sess, integration.FormFields(in), "", nil)
 }
 
@@ -44,6 +49,11 @@ func (f *Flows) showPortal(w http.ResponseWriter, r *http.Request) {
 func (f *Flows) submitPortal(w http.ResponseWriter, r *http.Request) {
 	sess, in, ok := f.portalSessionFor(w, r)
 	if !ok || !f.allowUser(w, r, sess.ProjectID, sess.UserID) {
+		return
+	}
+	if sess.Manage {
+		f.renderResult(w, result{status: http.StatusForbidden, view: integration.PortalView(in), flow: ptr(sess.flow()),
+			title: in.Name + " is connected", message: "To connect another account, open the connect page from the app again."})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
@@ -77,7 +87,7 @@ func (f *Flows) submitPortal(w http.ResponseWriter, r *http.Request) {
 		f.renderForm(w, fail.Status, in, sess, refill(fields, payload, fail.Fields), notice, fail.Provider)
 		return
 	}
-	f.cookies().endSession(w)
+	f.cookies().endSession(w) // replaced by renderConnected when there are workflows to choose
 	f.renderConnected(w, r, in, conn, sess.flow())
 }
 
@@ -93,6 +103,7 @@ func (f *Flows) renderConnected(w http.ResponseWriter, r *http.Request, in *mani
 	}
 	page := portal.Page{Integration: integration.PortalView(in), App: f.appView(fc.ProjectID), Account: fc.Account,
 		Result: true, Success: true, Title: in.Name + " is connected", Message: msg, Opener: fc.Opener, Payload: payload, ReturnURL: fc.ReturnURL}
+	page.WorkflowsURL = f.manageSession(w, r, in, conn, fc)
 	if fc.Session != "" {
 		if err := f.Tickets.PutTicket(r.Context(), ticketSDKSession, fc.Session, []byte(conn.ID), time.Now().Add(sdkSessionLifetime)); err != nil {
 			f.Log.Error("recording the SDK session failed", "error", err.Error())

@@ -18,16 +18,19 @@ import (
 // browser. It lives in a cookie, sealed (AES-GCM) with the gateway's
 // encryption key, so it needs no server state and cannot be forged or read.
 type portalSession struct {
-	ProjectID     string    `json:"p"`
-	UserID        string    `json:"u"`
-	IntegrationID string    `json:"i"`
-	CredentialID  string    `json:"c,omitempty"` // reconnect this one
-	Opener        string    `json:"o,omitempty"` // app origin to post the result to (already allowed)
-	Session       string    `json:"s,omitempty"` // SDK session key: the flow runs in the SDK's popup
-	Account       string    `json:"a,omitempty"` // whose account: the user token's name/email, else sub (display only)
-	ReturnURL     string    `json:"r,omitempty"` // app page the result links back to in a tab (already allowed)
-	CSRF          string    `json:"x"`
-	Expires       time.Time `json:"e"`
+	ProjectID     string `json:"p"`
+	UserID        string `json:"u"`
+	IntegrationID string `json:"i"`
+	CredentialID  string `json:"c,omitempty"` // reconnect this one
+	Opener        string `json:"o,omitempty"` // app origin to post the result to (already allowed)
+	Session       string `json:"s,omitempty"` // SDK session key: the flow runs in the SDK's popup
+	Account       string `json:"a,omitempty"` // whose account: the user token's name/email, else sub (display only)
+	ReturnURL     string `json:"r,omitempty"` // app page the result links back to in a tab (already allowed)
+	// Manage: the session replaced a connect session after it connected;
+	// it may choose the integration's workflows, never connect again.
+	Manage  bool      `json:"m,omitempty"`
+	CSRF    string    `json:"x"`
+	Expires time.Time `json:"e"`
 }
 
 // flow is what the pages at the end of the session's flow need.

@@ -50,6 +50,7 @@ type Console struct {
 	token       string
 	reloader    *reload.Reloader
 	connections *admin.Connections // nil without a store
+	workflows   admin.Workflows    // nil without the workflow engine
 	errors      *accesslog.Recent
 	sessions    *sessions
 	log         *slog.Logger
@@ -65,6 +66,9 @@ type Options struct {
 	// Connections lists and disconnects connections; nil (no store)
 	// hides the connection pages.
 	Connections *admin.Connections
+	// Workflows lists workflow runs (the workflow engine); nil hides the
+	// runs pages and the last runs' states on the workflows page.
+	Workflows admin.Workflows
 	// Errors are the gateway's recent errors (the access log middleware
 	// feeds them).
 	Errors *accesslog.Recent
@@ -80,7 +84,7 @@ type Options struct {
 
 // New returns the console.
 func New(o Options) *Console {
-	c := &Console{token: o.Token, reloader: o.Reloader, connections: o.Connections, errors: o.Errors,
+	c := &Console{token: o.Token, reloader: o.Reloader, connections: o.Connections, workflows: o.Workflows, errors: o.Errors,
 		sessions: newSessions(o.Keyring, o.Token, o.Secure), log: o.Log, now: o.Now}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -101,6 +105,11 @@ func (c *Console) Register(mux *routes.Table) {
 	mux.HandleFunc("POST /admin/sign-out", c.signedIn(c.signOut))
 	mux.HandleFunc("GET /admin/integrations", c.signedIn(c.integrations))
 	mux.HandleFunc("GET /admin/errors", c.signedIn(c.recentErrors))
+	mux.HandleFunc("GET /admin/workflows", c.signedIn(c.workflowsPage))
+	if c.workflows != nil {
+		mux.HandleFunc("GET /admin/workflow-runs", c.signedIn(c.workflowRuns))
+		mux.HandleFunc("GET /admin/workflow-runs/{id}", c.signedIn(c.workflowRun))
+	}
 	if c.connections != nil {
 		mux.HandleFunc("GET /admin/connections", c.signedIn(c.listConnections))
 		mux.HandleFunc("GET /admin/connections/{id}", c.signedIn(c.connection))
@@ -118,11 +127,14 @@ type view struct {
 	Notice  string
 	Problem string // an error to show above the content
 	HasConn bool   // the connection pages exist
+	HasRuns bool   // the workflow runs pages exist
 	Data    any
+	// ExtraCSS is added to the page's stylesheet (a diagram's Style).
+	ExtraCSS template.CSS
 }
 
 func (c *Console) render(w http.ResponseWriter, status int, tmpl string, v view) {
-	v.Nonce, v.CSS, v.HasConn = newNonce(), css, c.connections != nil
+	v.Nonce, v.CSS, v.HasConn, v.HasRuns = newNonce(), css, c.connections != nil, c.workflows != nil
 	var buf bytes.Buffer
 	if err := pages.ExecuteTemplate(&buf, tmpl, v); err != nil {
 		c.log.Error("admin console: template failed", "template", tmpl, "error", err.Error())

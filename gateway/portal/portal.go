@@ -86,6 +86,10 @@ type Switch struct {
 
 // Field is one form field.
 type Field struct {
+	// Type picks the control: "" or "string" a text box (a list with
+	// Enum), "number" a number box, "boolean" a checkbox (checked when
+	// Value is "true"). Connect forms use text boxes only.
+	Type        string
 	Key         string
 	Label       string
 	Help        string
@@ -95,6 +99,21 @@ type Field struct {
 	Enum        []string
 	Value       string // re-filled after an error (never for secrets)
 	Error       string
+}
+
+// Workflow is one workflow of a connected integration, with the user's
+// choice: a form with an enable switch and the workflow's settings.
+type Workflow struct {
+	ID          string
+	Title       string
+	Description string
+	Enabled     bool
+	Fields      []Field // the settings, in the file's order
+	Action      string  // the form posts here
+	// Notice says why the last save was refused (Fields say where);
+	// Saved that it succeeded.
+	Notice string
+	Saved  bool
 }
 
 // ProviderError is what a provider answered when a test or exchange failed.
@@ -135,6 +154,13 @@ type Page struct {
 	// origin (already checked against the configured app origins).
 	Opener  string
 	Payload any
+	// WorkflowPage: the integration's Workflows, each a form posting with
+	// CSRF. Title names the page.
+	WorkflowPage bool
+	Workflows    []Workflow
+	// WorkflowsURL, on a success page, links to the integration's
+	// workflows ("Choose workflows").
+	WorkflowsURL string
 	// AutoClose closes the window as soon as the page has loaded (a popup
 	// the SDK opened and is waiting to see closed).
 	AutoClose bool

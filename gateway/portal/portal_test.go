@@ -131,6 +131,25 @@ func TestPagesGolden(t *testing.T) {
 			shows: []string{`id="unavailable-details"`, "ACME_CLIENT_SECRET", "Connecting <strong>Acme</strong>"},
 		},
 		{
+			name: "workflows", status: 200,
+			page: Page{Integration: acme, App: shop, Account: "ada@example.com", WorkflowPage: true, Title: "Acme workflows", CSRF: "csrf-123",
+				ReturnURL: "https://shop.example/settings", Workflows: workflows()},
+			shows: []string{"<title>Acme workflows</title>", `<h2 id="wf-post-leads-title">Post new leads</h2>`,
+				`<input type="checkbox" role="switch" id="wf-post-leads-enabled" name="enabled" value="on" checked aria-labelledby="wf-post-leads-state wf-post-leads-title">`,
+				`name="s.channel" type="text" value="#leads"`, `<option value="loud" selected>loud</option>`, `type="number" step="any" inputmode="decimal" value="5"`,
+				`name="s.mention" value="true" checked`, `id="wf-post-leads-saved">Saved: enabled.</p>`, `action="/connect/portal/acme/workflows/post-leads"`,
+				`id="wf-digest-enabled" name="enabled" value="on" aria-labelledby`, `id="wf-digest-notice" tabindex="-1"><p>Fill in the highlighted settings to enable it.</p>`,
+				`id="wf-digest-s-hour-error">Hour is required</p>`, "Connected <strong>Acme</strong>",
+				`name="csrf" value="csrf-123"`, "&lt;img src=x onerror=alert(1)&gt;"},
+			mustNotSay: []string{"Not you?", "<img src=x", `id="connect-form"`},
+		},
+		{
+			name: "result-success-workflows", status: 200,
+			page: Page{Integration: acme, App: shop, Account: "ada@example.com", Result: true, Success: true,
+				Title: "Acme is connected", Message: "You can go back to Shop now.", WorkflowsURL: "/connect/portal/acme/workflows", ReturnURL: "https://shop.example/"},
+			shows: []string{`<a class="button" id="workflows-link" href="/connect/portal/acme/workflows">Choose workflows</a>`, `id="back"`},
+		},
+		{
 			name: "no-icon-no-account", status: 200,
 			page:       Page{Integration: Integration{ID: "zed", Name: "zed", AccentColor: "#000000", AuthType: "basic"}, Fields: []Field{{Key: "user", Label: "User", Required: true}}, Submit: "Connect"},
 			shows:      []string{`<span class="icon initial" aria-hidden="true">Z</span>`},
@@ -144,6 +163,22 @@ func TestPagesGolden(t *testing.T) {
 			checkFacts(t, body, tc.shows, tc.mustNotSay)
 			golden(t, tc.name, normalise(t, rec, tc.status))
 		})
+	}
+}
+
+func workflows() []Workflow {
+	return []Workflow{
+		{ID: "post-leads", Title: "Post new leads", Description: "Posts each new lead to a channel.", Enabled: true, Saved: true,
+			Action: "/connect/portal/acme/workflows/post-leads", Fields: []Field{
+				{Key: "channel", Label: "Channel", Required: true, Value: "#leads", Help: "Where to post."},
+				{Key: "tone", Label: "Tone", Enum: []string{"calm", "loud"}, Value: "loud"},
+				{Key: "limit", Label: "Limit", Type: "number", Value: "5"},
+				{Key: "mention", Label: "Mention the owner", Type: "boolean", Value: "true"},
+			}},
+		{ID: "digest", Title: "Daily digest <img src=x onerror=alert(1)>", Action: "/connect/portal/acme/workflows/digest",
+			Notice: "Fill in the highlighted settings to enable it.", Fields: []Field{
+				{Key: "hour", Label: "Hour", Type: "number", Required: true, Error: "Hour is required"},
+			}},
 	}
 }
 

@@ -18,11 +18,12 @@ import (
 	"github.com/plugboardhq/plugboard/gateway/ratelimit"
 	"github.com/plugboardhq/plugboard/gateway/routes"
 	"github.com/plugboardhq/plugboard/gateway/store"
+	"github.com/plugboardhq/plugboard/gateway/userworkflows"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
 // API serves the management API. Every field is required but Limits
-// (nil: no rate limits) and Log.
+// (nil: no rate limits), Workflows and Log.
 type API struct {
 	Connections  store.Connections
 	Flows        *connect.Flows
@@ -30,15 +31,21 @@ type API struct {
 	Projects     *project.Registry
 	Origins      origin.Allowlist
 	Limits       *ratelimit.Guard
-	PublicURL    string
-	Log          *slog.Logger
+	// Workflows, if set, serves the users' workflow choices (enable,
+	// disable, settings); nil: the catalog has no workflows.
+	Workflows *userworkflows.Service
+	PublicURL string
+	Log       *slog.Logger
 }
 
 // Register mounts the API's routes but those of RegisterLinks.
 func (a *API) Register(mux *routes.Table) {
 	mux.HandleFunc("POST /projects/{pid}/sdk/credentials", a.limitIP(a.createCredential))
 	mux.HandleFunc("GET /projects/{pid}/sdk/credentials/{id}", a.getCredential)
+	mux.HandleFunc("PATCH /projects/{pid}/sdk/credentials/{id}", a.updateCredential)
 	mux.HandleFunc("DELETE /projects/{pid}/sdk/credentials/{id}", a.deleteCredential)
+	mux.HandleFunc("POST /projects/{pid}/sdk/workflows/{id}", a.enableWorkflow)
+	mux.HandleFunc("DELETE /projects/{pid}/sdk/workflows/{id}", a.disableWorkflow)
 	mux.HandleFunc("GET /projects/{pid}/sdk/me", a.me)
 	mux.HandleFunc("PATCH /projects/{pid}/sdk/me", a.setMeta)
 	mux.HandleFunc("GET /projects/{pid}/sdk/integrations", a.integrations)

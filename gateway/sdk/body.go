@@ -58,3 +58,23 @@ func jsonKind(goKind string) string {
 	}
 	return "number"
 }
+
+// decodeOptionalBody is decodeBody for a body that may be absent: an empty
+// body leaves v as it is.
+func decodeOptionalBody(w http.ResponseWriter, r *http.Request, limit int64, v any, shape string) bool {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		apierror.Write(w, apierror.New(http.StatusRequestEntityTooLarge, apierror.BodyTooLarge, "The body is larger than the limit of this route."))
+		return false
+	case err != nil:
+		apierror.Write(w, apierror.New(http.StatusBadRequest, apierror.BodyUnreadable, "The body broke off while it was read."))
+		return false
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return true
+	}
+	r.Body = io.NopCloser(strings.NewReader(string(b)))
+	return decodeBody(w, r, limit, v, shape)
+}

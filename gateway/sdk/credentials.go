@@ -45,14 +45,21 @@ func status(c *connection.Connection) string {
 	return "VALID"
 }
 
-// CredentialOf projects a connection for the SDK.
+// CredentialOf projects a connection for the SDK, without workflow settings.
 func CredentialOf(c *connection.Connection) Credential {
+	return credentialWith(c, map[string]any{})
+}
+
+// credentialWith projects a connection for the SDK with the user's
+// workflowSettings for its integration (userworkflows.SDKSettings), which
+// the SDK reads from the credential's configuration.
+func credentialWith(c *connection.Connection, workflowSettings map[string]any) Credential {
 	return Credential{
 		ID: c.ID, IntegrationID: integration.UUID(c.ProjectID, c.IntegrationID), ProjectID: c.ProjectID,
 		Status: status(c), ProviderID: c.UserID, ProviderData: map[string]any{}, IsDefault: c.IsDefault,
 		DateCreated: c.CreatedAt.UTC().Format("2006-01-02T15:04:05.000Z"), DateUpdated: c.UpdatedAt.UTC().Format("2006-01-02T15:04:05.000Z"),
 		Configurations: []configuration{{ID: integration.ConfigurationUUID(c.ID), ConnectCredentialID: c.ID, IsDefault: true,
-			WorkflowSettings: map[string]any{}, SharedSettings: map[string]any{}, ConfigMeta: map[string]any{}}},
+			WorkflowSettings: workflowSettings, SharedSettings: map[string]any{}, ConfigMeta: map[string]any{}}},
 	}
 }
 
@@ -89,7 +96,11 @@ func (a *API) createCredential(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, fail)
 		return
 	}
-	apierror.JSON(w, http.StatusCreated, CredentialOf(conn))
+	cred, err := a.credential(r.Context(), conn)
+	if err != nil {
+		cred = CredentialOf(conn) // connected all the same; /sdk/me will say the rest
+	}
+	apierror.JSON(w, http.StatusCreated, cred)
 }
 
 // userCredential returns the credential {id} of the request's user, or
@@ -110,9 +121,16 @@ func (a *API) userCredential(w http.ResponseWriter, r *http.Request) (*connectio
 
 // getCredential returns one of the user's credentials, without secrets.
 func (a *API) getCredential(w http.ResponseWriter, r *http.Request) {
-	if conn, ok := a.userCredential(w, r); ok {
-		apierror.JSON(w, http.StatusOK, CredentialOf(conn))
+	conn, ok := a.userCredential(w, r)
+	if !ok {
+		return
 	}
+	cred, err := a.credential(r.Context(), conn)
+	if err != nil {
+		apierror.Write(w, storeUnavailable("could not read the user's workflow settings; try again"))
+		return
+	}
+	apierror.JSON(w, http.StatusOK, cred)
 }
 
 // deleteCredential disconnects: it revokes the token at the provider when

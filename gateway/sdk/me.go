@@ -7,6 +7,7 @@ import (
 	"github.com/plugboardhq/plugboard/gateway/apierror"
 	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/integration"
+	"github.com/plugboardhq/plugboard/gateway/userworkflows"
 )
 
 // me is GET /projects/{pid}/sdk/me: the user, the project, and every
@@ -21,6 +22,11 @@ func (a *API) me(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, storeUnavailable("could not read the user's connections; try again"))
 		return
 	}
+	states, err := a.states(r.Context(), u.Project.ID, u.ID)
+	if err != nil {
+		apierror.Write(w, storeUnavailable("could not read the user's workflow settings; try again"))
+		return
+	}
 	byIntegration := map[string][]*connection.Connection{}
 	for _, c := range conns {
 		byIntegration[c.IntegrationID] = append(byIntegration[c.IntegrationID], c)
@@ -29,8 +35,11 @@ func (a *API) me(w http.ResponseWriter, r *http.Request) {
 	for _, in := range a.Integrations.Catalog().Integrations() {
 		all := []Credential{}
 		entry := map[string]any{"enabled": false}
+		// Choices are the user's, not a credential's: every configuration
+		// shows the same.
+		ws := userworkflows.SDKSettings(states, in.ID)
 		for _, c := range byIntegration[in.ID] {
-			all = append(all, CredentialOf(c))
+			all = append(all, credentialWith(c, ws))
 			if c.IsDefault {
 				entry["enabled"] = true
 				entry["credentialId"] = c.ID
@@ -39,8 +48,8 @@ func (a *API) me(w http.ResponseWriter, r *http.Request) {
 				entry["providerData"] = map[string]any{}
 				entry["credentialConfigId"] = integration.ConfigurationUUID(c.ID)
 				entry["sharedSettings"] = map[string]any{}
-				entry["workflowSettings"] = map[string]any{}
-				entry["configuredWorkflows"] = map[string]any{}
+				entry["workflowSettings"] = ws
+				entry["configuredWorkflows"] = ws
 			}
 		}
 		entry["allCredentials"] = all
@@ -82,7 +91,21 @@ func (a *API) integrations(w http.ResponseWriter, r *http.Request) {
 	}
 	list := []any{}
 	for _, in := range a.Integrations.Catalog().Integrations() {
-		list = append(list, integration.SDKView(a.PublicURL, u.Project.ID, in))
+		view := integration.SDKView(a.PublicURL, u.Project.ID, in)
+		if a.Workflows != nil {
+			if wfs := a.Workflows.ForIntegration(in.ID); len(wfs) > 0 {
+				wfList, meta := sdkWorkflows(u.Project.ID, wfs)
+				view["workflows"] = wfList
+				if configs, ok := view["configs"].([]any); ok && len(configs) > 0 {
+					if c, ok := configs[0].(map[string]any); ok {
+						if values, ok := c["values"].(map[string]any); ok {
+							values["workflowMeta"] = meta
+						}
+					}
+				}
+			}
+		}
+		list = append(list, view)
 	}
 	apierror.JSON(w, http.StatusOK, list)
 }

@@ -15,11 +15,13 @@ import (
 
 // Store is the persistence of the gateway's shared state, by role:
 // connections, tickets (short-lived single-use records of the connect
-// flows), and the operators' inventory of connections across users. All methods are safe for concurrent use.
+// flows), the operators' inventory of connections across users, and end
+// users' workflow choices. All methods are safe for concurrent use.
 type Store interface {
 	Connections
 	Tickets
 	Inventory
+	WorkflowSettings
 	// Rotate re-encrypts every row with the keyring's current key and
 	// returns how many rows it rewrote.
 	Rotate(ctx context.Context) (int, error)

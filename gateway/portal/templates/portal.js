@@ -27,7 +27,7 @@
     }
     if (result.classList.contains("success")) { setTimeout(function () { window.close(); }, 1200); }
   }
-  var notice = document.getElementById("notice");
+  var notice = document.getElementById("notice") || document.querySelector(".workflow .notice");
   if (notice) { notice.focus(); }
   var form = document.getElementById("connect-form");
   if (form) {

@@ -185,6 +185,8 @@
       card.appendChild(ok);
     } else if (st.enabled) {
       card.appendChild(el("span", { "class": "connected-badge", id: "pb-connected" }, "Connected"));
+      var wfs = workflowsOf(integ);
+      if (wfs.length) { card.appendChild(buildWorkflows(slug, wfs)); }
       var row = el("div", { "class": "row" });
       var disconnect = el("button", { type: "button", "class": "button danger", id: "pb-disconnect" }, "Disconnect");
       disconnect.addEventListener("click", function () {
@@ -299,6 +301,120 @@
       });
     });
     return form;
+  }
+
+  // workflowsOf lists the integration's workflows as /sdk/integrations
+  // describes them (workflows, and workflowMeta with each one's inputs).
+  function workflowsOf(integ) {
+    var values = integ.configs && integ.configs[0] && integ.configs[0].values;
+    var meta = (values && values.workflowMeta) || {};
+    return (integ.workflows || []).filter(function (w) { return meta[w.id]; }).map(function (w) {
+      var m = meta[w.id];
+      return { id: w.id, title: m.title || w.description || w.id, description: m.infoText || "", inputs: m.inputs || [] };
+    });
+  }
+
+  // buildWorkflows is one form per workflow: an Enabled switch and its
+  // settings. Saving goes through the SDK (updateWorkflowUserSettings,
+  // then enableWorkflow or disableWorkflow), which calls the gateway's
+  // API with the user's token: what the app's own calls would do.
+  function buildWorkflows(slug, wfs) {
+    var box = el("section", { "class": "workflows", "aria-labelledby": "pb-wf-heading" });
+    box.appendChild(el("h2", { id: "pb-wf-heading" }, "Workflows"));
+    var saved = integrationState(slug).workflowSettings || {};
+    wfs.forEach(function (w) {
+      var cur = saved[w.id] || { enabled: false, settings: {} };
+      var id = "pb-wf-" + w.id;
+      var form = el("form", { "class": "workflow", id: id, novalidate: "" });
+      var head = el("div", { "class": "workflow-head" });
+      var titles = el("div");
+      titles.appendChild(el("h3", { id: id + "-title" }, w.title));
+      if (w.description) { titles.appendChild(el("p", { "class": "description" }, w.description)); }
+      head.appendChild(titles);
+      var sw = el("label", { "class": "switch", "for": id + "-enabled" });
+      var on = el("input", { type: "checkbox", role: "switch", id: id + "-enabled", "aria-labelledby": id + "-state " + id + "-title" });
+      on.checked = !!cur.enabled;
+      sw.appendChild(on);
+      sw.appendChild(el("span", { id: id + "-state" }, "Enabled"));
+      head.appendChild(sw);
+      form.appendChild(head);
+      var problem = el("div", { "class": "notice", role: "alert", id: id + "-error", tabindex: "-1", hidden: "" });
+      form.appendChild(problem);
+      var inputs = {};
+      w.inputs.forEach(function (f) {
+        var fid = id + "-s-" + f.key;
+        var value = (cur.settings || {})[f.key];
+        var wrap = el("div", { "class": "field" + (f.type === "switch" ? " check" : "") });
+        var input;
+        if (f.type === "switch") {
+          var lab = el("label", { "for": fid });
+          input = el("input", { type: "checkbox", id: fid });
+          input.checked = value === true;
+          lab.appendChild(input);
+          lab.appendChild(document.createTextNode(" " + f.title));
+          wrap.appendChild(lab);
+        } else {
+          var label = el("label", { "for": fid }, f.title);
+          if (!f.required) { label.appendChild(el("span", { "class": "optional" }, " (optional)")); }
+          wrap.appendChild(label);
+          if (f.options && f.options.length) {
+            input = el("select", { id: fid });
+            if (!f.required) { input.appendChild(el("option", { value: "" }, "—")); }
+            f.options.forEach(function (o) { input.appendChild(el("option", { value: o }, o)); });
+          } else {
+            input = el("input", { id: fid, type: f.type === "number" ? "number" : "text", autocomplete: "off", spellcheck: "false" });
+            if (f.type === "number") { input.setAttribute("step", "any"); }
+          }
+          if (value !== undefined && value !== null) { input.value = String(value); }
+          if (f.required) { input.setAttribute("required", ""); }
+          wrap.appendChild(input);
+        }
+        if (f.tooltip) {
+          input.setAttribute("aria-describedby", fid + "-help");
+          wrap.appendChild(el("p", { "class": "help", id: fid + "-help" }, f.tooltip));
+        }
+        inputs[f.key] = { input: input, type: f.type };
+        form.appendChild(wrap);
+      });
+      var status = el("p", { "class": "saved", role: "status", id: id + "-status" });
+      form.appendChild(status);
+      var save = el("button", { type: "submit", "class": "button", id: id + "-save" }, "Save");
+      form.appendChild(save);
+      form.addEventListener("submit", function (e) {
+        e.preventDefault();
+        if (save.disabled) { return; }
+        var settings = {};
+        Object.keys(inputs).forEach(function (k) {
+          var f = inputs[k];
+          if (f.type === "switch") { settings[k] = f.input.checked; return; }
+          var v = f.input.value.trim();
+          // An empty field is sent empty (no value), not left out: the
+          // SDK would keep the old value of a key it is not given.
+          settings[k] = f.type === "number" && v !== "" && !isNaN(Number(v)) ? Number(v) : v;
+        });
+        var want = on.checked;
+        var was = !!((integrationState(slug).workflowSettings || {})[w.id] || {}).enabled;
+        save.disabled = true;
+        status.textContent = "";
+        problem.hidden = true;
+        invoke("updateWorkflowUserSettings", [slug, w.id, settings]).then(function () {
+          if (want === was) { return null; }
+          return invoke(want ? "enableWorkflow" : "disableWorkflow", [w.id]);
+        }).then(function () {
+          save.disabled = false;
+          status.textContent = "Saved: " + (want ? "enabled" : "disabled") + ".";
+        }, function (err) {
+          save.disabled = false;
+          var t = errorText({ message: err.message });
+          problem.textContent = "";
+          problem.appendChild(el("p", null, t.message));
+          problem.hidden = false;
+          problem.focus();
+        });
+      });
+      box.appendChild(form);
+    });
+    return box;
   }
 
   function showError(err) {
