@@ -176,11 +176,15 @@ type options struct {
 	plugboard string // prebuilt binary; empty builds ./cmd/plugboard
 	pin       bool
 	postgres  string // PostgreSQL URL for the plugboard-pg targets; empty: none
+	// pacedRates are the fixed rates (requests/s) of the paced runs, each
+	// over at most pacedConns connections; none: no paced runs.
+	pacedRates []int
+	pacedConns int
 }
 
 // targetNames are the targets in table order that need nothing but this
 // machine.
-var targetNames = []string{"upstream", "bareproxy", "jwtproxy", "nginx", "plugboard"}
+var targetNames = []string{"upstream", "bareproxy", "tunedproxy", "jwtproxy", "nginx", "plugboard"}
 
 // pgTargetNames are Plugboard on PostgreSQL (--postgres), after targetNames
 // in table order.
@@ -197,12 +201,14 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		fs.PrintDefaults()
 	}
 	var o options
-	var conns, targets string
+	var conns, targets, paced string
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "length of one wrk run (wrk takes whole seconds)")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "unrecorded load per target before the first round (0 skips)")
 	fs.IntVar(&o.rounds, "rounds", 3, "how many times the whole interleaved schedule runs; cells are medians over rounds")
 	fs.StringVar(&conns, "conns", "16,64,256", "comma-separated wrk connection counts")
 	fs.IntVar(&o.threads, "threads", 2, "wrk threads")
+	fs.StringVar(&paced, "paced", "2000", "comma-separated fixed rates (requests/s, well below saturation) of the paced latency runs, each as long as --duration; 0 for none")
+	fs.IntVar(&o.pacedConns, "paced-conns", 16, "most connections of a paced run (a request waits for a free one, and that wait counts)")
 	fs.StringVar(&targets, "targets", "all", "comma-separated targets, or all: "+strings.Join(targetNames, ",")+
 		" (and with --postgres "+strings.Join(pgTargetNames, ",")+")")
 	fs.StringVar(&o.jsonPath, "json", "", "also write every sample and the summary as JSON to this file")
@@ -230,17 +236,21 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if o.rounds < 1 || o.threads < 1 {
 		return o, errors.New("--rounds and --threads must be at least 1")
 	}
-	for _, s := range strings.Split(conns, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1 {
-			return o, fmt.Errorf("--conns %q: want positive integers separated by commas", conns)
+	var err error
+	if o.conns, err = parseInts(conns); err != nil || len(o.conns) == 0 {
+		return o, fmt.Errorf("--conns %q: want positive integers separated by commas", conns)
+	}
+	if paced = strings.TrimSpace(paced); paced != "" && paced != "0" {
+		if o.pacedRates, err = parseInts(paced); err != nil {
+			return o, fmt.Errorf("--paced %q: want requests per second, positive integers separated by commas, or 0 for none", paced)
 		}
-		o.conns = append(o.conns, n)
+	}
+	if o.pacedConns < 1 {
+		return o, errors.New("--paced-conns must be at least 1")
 	}
 	if o.postgres != "" && !strings.HasPrefix(o.postgres, "postgres://") && !strings.HasPrefix(o.postgres, "postgresql://") {
 		return o, errors.New("--postgres: want a postgres:// URL")
 	}
-	var err error
 	if o.targets, err = parseTargets(targets, o.postgres != ""); err != nil {
 		return o, err
 	}
@@ -278,6 +288,19 @@ func parseTargets(s string, postgres bool) ([]string, error) {
 		if want[t] {
 			out = append(out, t)
 		}
+	}
+	return out, nil
+}
+
+// parseInts reads comma-separated positive integers.
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive integer", f)
+		}
+		out = append(out, n)
 	}
 	return out, nil
 }

@@ -126,8 +126,12 @@ func (r *rig) startServe(ctx context.Context, name string, env ...string) (ep en
 		return ep, "", err
 	}
 	base = "http://" + hostPort(port)
-	p, err := start(name, pinned(ctx, r.pin.target, r.plugboardBin, "serve", "--mode", "dev", "--listen", hostPort(port),
-		"--data", r.dataDir(), "--manifests", r.manifests, "--log-level", "warn", "--shutdown-grace", "2s"), env...)
+	// As in production: the access log on (JSON lines at info level, to
+	// a file), metrics counted.
+	logPath := filepath.Join(r.dir, fmt.Sprintf("plugboard-%d.log", port))
+	p, err := startLogged(name, pinned(ctx, r.pin.target, r.plugboardBin, "serve", "--mode", "dev", "--listen", hostPort(port),
+		"--data", r.dataDir(), "--manifests", r.manifests, "--log-format", "json", "--log-level", "info", "--access-log=true",
+		"--shutdown-grace", "2s"), logPath, env...)
 	if err != nil {
 		return ep, "", err
 	}
