@@ -38,6 +38,12 @@
 //	            lines at info level, written to a file that plugbench empties
 //	            after every run)
 //
+// with --baseline BIN, another build of plugboard (started like plugboard,
+// with a SQLite store of its own in the same data folder), to compare two
+// builds in one run:
+//
+//	baseline    the build to compare with, e.g. one of the main branch
+//
 // and, when --postgres gives a PostgreSQL server, Plugboard sharing its
 // state through it (`plugboard serve --mode dev` with the store in
 // PLUGBOARD_STORE, the same data folder, hence the same generated
@@ -217,6 +223,9 @@ type options struct {
 	// over at most pacedConns connections; none: no paced runs.
 	pacedRates []int
 	pacedConns int
+	// baseline is another plugboard binary measured as the target
+	// "baseline", to compare two builds in one run; empty: none.
+	baseline string
 }
 
 // targetNames are the targets in table order that need nothing but this
@@ -249,6 +258,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&targets, "targets", "all", "comma-separated targets, or all: "+strings.Join(targetNames, ",")+
 		" (and with --postgres "+strings.Join(pgTargetNames, ",")+")")
 	fs.StringVar(&o.jsonPath, "json", "", "also write every sample and the summary as JSON to this file")
+	fs.StringVar(&o.baseline, "baseline", "", "another plugboard binary (e.g. a build of the main branch) measured beside --plugboard as the target \"baseline\", taking turns with the others, to compare two builds in one run")
 	fs.StringVar(&o.plugboard, "plugboard", "", "plugboard binary to run (default: go build ./cmd/plugboard into a temporary folder)")
 	fs.BoolVar(&o.pin, "pin", true, "pin the target to CPU 0 and wrk and the backend upstream to the other CPUs (needs taskset and 2+ CPUs)")
 	fs.StringVar(&o.postgres, "postgres", "", "PostgreSQL URL (postgres://user:password@host:port/db): enables the targets "+
@@ -290,6 +300,14 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.targets, err = parseTargets(targets, o.postgres != ""); err != nil {
 		return o, err
+	}
+	if o.baseline != "" {
+		// After plugboard, which creates the data folder's keys.
+		i := slices.Index(o.targets, "plugboard") + 1
+		if i == 0 {
+			i = len(o.targets)
+		}
+		o.targets = slices.Insert(o.targets, i, "baseline")
 	}
 	for _, name := range o.targets {
 		if n := pgReplicas[name]; n > 1 && slices.Min(o.conns) < n {

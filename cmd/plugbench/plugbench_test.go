@@ -266,3 +266,13 @@ func TestParsePaced(t *testing.T) {
 		t.Errorf("mergePaced = %+v; want 400 requests, 1 error, p50 175 (request-weighted), p99 900 and max 2000 (the worst)", merged)
 	}
 }
+
+func TestBaselineTarget(t *testing.T) {
+	o, err := parseOptions([]string{"--baseline", "/bin/old-plugboard", "--targets", "tunedproxy,plugboard,nginx"}, io.Discard)
+	if want := []string{"tunedproxy", "plugboard", "baseline", "nginx"}; err != nil || !slices.Equal(o.targets, want) {
+		t.Errorf("targets %v, %v; want %v (baseline right after plugboard, which creates the keys)", o.targets, err, want)
+	}
+	if !isPlugboard("baseline") {
+		t.Error("the baseline is a plugboard: it needs the user token")
+	}
+}

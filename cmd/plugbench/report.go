@@ -26,6 +26,8 @@ type report struct {
 	// NginxComparison is Plugboard against nginx: the CPU target (at most
 	// 2× nginx's CPU per request).
 	NginxComparison []comparison `json:"plugboardVsNginx,omitempty"`
+	// BaselineComparison is Plugboard against the --baseline build.
+	BaselineComparison []comparison `json:"plugboardVsBaseline,omitempty"`
 	// PGComparison puts each PostgreSQL target next to Plugboard on SQLite.
 	PGComparison []comparison `json:"postgresVsSQLite,omitempty"`
 	// Paced are the paced runs; PacedCells their medians over rounds, and
@@ -92,7 +94,7 @@ func (rep *report) samplesOf(target, method string, conns int) []sample {
 
 func (rep *report) summarize() {
 	rep.Cells, rep.Comparison, rep.PGComparison = nil, nil, nil
-	rep.TunedComparison, rep.NginxComparison = nil, nil
+	rep.TunedComparison, rep.NginxComparison, rep.BaselineComparison = nil, nil, nil
 	for _, method := range methods {
 		for _, conns := range rep.Machine.Conns {
 			for _, t := range rep.Targets {
@@ -122,6 +124,9 @@ func (rep *report) summarize() {
 			}
 			if c, ok := rep.compare("plugboard", "nginx", method, conns); ok {
 				rep.NginxComparison = append(rep.NginxComparison, c)
+			}
+			if c, ok := rep.compare("plugboard", "baseline", method, conns); ok {
+				rep.BaselineComparison = append(rep.BaselineComparison, c)
 			}
 		}
 	}
@@ -288,6 +293,7 @@ func (rep *report) writeMarkdown(w io.Writer) {
 	}
 	rep.writeComparison(w, "tunedproxy", rep.TunedComparison)
 	rep.writeComparison(w, "bareproxy", rep.Comparison)
+	rep.writeComparison(w, "baseline", rep.BaselineComparison)
 	if len(rep.NginxComparison) > 0 {
 		fmt.Fprintf(w, "\n#### CPU per request: Plugboard vs nginx\n\n")
 		fmt.Fprintln(w, "| method | conns | Plugboard µs/req | nginx µs/req | ratio |")

@@ -131,6 +131,8 @@ func setUp(ctx context.Context, o options, pin pinning, progress io.Writer) (*ri
 			t, err = r.startNginx(ctx)
 		case "plugboard":
 			t, err = r.startPlugboard(ctx)
+		case "baseline":
+			t, err = r.startBaseline(ctx, o.baseline)
 		case "plugboard-pg1":
 			t, err = r.startPlugboardPG(ctx, name, "Plugboard, PostgreSQL", pgReplicas[name])
 		case "plugboard-pg3":
