@@ -39,7 +39,9 @@ api:
 `
 
 // isPlugboard reports whether a target runs `plugboard serve`.
-func isPlugboard(name string) bool { return name == "plugboard" || name == "baseline" || pgReplicas[name] > 0 }
+func isPlugboard(name string) bool {
+	return name == "plugboard" || name == "baseline" || pgReplicas[name] > 0
+}
 
 // preparePlugboard builds plugboard (unless given), writes the bench
 // manifest and mints the user token with `plugboard token`: what every
