@@ -127,7 +127,7 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		if span != nil {
 			attrs = append(attrs, slog.String("trace_id", span.SpanContext().TraceID().String()))
 		}
-		s.log.LogAttrs(ctx, level, "access", attrs...)
+		s.log.LogAttrs(ctx, level, accesslog.Message, attrs...)
 	})
 }
 
