@@ -3,7 +3,6 @@ package gateway
 import (
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -83,8 +82,8 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		}
 		elapsed := time.Since(start)
 		status := rec.status
-		s.metrics.HTTPRequests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
-		s.metrics.HTTPDuration.WithLabelValues(route).Observe(elapsed.Seconds())
+		s.metrics.HTTPRequest(route, r.Method, status).Inc()
+		s.metrics.HTTPTime(route).Observe(elapsed.Seconds())
 		// X-Plugboard-Error marks the gateway's own answers: the proxy
 		// drops it from upstream ones.
 		code := rec.Header().Get("X-Plugboard-Error")
@@ -128,7 +127,7 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		if span != nil {
 			attrs = append(attrs, slog.String("trace_id", span.SpanContext().TraceID().String()))
 		}
-		s.log.LogAttrs(ctx, level, "access", attrs...)
+		s.log.LogAttrs(ctx, level, accesslog.Message, attrs...)
 	})
 }
 

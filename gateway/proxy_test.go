@@ -707,4 +707,10 @@ func TestProxyURLHeaderStaysOnTheHost(t *testing.T) {
 			t.Errorf("%s: %d %s", bad, r.status, r.body)
 		}
 	}
+	// The parsed base URL is kept between requests: an absolute URL must
+	// not have changed it.
+	r = e.do("GET", "/projects/dev/sdk/proxy/custom/fakekey/echo/z", tok, nil, nil)
+	if got := echoed(t, r); got.Path != "/api/echo/z" {
+		t.Errorf("after %s requests, a proxied path reached %s, want /api/echo/z", "X-Paragon-Proxy-Url", got.Path)
+	}
 }

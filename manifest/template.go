@@ -115,6 +115,9 @@ func (t *Template) Render(v Vars) (string, error) {
 	if t == nil {
 		return "", nil
 	}
+	if len(t.parts) == 1 && t.parts[0].ref == nil {
+		return t.parts[0].lit, nil // a literal: no copy (the proxy renders the base URL on every request)
+	}
 	var b strings.Builder
 	for _, p := range t.parts {
 		if p.ref == nil {

@@ -123,6 +123,21 @@ func runBench(ctx context.Context, o options, progress io.Writer) (*report, erro
 				}
 			}
 		}
+		for _, rate := range o.pacedRates {
+			for _, method := range methods {
+				for i := range n {
+					t := r.targets[(i+round-1)%n]
+					s, err := b.measurePaced(ctx, t, method, rate, o.pacedConns, o.duration)
+					if err != nil {
+						return nil, err
+					}
+					s.Round = round
+					rep.Paced = append(rep.Paced, s)
+					fmt.Fprintf(progress, "round %d/%d %-4s paced %5d/s %-22s p50 %6.3f ms  p99 %6.3f ms  p99.9 %6.3f ms  %d errors\n",
+						round, o.rounds, method, rate, t.label, s.P50ms, s.P99ms, s.P999ms, s.Errors)
+				}
+			}
+		}
 		if err := b.recordRSS(rep, round); err != nil {
 			return nil, err
 		}
@@ -178,6 +193,11 @@ func (b *bench) measure(ctx context.Context, t *target, method string, conns int
 	if err != nil {
 		return sample{}, err
 	}
+	for _, ep := range t.eps {
+		if err := ep.proc.truncateLog(); err != nil {
+			return sample{}, err
+		}
+	}
 	s := sample{Target: t.name, Method: method, Conns: conns, Requests: res.Requests,
 		P50ms: res.P50us / 1000, P99ms: res.P99us / 1000, StatusErrors: res.StatusErrors, SocketErrors: res.SocketErrors}
 	if res.Seconds > 0 {
@@ -185,6 +205,66 @@ func (b *bench) measure(ctx context.Context, t *target, method string, conns int
 	}
 	if res.Requests > 0 {
 		s.CPUus = float64(after-before) * 1e6 / float64(b.tick) / float64(res.Requests)
+	}
+	return s, nil
+}
+
+// pacedSample is one paced run against one target: latency measured from
+// each request's scheduled time (pace.go).
+type pacedSample struct {
+	Target   string  `json:"target"`
+	Method   string  `json:"method"`
+	Rate     int     `json:"rate"`
+	Conns    int     `json:"conns"`
+	Round    int     `json:"round"`
+	Requests int64   `json:"requests"`
+	Errors   int64   `json:"errors"`
+	P50ms    float64 `json:"p50Ms"`
+	P90ms    float64 `json:"p90Ms"`
+	P99ms    float64 `json:"p99Ms"`
+	P999ms   float64 `json:"p999Ms"`
+	MaxMs    float64 `json:"maxMs"`
+	CPUus    float64 `json:"cpuMicrosPerRequest"`
+}
+
+// measurePaced runs one pacer per endpoint of the target, concurrently,
+// sharing the rate and the connections between them.
+func (b *bench) measurePaced(ctx context.Context, t *target, method string, rate, conns int, d time.Duration) (pacedSample, error) {
+	before, err := t.cpuTicks()
+	if err != nil {
+		return pacedSample{}, err
+	}
+	n := len(t.eps)
+	split := splitConns(conns, n)
+	results, errs := make([]pacedResult, n), make([]error, n)
+	var wg sync.WaitGroup
+	for i, ep := range t.eps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = runPaced(ctx, b.rig.self, b.rig.pin.load, ep.url, method, t.auth, max(1, rate/n), max(1, split[i]), d)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return pacedSample{}, fmt.Errorf("%s %s paced at %d/s: %w", t.name, method, rate, err)
+	}
+	res := mergePaced(results)
+	after, err := t.cpuTicks()
+	if err != nil {
+		return pacedSample{}, err
+	}
+	for _, ep := range t.eps {
+		if err := ep.proc.truncateLog(); err != nil {
+			return pacedSample{}, err
+		}
+	}
+	s := pacedSample{Target: t.name, Method: method, Rate: rate, Conns: conns, Requests: res.Requests, Errors: res.Errors,
+		P50ms: res.P50us / 1000, P90ms: res.P90us / 1000, P99ms: res.P99us / 1000, P999ms: res.P999us / 1000, MaxMs: res.MaxUs / 1000}
+	if res.Requests > 0 {
+		// The warm-up's requests are in the CPU time too, and counted here.
+		sent := res.Requests + int64(float64(rate)*pacedWarmup.Seconds())
+		s.CPUus = float64(after-before) * 1e6 / float64(b.tick) / float64(sent)
 	}
 	return s, nil
 }

@@ -6,6 +6,7 @@
 //
 //	go run ./cmd/plugbench [--duration 5s] [--rounds 3] [--conns 16,64,256]
 //	                       [--threads 2] [--targets all] [--warmup 1s]
+//	                       [--paced 2000] [--paced-conns 16]
 //	                       [--json FILE] [--plugboard BIN] [--pin=true]
 //	                       [--postgres postgres://USER:PASSWORD@HOST:PORT/DB]
 //
@@ -14,8 +15,14 @@
 //
 //	upstream    a tiny Go HTTP server answering a small JSON body (POST echoes
 //	            the body); it requires the credential the proxies inject
-//	bareproxy   httputil.ReverseProxy setting the credential header: the
-//	            floor for a Go proxy
+//	bareproxy   httputil.ReverseProxy setting the credential header, as
+//	            most Go proxies are written (no buffer pool: 32 KiB
+//	            allocated per response)
+//	tunedproxy  the fastest plain Go proxy, the floor Plugboard is held to:
+//	            httputil.ReverseProxy with a sync.Pool of 32 KiB copy
+//	            buffers, a transport keeping an idle upstream connection for
+//	            every client connection (1024), no compression, HTTP/1.1
+//	            only, keep-alives; no authentication, no logging
 //	jwtproxy    the same, plus RS256 verification of the user token on every
 //	            request (golang-jwt/jwt/v5, no cache)
 //	nginx       nginx as a keepalive reverse proxy setting the header
@@ -24,7 +31,18 @@
 //	            one api_key manifest pointing at the upstream, a user token
 //	            from `plugboard token` and a credential stored through
 //	            POST /projects/dev/sdk/credentials; loaded at
-//	            /projects/dev/sdk/proxy/custom/bench/{path} with the user token
+//	            /projects/dev/sdk/proxy/custom/bench/{path} with the user token.
+//	            It does all it does in production: the user token verified,
+//	            the stored credential injected, JSON answers wrapped as
+//	            {"output":…}, metrics counted, and the access log on (JSON
+//	            lines at info level, written to a file that plugbench empties
+//	            after every run)
+//
+// with --baseline BIN, another build of plugboard (started like plugboard,
+// with a SQLite store of its own in the same data folder), to compare two
+// builds in one run:
+//
+//	baseline    the build to compare with, e.g. one of the main branch
 //
 // and, when --postgres gives a PostgreSQL server, Plugboard sharing its
 // state through it (`plugboard serve --mode dev` with the store in
@@ -66,8 +84,23 @@
 // Per run it reads wrk's request count, p50 and p99 (a Lua done() hook), and
 // the target's CPU time (utime+stime from /proc/<pid>/stat) before and after,
 // giving CPU microseconds per request. After every round it reads each
-// target's VmRSS. It then compares Plugboard with the bare proxy: throughput
-// ratio, p99 added and CPU added per request.
+// target's VmRSS. It then compares Plugboard with the tuned proxy (the
+// target: at least 1.0× its throughput), the bare proxy (throughput ratio,
+// p99 added and CPU added per request) and nginx (CPU per request: the
+// target is at most 2× nginx's), each figure the median of the per-round
+// values, and says which targets are met.
+//
+// Paced runs (--paced, after the throughput runs of every round, targets
+// taking turns likewise): wrk sends as fast as answers come, so it measures
+// saturation, where a proxy's added latency is mostly queueing. Below
+// saturation, plugbench re-executes itself as a pacer (on the load CPUs)
+// that sends at a fixed rate on a schedule set in advance, over at most
+// --paced-conns connections, and measures each request from the moment the
+// schedule says it should have been sent, so that a stall counts for every
+// request queued behind it (as wrk2 does; wrk2 is not packaged). The first
+// 0.5 s opens the connections and is not recorded. The report gives
+// p50/p90/p99/p99.9/max per target and what each proxy adds to the
+// upstream served directly (the target: p99 at most 1 ms more).
 //
 // Pinning (--pin, default on with 2 or more CPUs): the target under test runs
 // on CPU 0; wrk and the backend upstream the proxies forward to share the
@@ -81,11 +114,17 @@
 //
 // plugbench also re-executes itself for the Go targets:
 //
-//	plugbench upstream  --listen ADDR
-//	plugbench bareproxy --listen ADDR --upstream URL
-//	plugbench jwtproxy  --listen ADDR --upstream URL --public-key PEM [--audience dev]
+//	plugbench upstream   --listen ADDR
+//	plugbench bareproxy  --listen ADDR --upstream URL
+//	plugbench tunedproxy --listen ADDR --upstream URL
+//	plugbench jwtproxy   --listen ADDR --upstream URL --public-key PEM [--audience dev]
 //
-// with the credential in the environment variable PLUGBENCH_UPSTREAM_KEY.
+// with the credential in the environment variable PLUGBENCH_UPSTREAM_KEY,
+// and for the paced runs
+//
+//	plugbench pace --url URL --method GET|POST --rate N --conns N --duration D
+//
+// with the Authorization header in PLUGBENCH_AUTH.
 package main
 
 import (
@@ -106,9 +145,13 @@ import (
 const usageText = `Usage: plugbench [flags]
 
 Load-test the Plugboard proxy against an upstream served directly, a bare
-httputil.ReverseProxy, the same with per-request RS256 verification, and
-nginx; print a markdown table of requests/s, p50, p99, CPU per request and
-memory. Needs wrk on PATH (apt-get install -y wrk); nginx is optional.
+httputil.ReverseProxy, a tuned one (pooled buffers, tuned transport: the
+floor Plugboard is held to), the same bare proxy with per-request RS256
+verification, and nginx; print a markdown table of requests/s, p50, p99,
+CPU per request and memory, Plugboard's ratios to the tuned proxy and to
+nginx, and paced latency (a fixed rate below saturation, measured from each
+request's scheduled send time). Needs wrk on PATH (apt-get install -y wrk);
+nginx is optional.
 
 Run it from inside the plugboard module (it builds ./cmd/plugboard) or pass
 --plugboard. See the package documentation (go doc ./cmd/plugbench) for the
@@ -176,11 +219,18 @@ type options struct {
 	plugboard string // prebuilt binary; empty builds ./cmd/plugboard
 	pin       bool
 	postgres  string // PostgreSQL URL for the plugboard-pg targets; empty: none
+	// pacedRates are the fixed rates (requests/s) of the paced runs, each
+	// over at most pacedConns connections; none: no paced runs.
+	pacedRates []int
+	pacedConns int
+	// baseline is another plugboard binary measured as the target
+	// "baseline", to compare two builds in one run; empty: none.
+	baseline string
 }
 
 // targetNames are the targets in table order that need nothing but this
 // machine.
-var targetNames = []string{"upstream", "bareproxy", "jwtproxy", "nginx", "plugboard"}
+var targetNames = []string{"upstream", "bareproxy", "tunedproxy", "jwtproxy", "nginx", "plugboard"}
 
 // pgTargetNames are Plugboard on PostgreSQL (--postgres), after targetNames
 // in table order.
@@ -197,15 +247,18 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		fs.PrintDefaults()
 	}
 	var o options
-	var conns, targets string
+	var conns, targets, paced string
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "length of one wrk run (wrk takes whole seconds)")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "unrecorded load per target before the first round (0 skips)")
 	fs.IntVar(&o.rounds, "rounds", 3, "how many times the whole interleaved schedule runs; cells are medians over rounds")
 	fs.StringVar(&conns, "conns", "16,64,256", "comma-separated wrk connection counts")
 	fs.IntVar(&o.threads, "threads", 2, "wrk threads")
+	fs.StringVar(&paced, "paced", "2000", "comma-separated fixed rates (requests/s, well below saturation) of the paced latency runs, each as long as --duration; 0 for none")
+	fs.IntVar(&o.pacedConns, "paced-conns", 16, "most connections of a paced run (a request waits for a free one, and that wait counts)")
 	fs.StringVar(&targets, "targets", "all", "comma-separated targets, or all: "+strings.Join(targetNames, ",")+
 		" (and with --postgres "+strings.Join(pgTargetNames, ",")+")")
 	fs.StringVar(&o.jsonPath, "json", "", "also write every sample and the summary as JSON to this file")
+	fs.StringVar(&o.baseline, "baseline", "", "another plugboard binary (e.g. a build of the main branch) measured beside --plugboard as the target \"baseline\", taking turns with the others, to compare two builds in one run")
 	fs.StringVar(&o.plugboard, "plugboard", "", "plugboard binary to run (default: go build ./cmd/plugboard into a temporary folder)")
 	fs.BoolVar(&o.pin, "pin", true, "pin the target to CPU 0 and wrk and the backend upstream to the other CPUs (needs taskset and 2+ CPUs)")
 	fs.StringVar(&o.postgres, "postgres", "", "PostgreSQL URL (postgres://user:password@host:port/db): enables the targets "+
@@ -230,19 +283,31 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if o.rounds < 1 || o.threads < 1 {
 		return o, errors.New("--rounds and --threads must be at least 1")
 	}
-	for _, s := range strings.Split(conns, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1 {
-			return o, fmt.Errorf("--conns %q: want positive integers separated by commas", conns)
+	var err error
+	if o.conns, err = parseInts(conns); err != nil || len(o.conns) == 0 {
+		return o, fmt.Errorf("--conns %q: want positive integers separated by commas", conns)
+	}
+	if paced = strings.TrimSpace(paced); paced != "" && paced != "0" {
+		if o.pacedRates, err = parseInts(paced); err != nil {
+			return o, fmt.Errorf("--paced %q: want requests per second, positive integers separated by commas, or 0 for none", paced)
 		}
-		o.conns = append(o.conns, n)
+	}
+	if o.pacedConns < 1 {
+		return o, errors.New("--paced-conns must be at least 1")
 	}
 	if o.postgres != "" && !strings.HasPrefix(o.postgres, "postgres://") && !strings.HasPrefix(o.postgres, "postgresql://") {
 		return o, errors.New("--postgres: want a postgres:// URL")
 	}
-	var err error
 	if o.targets, err = parseTargets(targets, o.postgres != ""); err != nil {
 		return o, err
+	}
+	if o.baseline != "" {
+		// After plugboard, which creates the data folder's keys.
+		i := slices.Index(o.targets, "plugboard") + 1
+		if i == 0 {
+			i = len(o.targets)
+		}
+		o.targets = slices.Insert(o.targets, i, "baseline")
 	}
 	for _, name := range o.targets {
 		if n := pgReplicas[name]; n > 1 && slices.Min(o.conns) < n {
@@ -278,6 +343,19 @@ func parseTargets(s string, postgres bool) ([]string, error) {
 		if want[t] {
 			out = append(out, t)
 		}
+	}
+	return out, nil
+}
+
+// parseInts reads comma-separated positive integers.
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive integer", f)
+		}
+		out = append(out, n)
 	}
 	return out, nil
 }

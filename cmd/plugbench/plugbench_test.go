@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -37,7 +38,8 @@ func TestHarnessSmoke(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute) // a bound for a hung server, not a speed check: a loaded machine is slow
 	defer cancel()
-	o := options{duration: time.Second, rounds: 1, conns: []int{16}, threads: 2, targets: targetNames, pin: true}
+	o := options{duration: time.Second, rounds: 1, conns: []int{16}, threads: 2, targets: targetNames, pin: true,
+		pacedRates: []int{200}, pacedConns: 4}
 	dsn := os.Getenv("PLUGBOARD_TEST_POSTGRES")
 	if dsn != "" {
 		o.postgres, o.targets = dsn, slices.Concat(targetNames, pgTargetNames)
@@ -73,6 +75,36 @@ func TestHarnessSmoke(t *testing.T) {
 	}
 	if len(rep.Comparison) != 2 || !strings.Contains(table, "Plugboard vs bare ReverseProxy") {
 		t.Errorf("want a Plugboard vs bare proxy comparison for GET and POST, got %+v", rep.Comparison)
+	}
+	if len(rep.TunedComparison) != 2 || !strings.Contains(table, "Plugboard vs tuned ReverseProxy") ||
+		!strings.Contains(table, "- throughput ≥ 1.0× the tuned bare proxy at every configuration: GET/16 ") {
+		t.Errorf("want a Plugboard vs tuned proxy comparison and its goal for GET and POST, got %+v", rep.TunedComparison)
+	}
+	// Every target, GET and POST, paced: all requests answered, and what
+	// each proxy adds to the upstream served directly.
+	for _, name := range want {
+		for _, method := range methods {
+			n := 0
+			for _, s := range rep.Paced {
+				if s.Target == name && s.Method == method {
+					n++
+					if s.Requests != 200 || s.Errors != 0 || s.P99ms <= 0 {
+						t.Errorf("%s %s paced at 200/s for 1s: %d requests, %d errors, p99 %.3f ms; want 200, none, > 0",
+							name, method, s.Requests, s.Errors, s.P99ms)
+					}
+				}
+			}
+			if n != 1 {
+				t.Errorf("%s %s: %d paced samples, want 1", name, method, n)
+			}
+		}
+	}
+	if len(rep.PacedAdded) != 2*(len(want)-1) || !strings.Contains(table, "#### Paced latency") ||
+		!strings.Contains(table, "- paced p99 added over the upstream served directly ≤ 1 ms: worst ") {
+		t.Errorf("want paced latency added over direct for every proxy, GET and POST, got %+v", rep.PacedAdded)
+	}
+	if _, ok := nginxPath(); ok && (len(rep.NginxComparison) != 2 || !strings.Contains(table, "- CPU per request ≤ 2× nginx's: worst ")) {
+		t.Errorf("want Plugboard's CPU against nginx's for GET and POST, got %+v", rep.NginxComparison)
 	}
 	if len(want) < len(o.targets) && !strings.Contains(table, "nginx: not installed") {
 		t.Errorf("the table should say nginx was skipped:\n%s", table)
@@ -185,4 +217,62 @@ type testLog struct{ t *testing.T }
 func (l testLog) Write(b []byte) (int, error) {
 	l.t.Log(strings.TrimRight(string(b), "\n"))
 	return len(b), nil
+}
+
+// TestPacerSendsEveryScheduledRequest: the pacer sends rate × duration
+// requests (after its warm-up), each once, with the Authorization header and,
+// for POST, the body, and counts refusals as errors.
+func TestPacerSendsEveryScheduledRequest(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen[r.Method+" "+r.Header.Get("Authorization")+" "+string(body)]++
+		mu.Unlock()
+		if r.URL.Path == "/refuse" {
+			w.WriteHeader(http.StatusForbidden)
+		}
+	}))
+	defer up.Close()
+	res, err := pace(context.Background(), up.URL+"/ok", http.MethodPost, "Bearer t", 400, 4, 500*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests != 200 || res.Errors != 0 || res.P50us <= 0 || res.P50us > res.P99us || res.P99us > res.MaxUs {
+		t.Errorf("paced POST: %+v; want 200 requests, no errors, 0 < p50 ≤ p99 ≤ max", res)
+	}
+	// 200 measured and 200 in the 0.5 s warm-up.
+	if n := seen["POST Bearer t "+postBody]; n != 400 || len(seen) != 1 {
+		t.Errorf("the upstream saw %v; want 400 POSTs with the token and the body", seen)
+	}
+	res, err = pace(context.Background(), up.URL+"/refuse", http.MethodGet, "Bearer t", 400, 4, 250*time.Millisecond)
+	if err == nil || res.Errors != 100 {
+		t.Errorf("paced GET answered 403: %+v, %v; want 100 errors and an error naming the status", res, err)
+	}
+}
+
+func TestParsePaced(t *testing.T) {
+	got, err := parsePaced("PLUGBENCH_PACED 1000 2 5.001 410.5 600.0 1200.0 3000.0 4100.5\n")
+	want := pacedResult{Requests: 1000, Errors: 2, Seconds: 5.001, P50us: 410.5, P90us: 600, P99us: 1200, P999us: 3000, MaxUs: 4100.5}
+	if err != nil || got != want {
+		t.Errorf("parsePaced = %+v, %v; want %+v", got, err, want)
+	}
+	if _, err := parsePaced("nothing\n"); err == nil {
+		t.Error("parsePaced without a summary line should fail")
+	}
+	merged := mergePaced([]pacedResult{{Requests: 100, P50us: 100, P99us: 900, MaxUs: 1000}, {Requests: 300, Errors: 1, P50us: 200, P99us: 500, MaxUs: 2000}})
+	if merged.Requests != 400 || merged.Errors != 1 || merged.P50us != 175 || merged.P99us != 900 || merged.MaxUs != 2000 {
+		t.Errorf("mergePaced = %+v; want 400 requests, 1 error, p50 175 (request-weighted), p99 900 and max 2000 (the worst)", merged)
+	}
+}
+
+func TestBaselineTarget(t *testing.T) {
+	o, err := parseOptions([]string{"--baseline", "/bin/old-plugboard", "--targets", "tunedproxy,plugboard,nginx"}, io.Discard)
+	if want := []string{"tunedproxy", "nginx", "plugboard", "baseline"}; err != nil || !slices.Equal(o.targets, want) {
+		t.Errorf("targets %v, %v; want %v (table order, baseline right after plugboard, which creates the keys)", o.targets, err, want)
+	}
+	if !isPlugboard("baseline") {
+		t.Error("the baseline is a plugboard: it needs the user token")
+	}
 }

@@ -39,7 +39,9 @@ api:
 `
 
 // isPlugboard reports whether a target runs `plugboard serve`.
-func isPlugboard(name string) bool { return name == "plugboard" || pgReplicas[name] > 0 }
+func isPlugboard(name string) bool {
+	return name == "plugboard" || name == "baseline" || pgReplicas[name] > 0
+}
 
 // preparePlugboard builds plugboard (unless given), writes the bench
 // manifest and mints the user token with `plugboard token`: what every
@@ -81,7 +83,7 @@ func (r *rig) dataDir() string { return filepath.Join(r.dir, "data") }
 // startPlugboard starts `plugboard serve` in dev mode on its SQLite store
 // and connects the bench integration through the SDK credentials endpoint.
 func (r *rig) startPlugboard(ctx context.Context) (*target, error) {
-	ep, base, err := r.startServe(ctx, "plugboard")
+	ep, base, err := r.startServe(ctx, r.plugboardBin, "plugboard")
 	if err != nil {
 		return nil, err
 	}
@@ -89,6 +91,20 @@ func (r *rig) startPlugboard(ctx context.Context) (*target, error) {
 		return nil, err
 	}
 	return newTarget("plugboard", "Plugboard", ep.url, "Bearer "+r.token, ep.proc), nil
+}
+
+// startBaseline starts another build of plugboard (--baseline) like
+// startPlugboard, on a SQLite store of its own in the same data folder
+// (hence the same keys), and connects the bench integration there too.
+func (r *rig) startBaseline(ctx context.Context, bin string) (*target, error) {
+	ep, base, err := r.startServe(ctx, bin, "baseline", "PLUGBOARD_STORE="+filepath.Join(r.dataDir(), "baseline.db"))
+	if err != nil {
+		return nil, err
+	}
+	if err := r.connect(ctx, base); err != nil {
+		return nil, err
+	}
+	return newTarget("baseline", "Plugboard (baseline build)", ep.url, "Bearer "+r.token, ep.proc), nil
 }
 
 // startPlugboardPG starts n replicas of `plugboard serve` in dev mode on the
@@ -102,7 +118,7 @@ func (r *rig) startPlugboardPG(ctx context.Context, name, label string, n int) (
 		if n > 1 {
 			procName = fmt.Sprintf("%s replica %d", name, i+1)
 		}
-		ep, base, err := r.startServe(ctx, procName, "PLUGBOARD_STORE="+r.pgDSN)
+		ep, base, err := r.startServe(ctx, r.plugboardBin, procName, "PLUGBOARD_STORE="+r.pgDSN)
 		if err != nil {
 			return nil, err
 		}
@@ -117,17 +133,21 @@ func (r *rig) startPlugboardPG(ctx context.Context, name, label string, n int) (
 	return t, nil
 }
 
-// startServe starts one `plugboard serve --mode dev` on the target CPU
+// startServe starts one `plugboard serve --mode dev` of bin on the target CPU
 // (env adds to its environment) and waits until it is ready; base is its
 // root URL.
-func (r *rig) startServe(ctx context.Context, name string, env ...string) (ep endpoint, base string, err error) {
+func (r *rig) startServe(ctx context.Context, bin, name string, env ...string) (ep endpoint, base string, err error) {
 	port, err := freePort()
 	if err != nil {
 		return ep, "", err
 	}
 	base = "http://" + hostPort(port)
-	p, err := start(name, pinned(ctx, r.pin.target, r.plugboardBin, "serve", "--mode", "dev", "--listen", hostPort(port),
-		"--data", r.dataDir(), "--manifests", r.manifests, "--log-level", "warn", "--shutdown-grace", "2s"), env...)
+	// As in production: the access log on (JSON lines at info level, to
+	// a file), metrics counted.
+	logPath := filepath.Join(r.dir, fmt.Sprintf("plugboard-%d.log", port))
+	p, err := startLogged(name, pinned(ctx, r.pin.target, bin, "serve", "--mode", "dev", "--listen", hostPort(port),
+		"--data", r.dataDir(), "--manifests", r.manifests, "--log-format", "json", "--log-level", "info", "--access-log=true",
+		"--shutdown-grace", "2s"), logPath, env...)
 	if err != nil {
 		return ep, "", err
 	}

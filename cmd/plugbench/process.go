@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -48,36 +49,68 @@ func pinned(ctx context.Context, cpus, name string, args ...string) *exec.Cmd {
 	return exec.CommandContext(ctx, "taskset", append([]string{"-c", cpus, name}, args...)...)
 }
 
-// process is a server plugbench started; its output is kept for errors.
+// process is a server plugbench started; its output is kept for errors,
+// in memory or, for a server logging every request, in a file.
 type process struct {
-	name string
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan struct{}
+	name    string
+	cmd     *exec.Cmd
+	out     *syncBuffer
+	logPath string // set instead of out
+	done    chan struct{}
 }
 
 // start runs cmd with env added to a copy of this process's environment
 // without PLUGBOARD_* variables (so the user's settings do not leak in).
 func start(name string, cmd *exec.Cmd, env ...string) (*process, error) {
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	p := &process{name: name, cmd: cmd, out: out}
+	return p, p.start(env)
+}
+
+// startLogged is start with the process's output appended to the file
+// logPath, as a server's access log goes to a file or a pipe in
+// production: the server pays for every line it writes, plugbench reads
+// none of them. truncateLog keeps the file small.
+func startLogged(name string, cmd *exec.Cmd, logPath string, env ...string) (*process, error) {
+	f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close() // the child has its own descriptor
+	cmd.Stdout, cmd.Stderr = f, f
+	p := &process{name: name, cmd: cmd, logPath: logPath}
+	return p, p.start(env)
+}
+
+func (p *process) start(env []string) error {
+	cmd := p.cmd
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "PLUGBOARD_") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
 	cmd.Env = append(cmd.Env, env...)
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
 	// Die with plugbench, even if it is killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", name, err)
+		return fmt.Errorf("starting %s: %w", p.name, err)
 	}
-	p := &process{name: name, cmd: cmd, out: out, done: make(chan struct{})}
+	p.done = make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
 		close(p.done)
 	}()
-	return p, nil
+	return nil
+}
+
+// truncateLog empties the log file of a process started with startLogged
+// (it appends, so it carries on at the new end).
+func (p *process) truncateLog() error {
+	if p.logPath == "" {
+		return nil
+	}
+	return os.Truncate(p.logPath, 0)
 }
 
 func (p *process) pid() int { return p.cmd.Process.Pid }
@@ -119,7 +152,12 @@ func (p *process) stop() {
 }
 
 func (p *process) output() string {
-	s := strings.TrimSpace(p.out.String())
+	var s string
+	if p.logPath != "" {
+		s = strings.TrimSpace(tailOfFile(p.logPath, 4000))
+	} else {
+		s = strings.TrimSpace(p.out.String())
+	}
 	if len(s) > 4000 {
 		s = "…" + s[len(s)-4000:]
 	}
@@ -155,4 +193,23 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// tailOfFile returns the last n bytes of a file, or why it could not.
+func tailOfFile(path string, n int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() > n {
+		if _, err := f.Seek(-n, io.SeekEnd); err != nil {
+			return err.Error()
+		}
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
 }

@@ -6,12 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -33,10 +35,13 @@ var (
 const apiPath = "/v1/items/1"
 
 // roles are the servers plugbench runs as when re-executed.
-var roles = map[string]bool{"upstream": true, "bareproxy": true, "jwtproxy": true}
+var roles = map[string]bool{"upstream": true, "bareproxy": true, "tunedproxy": true, "jwtproxy": true, "pace": true}
 
 // runRole serves one role until killed.
 func runRole(name string, args []string) int {
+	if name == "pace" {
+		return runPacer(args, os.Stdout, os.Stderr)
+	}
 	fs := flag.NewFlagSet("plugbench "+name, flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on")
 	upstream := fs.String("upstream", "", "proxies: URL of the upstream")
@@ -57,6 +62,8 @@ func runRole(name string, args []string) int {
 		h = upstreamHandler(key)
 	case "bareproxy":
 		h, err = proxyHandler(*upstream, key)
+	case "tunedproxy":
+		h, err = tunedProxyHandler(*upstream, key)
 	case "jwtproxy":
 		if h, err = proxyHandler(*upstream, key); err == nil {
 			h, err = verifyingHandler(h, *publicKey, *audience)
@@ -71,7 +78,8 @@ func runRole(name string, args []string) int {
 		fmt.Fprintf(os.Stderr, "plugbench %s: %v\n", name, err)
 		return 1
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: log.New(io.Discard, "", 0)}
 	err = srv.Serve(ln)
 	fmt.Fprintf(os.Stderr, "plugbench %s: %v\n", name, err)
 	return 1
@@ -115,6 +123,52 @@ func proxyHandler(upstream, key string) (http.Handler, error) {
 
 // verifyingHandler checks the user token's RS256 signature, audience and
 // expiry on every request (no cache) before calling next.
+// tunedProxyHandler is the fastest plain Go proxy: httputil.ReverseProxy
+// with pooled 32 KiB copy buffers (a stock ReverseProxy allocates one per
+// response), a transport tuned for one busy upstream (enough idle
+// connections for every client connection, no compression, HTTP/1.1 only,
+// keep-alives) and nothing else: no authentication, no logging. It sets the
+// credential header, as every proxy here must.
+func tunedProxyHandler(upstream, key string) (http.Handler, error) {
+	target, err := url.Parse(upstream)
+	if err != nil || target.Host == "" {
+		return nil, fmt.Errorf("--upstream %q: want http://host:port", upstream)
+	}
+	cred := []string{"Bearer " + key}
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Header["Authorization"] = cred
+		},
+		Transport:  tunedTransport(),
+		BufferPool: copyBufferPool{},
+		ErrorLog:   log.New(io.Discard, "", 0),
+	}, nil
+}
+
+// tunedTransport keeps an idle connection for every client connection
+// plugbench opens (up to 1024), never compresses and never tries HTTP/2.
+func tunedTransport() *http.Transport {
+	return &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        2048,
+		MaxIdleConnsPerHost: 1024,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+		ForceAttemptHTTP2:   false,
+		WriteBufferSize:     4 << 10,
+		ReadBufferSize:      4 << 10,
+	}
+}
+
+// copyBufferPool recycles ReverseProxy's 32 KiB copy buffers.
+type copyBufferPool struct{}
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (copyBufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
+func (copyBufferPool) Put(b []byte) { copyBuffers.Put(&b) }
+
 func verifyingHandler(next http.Handler, publicKey, audience string) (http.Handler, error) {
 	pub, err := readPublicKey(publicKey)
 	if err != nil {

@@ -122,6 +122,8 @@ func setUp(ctx context.Context, o options, pin pinning, progress io.Writer) (*ri
 			}
 		case "bareproxy":
 			t, err = r.startGoTarget(ctx, name, "bare ReverseProxy", "bareproxy", "--upstream", r.backend)
+		case "tunedproxy":
+			t, err = r.startGoTarget(ctx, name, "tuned ReverseProxy", "tunedproxy", "--upstream", r.backend)
 		case "jwtproxy":
 			t, err = r.startGoTarget(ctx, name, "ReverseProxy + RS256", "jwtproxy", "--upstream", r.backend,
 				"--public-key", r.pubKey, "--audience", benchProject)
@@ -129,6 +131,8 @@ func setUp(ctx context.Context, o options, pin pinning, progress io.Writer) (*ri
 			t, err = r.startNginx(ctx)
 		case "plugboard":
 			t, err = r.startPlugboard(ctx)
+		case "baseline":
+			t, err = r.startBaseline(ctx, o.baseline)
 		case "plugboard-pg1":
 			t, err = r.startPlugboardPG(ctx, name, "Plugboard, PostgreSQL", pgReplicas[name])
 		case "plugboard-pg3":

@@ -54,8 +54,10 @@ The default, "auto", is dev when --listen is a loopback address, else
 production.
 
 Every request gets an access log line at info level (--access-log=false
-turns it off) and an id: a sane X-Request-Id from the caller, or a new one,
-echoed in the answer and sent upstream. Traces: set
+turns it off; the lines are written in batches, at the latest
+--access-log-flush after they are logged, other records at once) and an
+id: a sane X-Request-Id from the caller, or a new one, echoed in the answer
+and sent upstream. Traces: set
 OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) and the
 gateway exports OpenTelemetry spans by OTLP/HTTP; the other OTEL_* variables
 apply, OTEL_SDK_DISABLED=true turns it off; without them, nothing is traced.
@@ -169,7 +171,7 @@ type serveOptions struct {
 	listen, publicURL, manifests, data, logFormat, logLevel, adminToken, mode string
 	storePath, project, projectKeys, config, allowedOrigins, adminListen      string
 	projectName, projectLogo                                                  string
-	grace, poll, drain, maxTokenLifetime                                      time.Duration
+	grace, poll, drain, maxTokenLifetime, accessLogFlush                      time.Duration
 	maxBody                                                                   int64
 	demo, accessLog                                                           bool
 	egressAllow                                                               string
@@ -188,6 +190,9 @@ func runServe(args []string, stdout, stderr io.Writer) (err error) {
 	set, err := o.resolve(fs, stderr)
 	if err != nil {
 		return err
+	}
+	if set.logs != nil {
+		defer set.logs.flushEvery(o.accessLogFlush)()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -259,6 +264,7 @@ func parseServeFlags(args []string, stdout, stderr io.Writer) (serveOptions, *fl
 	fs.StringVar(&o.allowedOrigins, "allowed-origins", "", "comma-separated app origins (https://app.example.com) that may embed the Connect Portal and receive its results")
 	fs.StringVar(&o.egressAllow, "egress-allow", "", "comma-separated CIDRs that outbound calls may reach although they are private or special (e.g. 10.0.0.0/8,fd00::/8); by default only public addresses")
 	fs.BoolVar(&o.accessLog, "access-log", true, "log one line per request at info level: request id, route, project, integration, user, method, status, error code, upstream status, durations (never tokens, query strings or bodies)")
+	fs.DurationVar(&o.accessLogFlush, "access-log-flush", 100*time.Millisecond, "write access lines in batches, at the latest this long after they are logged (and whenever 64 KiB wait, another record is logged, or serve stops); 0 writes each at once")
 	fs.BoolVar(&o.demo, "demo", true, "dev mode: also serve the demo integrations (demo-apikey, demo-basic, demo-oauth, demo-clientcreds), their demo API and OAuth server under /demo/, and the playground at /; refused in production")
 	addLimitFlags(fs, &o.limits)
 	o.secrets.register(fs)
@@ -311,6 +317,7 @@ func (o serveOptions) startFailure(stderr io.Writer, err error) error {
 // serveSettings are what the options resolve to before anything starts.
 type serveSettings struct {
 	log          *slog.Logger
+	logs         *logBuffer // access lines waiting for their batch; nil: written at once
 	dev          bool
 	egressAllow  []netip.Prefix
 	limits       gateway.Limits
@@ -327,8 +334,19 @@ func (o *serveOptions) resolve(fs *flag.FlagSet, stderr io.Writer) (serveSetting
 		return set, o.usageError(stderr, format, a...)
 	}
 	var err error
-	if set.log, err = newLogger(stderr, o.logFormat, o.logLevel); err != nil {
+	if o.accessLogFlush < 0 {
+		return usage("--access-log-flush %s: want a duration of 0 or more", o.accessLogFlush)
+	}
+	logTo := stderr
+	if o.accessLog && o.accessLogFlush > 0 {
+		set.logs = &logBuffer{w: stderr}
+		logTo = set.logs
+	}
+	if set.log, err = newLogger(logTo, o.logFormat, o.logLevel); err != nil {
 		return usage("%v", err)
+	}
+	if set.logs != nil {
+		set.log = slog.New(batchingHandler{set.log.Handler(), set.logs})
 	}
 	if set.dev, err = resolveMode(o.mode, o.listen); err != nil {
 		return usage("%v", err)

@@ -648,9 +648,14 @@ func TestServeGracefulShutdown(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			t.Parallel()
 			dir := shippedFolder(t)
-			g := startGateway(t, dir, serveEnv(), "--shutdown-grace", "3s")
+			// Access lines wait for their batch up to an hour here: the
+			// shutdown must write them, before its own records.
+			g := startGateway(t, dir, serveEnv(), "--shutdown-grace", "3s", "--access-log-flush", "1h")
 			if r := g.get("/readyz", ""); r.status != 200 {
 				t.Fatalf("/readyz: %d", r.status)
+			}
+			if r := g.get("/no-such-route", ""); r.status != 404 {
+				t.Fatalf("/no-such-route: %d", r.status)
 			}
 			start := time.Now()
 			g.signal(sig)
@@ -663,6 +668,9 @@ func TestServeGracefulShutdown(t *testing.T) {
 			s := g.stderr.String()
 			if i, j := strings.Index(s, "shutting down"), strings.Index(s, "stopped"); i < 0 || j < i {
 				t.Errorf("want \"shutting down\" then \"stopped\" in the log, got:\n%s", s)
+			}
+			if i, j := strings.Index(s, "route=unmatched status=404"), strings.Index(s, "shutting down"); i < 0 || j < i {
+				t.Errorf("want the access line of /no-such-route before \"shutting down\", got:\n%s", s)
 			}
 			if conn, err := net.DialTimeout("tcp", strings.TrimPrefix(g.base, "http://"), time.Second); err == nil {
 				_ = conn.Close()

@@ -18,6 +18,9 @@ import (
 // proxied calls.
 const RequestIDHeader = "X-Request-Id"
 
+// Message is the message of every access log record.
+const Message = "access"
+
 // MaxRequestIDLength bounds an accepted X-Request-Id.
 const MaxRequestIDLength = 128
 

@@ -34,6 +34,8 @@ type Metrics struct {
 	HealthChecks   *prometheus.CounterVec
 	EgressRefused  *prometheus.CounterVec
 	RateLimited    *prometheus.CounterVec
+
+	children children // of the vectors the proxy path records (children.go)
 }
 
 // New creates and registers every metric.

@@ -103,6 +103,12 @@ func (reg *Registry) IDs() []string {
 
 // Verify checks a user token for a project.
 func (reg *Registry) Verify(projectID, token string) (User, *apierror.Error) {
+	return reg.verify(projectID, token, true)
+}
+
+// verify is Verify; the Account label is made only when withAccount (the
+// proxy, on every request, needs only the id).
+func (reg *Registry) verify(projectID, token string, withAccount bool) (User, *apierror.Error) {
 	p, ok := reg.byID[projectID]
 	if !ok {
 		return User{}, apierror.New(http.StatusNotFound, apierror.ProjectNotFound, "no project "+apierror.Quote(projectID)+" on this gateway")
@@ -123,14 +129,22 @@ func (reg *Registry) Verify(projectID, token string) (User, *apierror.Error) {
 		}
 		return User{}, apierror.New(http.StatusUnauthorized, code, msg)
 	}
-	return User{Project: p, ID: claims.Subject, Account: accountLabel(claims)}, nil
+	u := User{Project: p, ID: claims.Subject}
+	if withAccount {
+		u.Account = accountLabel(claims)
+	}
+	return u, nil
 }
 
 // Authenticate verifies the bearer user token of a request to
 // /projects/{pid}/…. On failure it writes the error and returns false.
 func (reg *Registry) Authenticate(w http.ResponseWriter, r *http.Request, projectID string) (User, bool) {
+	return reg.authenticate(w, r, projectID, true)
+}
+
+func (reg *Registry) authenticate(w http.ResponseWriter, r *http.Request, projectID string, withAccount bool) (User, bool) {
 	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	u, fail := reg.Verify(projectID, token)
+	u, fail := reg.verify(projectID, token, withAccount)
 	if fail == nil {
 		accesslog.SetUser(r.Context(), projectID, u.ID)
 	} else if _, known := reg.byID[projectID]; known {
@@ -147,8 +161,8 @@ func (reg *Registry) Authenticate(w http.ResponseWriter, r *http.Request, projec
 }
 
 // AuthenticateUser is Authenticate for callers that need only the user id
-// (the proxy route).
+// (the proxy route): it skips making the account's display label.
 func (reg *Registry) AuthenticateUser(w http.ResponseWriter, r *http.Request, projectID string) (string, bool) {
-	u, ok := reg.Authenticate(w, r, projectID)
+	u, ok := reg.authenticate(w, r, projectID, false)
 	return u.ID, ok
 }

@@ -89,7 +89,39 @@ func newHeaderFilter(names, prefixes []string) headerFilter {
 }
 
 func (f headerFilter) drops(name string) bool {
-	k := headerKey(name)
+	// Every proxied request and answer passes each of its header names
+	// here: fold ASCII names on the stack instead of allocating headerKey's
+	// string (the map lookup of string(bytes) does not allocate).
+	var buf [64]byte
+	if len(name) > len(buf) {
+		return f.dropsKey(headerKey(name))
+	}
+	k := buf[:len(name)]
+	for i := range len(name) {
+		c := name[i]
+		switch {
+		case c >= 0x80:
+			return f.dropsKey(headerKey(name)) // Unicode case folding
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		case c == '_':
+			c = '-'
+		}
+		k[i] = c
+	}
+	if f.names[string(k)] {
+		return true
+	}
+	for _, p := range f.prefixes {
+		if len(k) >= len(p) && string(k[:len(p)]) == p {
+			return true
+		}
+	}
+	return false
+}
+
+// dropsKey is drops for a name already in headerKey's form.
+func (f headerFilter) dropsKey(k string) bool {
 	if f.names[k] {
 		return true
 	}
@@ -134,8 +166,10 @@ func filterResponseHeaders(h http.Header, gatewayVary []string) {
 			delete(h, name)
 		}
 	}
-	if vary := mergeTokens(gatewayVary, h.Values("Vary")); vary != "" {
-		h.Set("Vary", vary)
+	if len(gatewayVary) > 0 || len(h["Vary"]) > 0 {
+		if vary := mergeTokens(gatewayVary, h.Values("Vary")); vary != "" {
+			h.Set("Vary", vary)
+		}
 	}
 	h.Set("X-Content-Type-Options", "nosniff")
 }

@@ -75,3 +75,27 @@ func TestVaryIsMerged(t *testing.T) {
 		t.Errorf("Vary %q", got)
 	}
 }
+
+// TestDropsMatchesHeaderKey: the allocation-free drops decides as the
+// plain headerKey comparison does, for the corpus, its spellings with
+// underscores and other cases, long names and non-ASCII ones.
+func TestDropsMatchesHeaderKey(t *testing.T) {
+	names := []string{"Accept", "Content-Type", "X-Request-Id", "Vary", "", "X", "Sec-Websocket-Key", "X-Forwarded",
+		"X-Forwarded-Forx", "Proxy", "Proxyx", "Cf-Connecting-Ip", strings.Repeat("A", 64), strings.Repeat("X-Forwarded-", 6),
+		"X-Forwarded-" + strings.Repeat("a", 60), "X-FORWARDED-FOR", "x_forwarded_for", "Cookie\u212a", "\u212aelvin", "Ä-Forwarded-For"}
+	for _, file := range []string{"dropped-request-headers.txt", "dropped-response-headers.txt"} {
+		for _, r := range loadHeaderRows(t, file) {
+			names = append(names, r[0], strings.ToUpper(r[0]), strings.ReplaceAll(r[0], "-", "_"), r[0]+"-Suffix", r[0][:len(r[0])-1])
+		}
+	}
+	for _, f := range []headerFilter{requestFilter, responseFilter} {
+		for _, n := range names {
+			if got, want := f.drops(n), f.dropsKey(headerKey(n)); got != want {
+				t.Errorf("drops(%q) = %v, want %v", n, got, want)
+			}
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { requestFilter.drops("X-Forwarded-For"); responseFilter.drops("Content-Type") }); n != 0 {
+		t.Errorf("drops allocates %.0f times per call, want 0", n)
+	}
+}

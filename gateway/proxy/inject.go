@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/manifest"
@@ -37,7 +39,7 @@ func render(in *manifest.Integration, conn *connection.Connection, d destination
 	if err != nil {
 		return nil, fmt.Errorf("base URL: %v", err)
 	}
-	baseURL, err := url.Parse(base)
+	baseURL, err := parseBaseURL(base)
 	if err != nil {
 		return nil, errors.New("base URL does not parse once rendered")
 	}
@@ -48,7 +50,9 @@ func render(in *manifest.Integration, conn *connection.Connection, d destination
 		if d.underBase && !underPath(a.EscapedPath(), baseURL.EscapedPath()) {
 			return nil, &PathError{Reason: ProxyURLHeader + " must stay under the API's base URL " + baseURL.Scheme + "://" + baseURL.Host + baseURL.EscapedPath()}
 		}
-		baseURL.Path, baseURL.RawPath, baseURL.RawQuery = "", "", ""
+		root := *baseURL // baseURL is shared
+		root.Path, root.RawPath, root.RawQuery = "", "", ""
+		baseURL = &root
 	}
 	target, err := join(baseURL, d.path, d.query)
 	if err != nil {
@@ -90,6 +94,35 @@ func render(in *manifest.Integration, conn *connection.Connection, d destination
 		hdr.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(u+":"+p)))
 	}
 	return target, nil
+}
+
+// baseURLs keeps parsed base URLs, which every request to an integration
+// would otherwise parse again. It holds at most maxBaseURLs (base URLs
+// rendered from a user's inputs are many); beyond, they are parsed each
+// time. Its URLs are shared: copy one before changing it.
+var (
+	baseURLs     sync.Map // string → *url.URL
+	baseURLCount atomic.Int64
+)
+
+const maxBaseURLs = 4096
+
+// parseBaseURL returns the parsed base URL, which the caller must not
+// change.
+func parseBaseURL(base string) (*url.URL, error) {
+	if u, ok := baseURLs.Load(base); ok {
+		return u.(*url.URL), nil
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, err
+	}
+	if baseURLCount.Load() < maxBaseURLs {
+		if _, loaded := baseURLs.LoadOrStore(base, u); !loaded {
+			baseURLCount.Add(1)
+		}
+	}
+	return u, nil
 }
 
 // injectTransport sends each attempt to the upstream URL with the

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/plugboardhq/plugboard/gateway/metrics"
@@ -28,8 +27,9 @@ func (t metricsTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err == nil {
 		p := planFrom(req.Context())
 		upstream := time.Since(sent)
-		t.metrics.ProxyUpstream.WithLabelValues(p.Integration.ID).Observe(upstream.Seconds())
-		t.metrics.ProxyOverhead.WithLabelValues(p.Integration.ID).Observe((time.Since(p.start) - upstream).Seconds())
+		times := t.metrics.ProxyTimesOf(p.Integration.ID)
+		times.Upstream.Observe(upstream.Seconds())
+		times.Overhead.Observe((time.Since(p.start) - upstream).Seconds())
 	}
 	return resp, err
 }
@@ -50,7 +50,7 @@ func (h *Handler) countRequest(in *manifest.Integration, method string, w *statu
 	if status == 0 {
 		status = 499
 	}
-	h.Metrics.ProxyRequests.WithLabelValues(in.ID, method, strconv.Itoa(status)).Inc()
+	h.Metrics.ProxyRequest(in.ID, method, status).Inc()
 }
 
 // statusWriter remembers the status of the answer: the final one (not a

@@ -53,17 +53,22 @@ func checkPath(escaped string) (string, error) {
 			return "", refuse("contains a raw non-ASCII byte; percent-encode it")
 		}
 	}
-	segs := strings.Split(escaped[1:], "/")
-	for i, seg := range segs {
+	rest := escaped[1:]
+	for i := 0; ; i++ {
+		seg, after, more := strings.Cut(rest, "/")
 		if seg == "" {
-			if i == len(segs)-1 {
-				continue // a trailing slash is a real part of many APIs
+			if !more {
+				break // a trailing slash is a real part of many APIs
 			}
 			return "", refuse("contains an empty segment (//)")
 		}
 		if err := checkSegment(seg, i == 0); err != nil {
 			return "", err
 		}
+		if !more {
+			break
+		}
+		rest = after
 	}
 	return escaped, nil
 }
