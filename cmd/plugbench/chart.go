@@ -8,7 +8,6 @@ import (
 	"html"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -272,8 +271,3 @@ func drawChart(w io.Writer, o chartOptions, series []chartSeries) error {
 
 // `plugbench chart` is dispatched here, before main looks at its flags, so
 // that it needs no change to the benchmark's own command line.
-func init() {
-	if len(os.Args) > 1 && os.Args[1] == "chart" {
-		os.Exit(runChart(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
-	}
-}

@@ -169,6 +169,9 @@ Flags:
 `
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "chart" {
+		os.Exit(runChart(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	if len(os.Args) > 1 && roles[os.Args[1]] {
 		os.Exit(runRole(os.Args[1], os.Args[2:]))
 	}
