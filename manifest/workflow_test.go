@@ -383,7 +383,7 @@ func TestWorkflowMutations(t *testing.T) {
 			}
 		}
 		if wf != nil {
-			linkWorkflow(wf, acme, []string{"acme"}, nil)
+			_ = linkWorkflow(wf, acme, []string{"acme"}, nil)
 		}
 	}
 }

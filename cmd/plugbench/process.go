@@ -77,7 +77,7 @@ func startLogged(name string, cmd *exec.Cmd, logPath string, env ...string) (*pr
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close() // the child has its own descriptor
+	defer func() { _ = f.Close() }() // the child has its own descriptor
 	cmd.Stdout, cmd.Stderr = f, f
 	p := &process{name: name, cmd: cmd, logPath: logPath}
 	return p, p.start(env)
@@ -201,7 +201,7 @@ func tailOfFile(path string, n int64) string {
 	if err != nil {
 		return err.Error()
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if fi, err := f.Stat(); err == nil && fi.Size() > n {
 		if _, err := f.Seek(-n, io.SeekEnd); err != nil {
 			return err.Error()

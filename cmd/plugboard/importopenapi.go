@@ -221,13 +221,13 @@ type imported struct {
 	id, name, description, accent string
 	title, version                string // info.title and info.version, for the header comment
 
-	authType                                     string
-	authComment                                  string
-	inputs                                       []inputDef
-	oauthAuthURL, oauthTokenURL, tokenURLComment string
-	scopes                                       []string
-	scopesNote                                   string // a comment when no scopes were chosen
-	envPrefix                                    string
+	authType                    string
+	authComment                 string
+	inputs                      []inputDef
+	oauthAuthURL, oauthTokenURL string
+	scopes                      []string
+	scopesNote                  string // a comment when no scopes were chosen
+	envPrefix                   string
 
 	baseURL, baseComment string
 	authorization        *yaml.Node

@@ -23,7 +23,7 @@ func openPTY(t *testing.T) (master, tty *os.File) {
 	if err != nil {
 		t.Skipf("no pseudo-terminals here: %v", err)
 	}
-	t.Cleanup(func() { master.Close() })
+	t.Cleanup(func() { _ = master.Close() })
 	var unlock int32
 	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, master.Fd(), syscall.TIOCSPTLCK, uintptr(unsafe.Pointer(&unlock))); e != 0 {
 		t.Fatalf("unlockpt: %v", e)
@@ -36,7 +36,7 @@ func openPTY(t *testing.T) (master, tty *os.File) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { tty.Close() })
+	t.Cleanup(func() { _ = tty.Close() })
 	return master, tty
 }
 
@@ -54,7 +54,7 @@ func TestNewAsksOnATerminal(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go io.Copy(io.Discard, master) // the terminal's echo
+	go func() { _, _ = io.Copy(io.Discard, master) }() // the terminal's echo
 	// Answers typed ahead wait in the terminal until they are read.
 	if _, err := master.WriteString("basic\nhttps://api.acme.example/v1\n"); err != nil {
 		t.Fatal(err)
