@@ -39,12 +39,10 @@ type ProxyTimes struct {
 }
 
 // HTTPRequest is HTTPRequests.WithLabelValues(route, method, status).
-// Only the standard methods' children are kept: a client may send any
-// method.
+// A method other than the standard ones is counted as "other": a client
+// may send any method, and each would be a new series.
 func (m *Metrics) HTTPRequest(route, method string, status int) prometheus.Counter {
-	if !standardMethods[method] {
-		return m.HTTPRequests.WithLabelValues(route, method, statusText(status))
-	}
+	method = MethodLabel(method)
 	k := routeKey{route, method, status}
 	if c, ok := m.children.httpRequests.Load(k); ok {
 		return c.(prometheus.Counter)
@@ -65,7 +63,9 @@ func (m *Metrics) HTTPTime(route string) prometheus.Observer {
 }
 
 // ProxyRequest is ProxyRequests.WithLabelValues(integration, method, status).
+// Methods are labelled as in HTTPRequest.
 func (m *Metrics) ProxyRequest(integration, method string, status int) prometheus.Counter {
+	method = MethodLabel(method)
 	k := proxyKey{integration, method, status}
 	if c, ok := m.children.proxyRequests.Load(k); ok {
 		return c.(prometheus.Counter)
@@ -83,6 +83,15 @@ func (m *Metrics) ProxyTimesOf(integration string) *ProxyTimes {
 	t := &ProxyTimes{Upstream: m.ProxyUpstream.WithLabelValues(integration), Overhead: m.ProxyOverhead.WithLabelValues(integration)}
 	m.children.proxyTimes.Store(integration, t)
 	return t
+}
+
+// MethodLabel is the method label of a request: the method when it is one
+// of HTTP's standard methods, else "other".
+func MethodLabel(method string) string {
+	if standardMethods[method] {
+		return method
+	}
+	return "other"
 }
 
 var standardMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true,
