@@ -188,9 +188,7 @@ func loadFile(path string, opts Options) FileResult {
 		return fr
 	}
 	if workflow {
-		fr.parsed, fr.ownProblems = ParseWorkflow(path, data)
-		fr.Problems = fr.ownProblems
-		return fr
+		return WorkflowFileResult(path, data)
 	}
 	if cache != nil {
 		return cache.parse(path, fi, read, data, opts)
@@ -269,4 +267,14 @@ func linkWorkflows(res *Result) {
 			first[wf.ID] = f.Path
 		}
 	}
+}
+
+// WorkflowFileResult parses a workflow file read elsewhere (embedded in the
+// binary) into a FileResult for Merge, which checks it against the
+// integrations as LoadFiles does with the folder's.
+func WorkflowFileResult(path string, data []byte) FileResult {
+	fr := FileResult{Path: path}
+	fr.parsed, fr.ownProblems = ParseWorkflow(path, data)
+	fr.Problems = fr.ownProblems
+	return fr
 }

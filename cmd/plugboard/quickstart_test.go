@@ -51,8 +51,8 @@ func TestQuickStartBannerSteps(t *testing.T) {
 	}
 	stepRE := regexp.MustCompile(`(?m)^  (\d)\. [A-Za-z ]+?  +(\S.*)$`)
 	steps := stepRE.FindAllStringSubmatch(banner, -1)
-	if len(steps) != 3 {
-		t.Fatalf("want 3 numbered steps in the banner, got %d:\n%s", len(steps), banner)
+	if len(steps) != 4 {
+		t.Fatalf("want 4 numbered steps in the banner, got %d:\n%s", len(steps), banner)
 	}
 	// One shell runs them all, as a person pasting them into a terminal
 	// would (the token stays in $TOKEN); a marker separates their outputs.
@@ -84,6 +84,12 @@ func TestQuickStartBannerSteps(t *testing.T) {
 	var me struct{ Output struct{ User, Auth string } }
 	if err := json.Unmarshal([]byte(outputs["3"]), &me); err != nil || me.Output.User != "alice" || me.Output.Auth != "api_key" {
 		t.Errorf("step 3 (proxy) answered: %s", outputs["3"])
+	}
+	// The demo workflow runs on the connection of step 2: a request to the
+	// demo API, then an answer built from it with the setting's default.
+	var greet struct{ Greeting, User string }
+	if err := json.Unmarshal([]byte(outputs["4"]), &greet); err != nil || greet.Greeting != "Hello, Alice!" || greet.User != "alice" {
+		t.Errorf("step 4 (workflow) answered: %s", outputs["4"])
 	}
 	if t.Failed() {
 		t.Logf("banner:\n%s", banner)

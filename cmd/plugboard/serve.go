@@ -718,7 +718,8 @@ func printDevBanner(w io.Writer, o serveOptions, addr string, cat *manifest.Cata
   1. User token  TOKEN=$(%s token --user alice%s)
   2. Connect     curl -H "Authorization: Bearer $TOKEN" -d '{"integrationId":"custom.demo-apikey","payload":{"api_key":"demo-key-alice"}}' %s/projects/%s/sdk/credentials
   3. Proxy       curl -H "Authorization: Bearer $TOKEN" %s/projects/%s/sdk/proxy/custom/demo-apikey/me
-`, self, tokenArgs, base, o.project, base, o.project)
+  4. Workflow    curl -H "Authorization: Bearer $TOKEN" -d '{}' %s/projects/%s/sdk/triggers/demo-greeting
+`, self, tokenArgs, base, o.project, base, o.project, base, o.project)
 	}
 	fmt.Fprintf(w, `  Admin API     curl -H "Authorization: Bearer $(cat %s)" %s/admin/v1/integrations
   Metrics       %s/metrics

@@ -59,6 +59,10 @@ func (s *Server) Manifests() []manifest.FileResult {
 		}
 		data = []byte(strings.ReplaceAll(string(data), baseURLPlaceholder, base))
 		name := PathPrefix + e.Name()
+		if manifest.IsWorkflowFile(e.Name()) {
+			out = append(out, manifest.WorkflowFileResult(name, data))
+			continue
+		}
 		in, probs := manifest.Parse(name, data, opts)
 		out = append(out, manifest.FileResult{Path: name, Integration: in, Problems: probs})
 	}
