@@ -236,13 +236,14 @@ func (b *bench) measurePaced(ctx context.Context, t *target, method string, rate
 	}
 	n := len(t.eps)
 	split := splitConns(conns, n)
+	rates := splitConns(rate, n) // 200/s over 3 replicas: 67+67+66, not 3×66
 	results, errs := make([]pacedResult, n), make([]error, n)
 	var wg sync.WaitGroup
 	for i, ep := range t.eps {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i], errs[i] = runPaced(ctx, b.rig.self, b.rig.pin.load, ep.url, method, t.auth, max(1, rate/n), max(1, split[i]), d)
+			results[i], errs[i] = runPaced(ctx, b.rig.self, b.rig.pin.load, ep.url, method, t.auth, max(1, rates[i]), max(1, split[i]), d)
 		}()
 	}
 	wg.Wait()

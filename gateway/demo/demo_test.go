@@ -16,6 +16,7 @@ import (
 
 	"github.com/plugboardhq/plugboard/gateway/routes"
 	"github.com/plugboardhq/plugboard/gateway/usertoken"
+	"github.com/plugboardhq/plugboard/manifest"
 )
 
 // clock is a settable clock for expiry tests.
@@ -457,6 +458,9 @@ func TestManifests(t *testing.T) {
 	s := New("http://127.0.0.1:8080/")
 	got := map[string]string{}
 	for _, f := range s.Manifests() {
+		if f.IsWorkflow() {
+			continue // TestWorkflowRunsOnTheDemoAPI
+		}
 		if len(f.Problems) > 0 || f.Integration == nil {
 			t.Errorf("%s: %v", f.Path, f.Problems)
 			continue
@@ -490,6 +494,9 @@ func TestManifestsIgnoreEnvironment(t *testing.T) {
 	t.Setenv(ClientSecretRef, "from-the-environment")
 	s := New("http://127.0.0.1:8080")
 	for _, f := range s.Manifests() {
+		if f.Integration == nil {
+			continue // the demo workflow
+		}
 		if oa := f.Integration.Auth.OAuth2; oa != nil {
 			if v, _ := oa.ClientSecret.Value(); v == "from-the-environment" {
 				t.Error("the demo read its client secret from the environment")
@@ -529,5 +536,18 @@ func TestAppTokenOnlyFromThisMachine(t *testing.T) {
 		if tc.want == http.StatusOK && !strings.Contains(rec.Body.String(), "token") {
 			t.Errorf("from %s: no token in %s", tc.remote, rec.Body)
 		}
+	}
+}
+
+// The embedded workflow loads against the demo integrations, as the
+// reloader merges them, and runs on demo-apikey.
+func TestWorkflowRunsOnTheDemoAPI(t *testing.T) {
+	res := manifest.Merge(New("http://127.0.0.1:8080").Manifests(), &manifest.Result{})
+	if probs := res.Problems(); len(probs) > 0 {
+		t.Fatalf("the demo files have problems: %v", probs)
+	}
+	wfs := res.Workflows()
+	if len(wfs) != 1 || wfs[0].ID != "demo-greeting" || wfs[0].Integration != "demo-apikey" || !wfs[0].EnabledByDefault {
+		t.Fatalf("demo workflows: %+v", wfs)
 	}
 }
