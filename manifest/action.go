@@ -317,7 +317,7 @@ func (c *compiler) body(ptr string, v any) *BodyTemplate {
 		switch {
 		case t == nil:
 			return nil
-		case t.isLiteral():
+		case t.IsLiteral():
 			return &BodyTemplate{literal: v}
 		case len(t.parts) == 1:
 			return &BodyTemplate{whole: t.parts[0].ref}

@@ -565,6 +565,9 @@ var managedHeaders = map[string]bool{
 	"host": true, "content-length": true, "transfer-encoding": true, "connection": true, "keep-alive": true,
 	"upgrade": true, "te": true, "trailer": true, "proxy-authorization": true, "proxy-authenticate": true,
 	"proxy-connection": true, "cookie": true, "set-cookie": true,
+	// The proxy's own controls: a value from a step or an end user must not
+	// redirect or unwrap the call.
+	"x-paragon-proxy-url": true, "x-paragon-use-raw-response": true,
 }
 
 var secretHeaderRE = regexp.MustCompile(`(?i)(authorization|api[-_]?key|token|secret|password)`)
@@ -586,7 +589,7 @@ func (c *compiler) api(raw *rawAPI) APIConfig {
 		}
 		c.checkText(hp, raw.Headers[name])
 		v := c.value(hp, raw.Headers[name], false)
-		if v.Template != nil && v.Template.isLiteral() && secretHeaderRE.MatchString(name) && raw.Headers[name] != "" {
+		if v.Template != nil && v.Template.IsLiteral() && secretHeaderRE.MatchString(name) && raw.Headers[name] != "" {
 			c.errorf(hp, "reference it as ${ENV_NAME}, or use api.authorization for the user's credential", "header %q looks like it holds a literal secret", name)
 		}
 		cfg.Headers = append(cfg.Headers, Header{Name: name, Value: v})

@@ -201,8 +201,8 @@ func parseTemplate(src string) (*Template, error) {
 	return t, nil
 }
 
-// isLiteral reports whether the template has no references.
-func (t *Template) isLiteral() bool {
+// IsLiteral reports whether the template has no references.
+func (t *Template) IsLiteral() bool {
 	for _, p := range t.parts {
 		if p.ref != nil {
 			return false

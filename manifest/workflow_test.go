@@ -43,6 +43,7 @@ var badWorkflows = []struct {
 	{"missing-steps.workflow.yaml", `1:1: missing required field "steps" (The steps, run in order.)`},
 	{"request-get-with-body.workflow.yaml", `8:38: steps[0].request.body: a GET request has no body (send parameters of a GET in query)`},
 	{"request-header-authorization.workflow.yaml", `11:17: steps[0].request.headers.Authorization: header "Authorization" cannot be set by a workflow (the gateway sets it; the credential comes from the manifest's api.authorization)`},
+	{"request-header-proxy-url.workflow.yaml", `11:17: steps[0].request.headers.X-Paragon-Proxy-Url: header "X-Paragon-Proxy-Url" cannot be set by a workflow (the gateway sets it; the credential comes from the manifest's api.authorization)`},
 	{"request-path-dot-segments.workflow.yaml", `8:34: steps[0].request.path: dot segments (. or ..) are not allowed in a path (a path relative to the integration's api.baseUrl, e.g. /user/repos)`},
 	{"response-in-loop.workflow.yaml", `10:9: steps[0].do[0].response: a response step cannot be inside a loop (respond after the loop)`},
 	{"response-under-event.workflow.yaml", `8:5: steps[0].response: a response step answers a request, but this workflow's trigger is event (only a request trigger (the SDK's workflow() call) waits for an answer)`},

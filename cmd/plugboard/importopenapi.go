@@ -202,6 +202,8 @@ type importer struct {
 	credentialHeader string
 	// chosen is the security scheme the manifest uses ("" when none).
 	chosen string
+	// schemaSteps counts convertSchema's calls for the schema at hand.
+	schemaSteps int
 }
 
 func (im *importer) notef(n *yaml.Node, format string, args ...any) {
@@ -1131,7 +1133,7 @@ func (m *imported) render(modeline, icon, source string) ([]byte, error) {
 	if m.version != "" {
 		title += " " + m.version
 	}
-	fmt.Fprintf(&buf, "# Written by `plugboard import openapi` from %s (%s).\n", baseName(source), oneLine(title))
+	fmt.Fprintf(&buf, "# Written by `plugboard import openapi` from %s (%s).\n", oneLine(baseName(source)), oneLine(title))
 	fmt.Fprintln(&buf, "# Check the lines marked CHANGE ME and what the import printed; `plugboard")
 	fmt.Fprintln(&buf, "# validate --strict` checks this file, `plugboard schema` documents every field.")
 	fmt.Fprintln(&buf)

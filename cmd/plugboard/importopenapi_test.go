@@ -621,3 +621,40 @@ func TestImportServerURLs(t *testing.T) {
 		})
 	}
 }
+
+// TestImportSharedRefsDoNotExplode: a schema that shares its $refs through
+// allOf doubles at every level (2^40 parts here, from 40 lines); the import
+// skips that operation, says why, and finishes.
+func TestImportSharedRefsDoNotExplode(t *testing.T) {
+	t.Parallel()
+	var schemas strings.Builder
+	schemas.WriteString("    A0: {type: object, properties: {x: {type: string}}}\n")
+	for k := 1; k <= 40; k++ {
+		fmt.Fprintf(&schemas, "    A%d: {allOf: [{$ref: '#/components/schemas/A%d'}, {$ref: '#/components/schemas/A%d'}]}\n", k, k-1, k-1)
+	}
+	doc := filepath.Join(t.TempDir(), "doubling.yaml")
+	writeFile(t, doc, `openapi: 3.0.3
+info: {title: Doubling, version: "1"}
+servers: [{url: "https://doubling.example/v1"}]
+components:
+  securitySchemes:
+    key: {type: apiKey, in: header, name: X-Api-Key}
+  schemas:
+`+schemas.String()+`security: [{key: []}]
+paths:
+  /me:
+    get: {operationId: me, responses: {'200': {description: ok}}}
+  /things:
+    post:
+      operationId: create_thing
+      requestBody: {content: {application/json: {schema: {$ref: '#/components/schemas/A40'}}}}
+      responses: {'200': {description: ok}}
+`)
+	r, in, _ := importDoc(t, doc)
+	if got := actionNames(in); !reflect.DeepEqual(got, []string{"me"}) {
+		t.Errorf("actions %v", got)
+	}
+	if !strings.Contains(r.stderr, "create_thing) skipped: its request body: its schema expands to more than 20000 parts") {
+		t.Errorf("stderr does not say why create_thing was skipped:\n%s", r.stderr)
+	}
+}

@@ -49,7 +49,13 @@ func (b *logBuffer) flushLocked() error {
 	if len(b.buf) == 0 {
 		return nil
 	}
-	_, err := b.w.Write(b.buf)
+	n, err := b.w.Write(b.buf)
+	if err != nil && n < len(b.buf) {
+		// Keep what was not written for the next flush (the buffer stays
+		// bounded: Write adds nothing while a flush fails).
+		b.buf = b.buf[:copy(b.buf, b.buf[n:])]
+		return err
+	}
 	b.buf = b.buf[:0]
 	return err
 }

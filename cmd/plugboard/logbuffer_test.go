@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -111,5 +112,39 @@ func TestLogBufferFlushesOnStop(t *testing.T) {
 	}
 	if got := w.lines(); len(got) != 2 {
 		t.Errorf("the interval flush did not write the access line: %q", got)
+	}
+}
+
+// failingOnce fails its first write after n bytes, then works.
+type failingOnce struct {
+	n      int
+	failed bool
+	got    bytes.Buffer
+}
+
+func (f *failingOnce) Write(p []byte) (int, error) {
+	if !f.failed {
+		f.failed = true
+		f.got.Write(p[:f.n])
+		return f.n, errors.New("disk full")
+	}
+	return f.got.Write(p)
+}
+
+// A flush that fails part-way keeps the lines not yet written for the
+// next one: nothing is lost or written twice.
+func TestLogBufferKeepsWhatAFailedWriteLeft(t *testing.T) {
+	w := &failingOnce{n: 5}
+	b := &logBuffer{w: w}
+	_, _ = b.Write([]byte("line one\n"))
+	_, _ = b.Write([]byte("line two\n"))
+	if err := b.Flush(); err == nil {
+		t.Fatal("the failed write was not reported")
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.got.String(); got != "line one\nline two\n" {
+		t.Errorf("written %q", got)
 	}
 }

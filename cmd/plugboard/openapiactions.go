@@ -219,6 +219,7 @@ func (im *importer) parameters(op *operation) ([]oaParam, error) {
 					break
 				}
 			}
+			im.schemaSteps = 0
 			s, err := im.convertSchema(schemaNode, "string", false, 0, nil)
 			if err != nil {
 				return nil, skipf("parameter %s: %v", op.name, err)
@@ -271,6 +272,7 @@ func (im *importer) requestBody(op *operation, a *action, used map[string]bool) 
 		im.notef(rb, "%s: its optional request body is left out (a %s action has none)", op.label(), a.method)
 		return nil
 	}
+	im.schemaSteps = 0
 	s, err := im.convertSchema(schemaNode, "object", true, 0, nil)
 	if err != nil {
 		return skipf("its request body: %v", err)
@@ -349,6 +351,10 @@ var scalarTags = map[string][]string{
 	"boolean": {"!!bool"},
 }
 
+// maxSchemaSteps bounds the schemas convertSchema visits for one
+// parameter or request body.
+const maxSchemaSteps = 20_000
+
 // convertSchema converts an OpenAPI schema (3.0 or 3.1) to the subset:
 // $refs resolved (a cycle ends in the type alone), allOf merged, the first
 // branch of oneOf/anyOf taken, 3.1 type lists reduced to one non-null
@@ -358,6 +364,12 @@ var scalarTags = map[string][]string{
 func (im *importer) convertSchema(n *yaml.Node, fallback string, body bool, depth int, stack []string) (*pschema, error) {
 	if n == nil {
 		return &pschema{Type: fallback}, nil
+	}
+	// Shared $refs and allOf can make a small document's schema
+	// exponentially large (A: {allOf: [$ref B, $ref B]}, B: …): past a
+	// budget the operation is skipped instead of hanging the import.
+	if im.schemaSteps++; im.schemaSteps > maxSchemaSteps {
+		return nil, fmt.Errorf("its schema expands to more than %d parts (shared $refs or allOf nest too deeply)", maxSchemaSteps)
 	}
 	if ref := field(n, "$ref"); ref != nil {
 		for _, seen := range stack {

@@ -223,7 +223,7 @@ func (c *Refresher) Fresh(ctx context.Context, in *manifest.Integration, conn *C
 		defer cancel()
 		release, err := c.slots.acquire(wctx, in.ID, c.MaxConcurrentRefreshes, c.Metrics)
 		if err != nil {
-			return nil, fmt.Errorf("refresh of connection %s (%s): no refresh slot free within %s: %w", conn.ID, in.ID, RefreshTimeout, err)
+			return nil, fmt.Errorf("refresh of connection %s (%s): %w within %s: %w", conn.ID, in.ID, errNoRefreshSlot, RefreshTimeout, err)
 		}
 		defer release()
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RefreshTimeout)
@@ -243,6 +243,9 @@ func (c *Refresher) Fresh(ctx context.Context, in *manifest.Integration, conn *C
 	return v.(*Connection), nil
 }
 
+// errNoRefreshSlot: a refresh waited RefreshTimeout for a slot in vain.
+var errNoRefreshSlot = errors.New("no refresh slot free")
+
 // RefreshAheadValidity: when every refresh slot of an integration is
 // taken, a request whose token stays valid at least this much longer is
 // served with it, and the refresh goes on in the background.
@@ -256,7 +259,11 @@ func (c *Refresher) refreshAhead(id string, fn func() (any, error)) {
 	}
 	go func() {
 		defer c.ahead.Delete(id)
-		_, _, _ = c.flight.Do(id, fn) // refresh logs and counts its failures
+		// refresh logs and counts its own failures; a wait for a slot that
+		// timed out never reached it, so it is logged here.
+		if _, err, _ := c.flight.Do(id, fn); errors.Is(err, errNoRefreshSlot) && c.Log != nil {
+			c.Log.Warn("background token refresh found no refresh slot in time; the next request tries again", "connection", id, "error", err.Error())
+		}
 	}()
 }
 

@@ -70,14 +70,18 @@ func (s *refreshSlots) acquire(ctx context.Context, integration string, max int,
 			gauges.Waits.WithLabelValues(integration).Inc()
 			gauges.Waiting.WithLabelValues(integration).Inc()
 		}
+		var err error
 		select {
 		case ch <- struct{}{}:
+			// Taken, even if ctx ends right now: the slot is ours to
+			// release, so this is not an error.
 		case <-ctx.Done():
+			err = ctx.Err()
 		}
 		if gauges != nil {
 			gauges.Waiting.WithLabelValues(integration).Dec()
 		}
-		if err := ctx.Err(); err != nil {
+		if err != nil {
 			return nil, err
 		}
 	}

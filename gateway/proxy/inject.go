@@ -39,7 +39,14 @@ func render(in *manifest.Integration, conn *connection.Connection, d destination
 	if err != nil {
 		return nil, fmt.Errorf("base URL: %v", err)
 	}
-	baseURL, err := parseBaseURL(base)
+	// Only a literal base URL is kept parsed: one rendered from a user's
+	// inputs or credential would keep their values in memory.
+	var baseURL *url.URL
+	if in.API.BaseURL.IsLiteral() {
+		baseURL, err = parseBaseURL(base)
+	} else {
+		baseURL, err = url.Parse(base)
+	}
 	if err != nil {
 		return nil, errors.New("base URL does not parse once rendered")
 	}
@@ -96,9 +103,9 @@ func render(in *manifest.Integration, conn *connection.Connection, d destination
 	return target, nil
 }
 
-// baseURLs keeps parsed base URLs, which every request to an integration
-// would otherwise parse again. It holds at most maxBaseURLs (base URLs
-// rendered from a user's inputs are many); beyond, they are parsed each
+// baseURLs keeps the parsed literal base URLs of manifests, which every
+// request to an integration would otherwise parse again. It holds at most
+// maxBaseURLs (reloads may leave old ones); beyond, they are parsed each
 // time. Its URLs are shared: copy one before changing it.
 var (
 	baseURLs     sync.Map // string → *url.URL

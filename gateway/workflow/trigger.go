@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/plugboardhq/plugboard/gateway/accesslog"
 	"github.com/plugboardhq/plugboard/gateway/apierror"
 	"github.com/plugboardhq/plugboard/gateway/project"
 	"github.com/plugboardhq/plugboard/gateway/routes"
@@ -174,6 +175,7 @@ func (e *Engine) requestTrigger(w http.ResponseWriter, r *http.Request, projects
 		apierror.Write(w, apierror.New(http.StatusNotFound, apierror.WorkflowMissing, msg))
 		return
 	}
+	accesslog.SetIntegration(r.Context(), wf.Integration)
 	body, fail := e.readPayload(r)
 	if fail != nil {
 		apierror.Write(w, fail)
