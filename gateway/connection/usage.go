@@ -110,13 +110,14 @@ func (u *UsageRecorder) Run(ctx context.Context) {
 func (u *UsageRecorder) Flush(ctx context.Context) {
 	u.mu.Lock()
 	batch := u.pending
-	if len(batch) > 0 {
-		u.pending = map[string]time.Time{}
-	}
-	u.mu.Unlock()
 	if len(batch) == 0 {
+		// batch is still u.pending, which Used writes: not read past
+		// the lock.
+		u.mu.Unlock()
 		return
 	}
+	u.pending = map[string]time.Time{}
+	u.mu.Unlock()
 	wctx, cancel := context.WithTimeout(ctx, usageWriteTimeout)
 	defer cancel()
 	if err := u.Store.MarkUsed(wctx, batch); err != nil && u.Log != nil {
