@@ -28,6 +28,11 @@ type Config struct {
 	// SeparateAdmin serves /metrics and /admin/v1 only on the admin
 	// listener given to Serve, not on the public one.
 	SeparateAdmin bool
+	// Profiling serves Go's runtime profiles (net/http/pprof) under
+	// /debug/pprof/ on the admin listener; it needs SeparateAdmin, since
+	// profiles are fetched without the admin token (as Caddy's admin
+	// endpoint serves them). The command line is not served.
+	Profiling bool
 	// DrainDelay keeps serving after SIGTERM with /readyz at 503, so load
 	// balancers take the replica out before the listener closes.
 	DrainDelay   time.Duration

@@ -137,6 +137,9 @@ func New(cfg Config) (*Server, error) {
 	ops.RegisterProbes(adminMux)
 	ops.RegisterAdmin(adminMux)
 	s.console.Register(adminMux)
+	if cfg.Profiling && cfg.SeparateAdmin {
+		registerProfiles(adminMux)
+	}
 	s.adminHandler = s.instrument(notFoundAsJSON(adminMux.Mux(), " on the admin listener"))
 
 	mux := routes.New()

@@ -41,7 +41,7 @@ func batchingLogger(t *testing.T) (*slog.Logger, *logBuffer, *syncWriter) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return slog.New(batchingHandler{l.Handler(), b}), b, w
+	return slog.New(batchingHandler{Handler: l.Handler(), buf: b}), b, w
 }
 
 // TestAccessLinesWaitOthersFlush: access lines wait for their batch; any
@@ -146,5 +146,61 @@ func TestLogBufferKeepsWhatAFailedWriteLeft(t *testing.T) {
 	}
 	if got := w.got.String(); got != "line one\nline two\n" {
 		t.Errorf("written %q", got)
+	}
+}
+
+// TestAccessJSONIsSlogsBytes: the access lines the batching handler writes
+// itself are byte for byte what slog.JSONHandler writes, and a record it
+// cannot write that way (escapes, other kinds, exponent floats, With
+// attributes) goes to slog.
+func TestAccessJSONIsSlogsBytes(t *testing.T) {
+	at := time.Date(2026, 12, 7, 20, 1, 2, 345678900, time.UTC)
+	records := [][]slog.Attr{
+		{slog.String("request_id", "01J9ZK"), slog.String("method", "GET"), slog.String("route", "ANY /projects/{pid}/sdk/proxy/custom/{integration}/{path...}"),
+			slog.Int("status", 200), slog.String("project", "dev"), slog.String("integration", "bench"), slog.String("user", "bench-user"),
+			slog.Int("upstream_status", 200), slog.Float64("duration_ms", 0.412), slog.Float64("upstream_ms", 0.2)},
+		{slog.Int("status", 502), slog.Float64("duration_ms", 0), slog.Float64("upstream_ms", 1234567.125)},
+		{slog.String("user", `quote"d`)},                     // escaped
+		{slog.String("user", "tab\there")},                   // escaped
+		{slog.String("user", "ünïcode")},                     // left to slog
+		{slog.Float64("duration_ms", 1e-9)},                  // exponent form
+		{slog.Float64("duration_ms", 3e21)},                  // exponent form
+		{slog.Bool("probe", true)},                           // another kind
+		{slog.Any("err", errors.New("x")), slog.Int("n", 1)}, // another kind
+		{},
+	}
+	for i, attrs := range records {
+		var want, got bytes.Buffer
+		r := slog.NewRecord(at, slog.LevelInfo, accesslog.Message, 0)
+		r.AddAttrs(attrs...)
+		if err := slog.NewJSONHandler(&want, nil).Handle(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+		b := &logBuffer{w: &got}
+		h := batchingHandler{Handler: slog.NewJSONHandler(b, nil), buf: b, fastJSON: true}
+		if err := h.Handle(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Errorf("record %d:\n got %s\nwant %s", i, got.String(), want.String())
+		}
+		if _, ok := appendAccessJSON(nil, r); i < 2 && !ok {
+			t.Errorf("record %d went to slog, want the fast path", i)
+		}
+	}
+	// With attributes: the handler no longer writes them itself.
+	var want, got bytes.Buffer
+	r := slog.NewRecord(at, slog.LevelInfo, accesslog.Message, 0)
+	r.AddAttrs(slog.Int("status", 200))
+	_ = slog.NewJSONHandler(&want, nil).WithAttrs([]slog.Attr{slog.String("component", "x")}).Handle(context.Background(), r)
+	b := &logBuffer{w: &got}
+	h := batchingHandler{Handler: slog.NewJSONHandler(b, nil), buf: b, fastJSON: true}.WithAttrs([]slog.Attr{slog.String("component", "x")})
+	_ = h.Handle(context.Background(), r)
+	_ = b.Flush()
+	if got.String() != want.String() {
+		t.Errorf("with attributes:\n got %s\nwant %s", got.String(), want.String())
 	}
 }

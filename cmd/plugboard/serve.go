@@ -173,7 +173,7 @@ type serveOptions struct {
 	projectName, projectLogo                                                  string
 	grace, poll, drain, maxTokenLifetime, accessLogFlush                      time.Duration
 	maxBody                                                                   int64
-	demo, accessLog                                                           bool
+	demo, accessLog, pprof                                                    bool
 	egressAllow                                                               string
 	limits                                                                    limitFlags
 	secrets                                                                   secretFlags
@@ -244,6 +244,7 @@ func parseServeFlags(args []string, stdout, stderr io.Writer) (serveOptions, *fl
 	var o serveOptions
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to listen on, host:port")
 	fs.StringVar(&o.adminListen, "admin-listen", "", "separate address for /metrics, /admin/v1 and the admin console /admin/ (then not served on --listen), e.g. 0.0.0.0:9090 inside a cluster")
+	fs.BoolVar(&o.pprof, "pprof", false, "serve Go's runtime profiles under /debug/pprof/ on --admin-listen (without the admin token: keep that address private), for go tool pprof")
 	fs.StringVar(&o.publicURL, "public-url", "", "external base URL of the gateway, used in links and OAuth redirect URIs (default http://<listen>)")
 	fs.StringVar(&o.manifests, "manifests", "integrations.d", "folder of integration manifests, watched for changes")
 	fs.StringVar(&o.data, "data", ".plugboard", "folder for the embedded store and generated dev keys")
@@ -334,6 +335,9 @@ func (o *serveOptions) resolve(fs *flag.FlagSet, stderr io.Writer) (serveSetting
 		return set, o.usageError(stderr, format, a...)
 	}
 	var err error
+	if o.pprof && o.adminListen == "" {
+		return usage("--pprof needs --admin-listen: profiles are served only on the admin listener")
+	}
 	if o.accessLogFlush < 0 {
 		return usage("--access-log-flush %s: want a duration of 0 or more", o.accessLogFlush)
 	}
@@ -346,7 +350,7 @@ func (o *serveOptions) resolve(fs *flag.FlagSet, stderr io.Writer) (serveSetting
 		return usage("%v", err)
 	}
 	if set.logs != nil {
-		set.log = slog.New(batchingHandler{set.log.Handler(), set.logs})
+		set.log = slog.New(batchingHandler{Handler: set.log.Handler(), buf: set.logs, fastJSON: o.logFormat == "json"})
 	}
 	if set.dev, err = resolveMode(o.mode, o.listen); err != nil {
 		return usage("%v", err)
@@ -454,6 +458,7 @@ func (o serveOptions) gatewayConfig(set serveSettings, st store.Store, kr *seal.
 		ShutdownGrace:        o.grace,
 		DrainDelay:           o.drain,
 		SeparateAdmin:        o.adminListen != "",
+		Profiling:            o.pprof,
 		PollInterval:         o.poll,
 		Manifest:             manifest.Options{ResolveSecrets: true, AllowUnresolvedSecrets: set.dev, SecretPolicy: set.secretPolicy},
 		Log:                  set.log,

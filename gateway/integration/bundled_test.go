@@ -411,19 +411,24 @@ func newProviderEnv(t *testing.T) *providerEnv {
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 
 	guard := &egress.Guard{Policy: egress.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Resolver: dns.Resolver()}}
-	tr := proxy.NewTransport(guard)
-	tr.TLSClientConfig = &tls.Config{RootCAs: ca.pool}
 	// Every provider listens on the fake's port instead of 443; the name
 	// is still resolved (by the fake DNS) and checked by the guard.
-	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		host, _, err := net.SplitHostPort(addr)
 		if err != nil {
 			return nil, err
 		}
 		return guard.DialContext(ctx, network, net.JoinHostPort(host, port))
 	}
+	// The proxy's own client, and the OAuth client's transport.
+	pc := proxy.NewTransport(guard)
+	pc.Dial, pc.TLS = dial, &tls.Config{RootCAs: ca.pool}
+	t.Cleanup(pc.CloseIdleConnections)
+	tr := guard.NewTransport()
+	tr.TLSClientConfig = &tls.Config{RootCAs: ca.pool}
+	tr.DialContext = dial
 	creds := &oneConnection{}
-	h := &proxy.Handler{Transport: tr, UserAgent: "plugboard-test", Credentials: creds}
+	h := &proxy.Handler{Transport: pc, UserAgent: "plugboard-test", Credentials: creds}
 	h.Init()
 	hc := oauth.NewHTTPClient(guard, 10*time.Second)
 	hc.Transport = tr

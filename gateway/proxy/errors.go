@@ -37,16 +37,6 @@ type sendError struct {
 func (e *sendError) Error() string { return e.host + ": " + e.err.Error() }
 func (e *sendError) Unwrap() error { return e.err }
 
-// errorHandler is ReverseProxy's: it answers with the gateway's error for
-// err, or not at all when the caller went away.
-func (h *Handler) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	p := planFrom(r.Context())
-	if p.vary != nil {
-		w.Header()["Vary"] = p.vary // Serve took it out for ModifyResponse
-	}
-	h.writeError(w, r.Context(), p.Integration, err)
-}
-
 func (h *Handler) writeError(w http.ResponseWriter, ctx context.Context, in *manifest.Integration, err error) {
 	if e := h.apiError(ctx, in, err); e != nil {
 		apierror.Write(w, e)

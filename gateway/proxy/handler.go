@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync"
@@ -53,17 +52,11 @@ type Request struct {
 	Path        string // escaped API path as sent, e.g. /users/me
 }
 
-// Handler forwards requests to integrations' APIs. Requests pass through
-// ReverseProxy and a stack of transports, one concept each:
-//
-//	replayTransport   refresh and replay once on an upstream 401 (replay.go)
-//	injectTransport   the upstream URL and the credential, per attempt (inject.go)
-//	observeTransport  the access log's upstream status and time, the client span (observe.go)
-//	timeoutTransport  api.timeout to the response headers (timeout.go)
-//	metricsTransport  upstream and overhead seconds (metrics.go)
-//	Transport         the egress-guarded connections (NewTransport)
-//
-// Transports return errors; errorHandler alone turns them into the
+// Handler forwards requests to integrations' APIs: plan checks what the
+// caller sent and finds a fresh connection, forward (forward.go) sends the
+// request with the credential and passes the answer on, through Transport
+// (by default a Client dialling through the egress guard, client.go).
+// Errors come back as values; apiError alone turns them into the
 // gateway's answers (errors.go).
 type Handler struct {
 	Credentials Credentials
@@ -81,8 +74,6 @@ type Handler struct {
 	// Usage is told which connection each proxied request uses (its
 	// LastUsedAt); nil records nothing.
 	Usage *connection.UsageRecorder
-
-	rp *httputil.ReverseProxy
 }
 
 // Init prepares the handler; call it once before Serve.
@@ -96,30 +87,14 @@ func (h *Handler) Init() {
 	if h.Log == nil {
 		h.Log = slog.New(slog.DiscardHandler)
 	}
-	var send http.RoundTripper = metricsTransport{metrics: h.Metrics, next: h.Transport}
-	send = timeoutTransport{next: send}
-	send = observeTransport{next: send}
-	send = injectTransport{next: send}
-	send = replayTransport{creds: h.Credentials, next: send}
-	h.rp = &httputil.ReverseProxy{
-		Rewrite:        h.rewrite,
-		Transport:      send,
-		ModifyResponse: modifyResponse,
-		ErrorHandler:   h.errorHandler,
-		BufferPool:     bufferPool{},
-		ErrorLog:       slog.NewLogLogger(h.Log.Handler(), slog.LevelDebug),
-	}
 }
 
-// NewTransport returns the HTTP transport used for upstream APIs: every
+// NewTransport returns the client used for upstream APIs: every
 // connection dialled through guard (nil: its default policy), never
 // through an environment proxy (the manifest names the host, and a proxy
 // would dial on the guard's behalf).
-func NewTransport(guard *egress.Guard) *http.Transport {
-	t := guard.NewTransport()
-	t.MaxIdleConns = 1024
-	t.MaxIdleConnsPerHost = 256
-	return t
+func NewTransport(guard *egress.Guard) *Client {
+	return NewClient(guard.DialContext)
 }
 
 // plan is what Serve decided about one request, for the transports and the
@@ -135,14 +110,6 @@ type plan struct {
 	start     time.Time
 }
 
-type planKey struct{}
-
-func withPlan(ctx context.Context, p *plan) context.Context {
-	return context.WithValue(ctx, planKey{}, p)
-}
-
-func planFrom(ctx context.Context) *plan { return ctx.Value(planKey{}).(*plan) }
-
 // Serve proxies one authenticated request.
 func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, req Request) {
 	sw := &statusWriter{ResponseWriter: w}
@@ -152,13 +119,13 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, req Request) {
 		h.writeError(sw, r.Context(), req.Integration, err)
 		return
 	}
-	// Taken out so that ModifyResponse merges it into the upstream's;
-	// errorHandler puts it back.
+	// Taken out so that respond merges it into the upstream's; an error
+	// puts it back.
 	if vary := sw.Header()["Vary"]; vary != nil {
 		p.vary = vary
 		delete(sw.Header(), "Vary")
 	}
-	h.rp.ServeHTTP(sw, r.WithContext(withPlan(r.Context(), p)))
+	h.forward(sw, r, p)
 }
 
 // plan checks what the caller sent, in the order its errors are reported,
@@ -216,11 +183,6 @@ func (h *Handler) bodyTooLarge() *apierror.Error {
 	return apierror.New(http.StatusRequestEntityTooLarge, apierror.BodyTooLarge, fmt.Sprintf("request body is larger than the %d bytes allowed", h.MaxBodyBytes))
 }
 
-// bufferPool recycles ReverseProxy's copy buffers: without it every
-// proxied response allocates 32 KiB.
-type bufferPool struct{}
-
+// copyBuffers recycles the buffers bodies are copied with: without it
+// every proxied response would allocate 32 KiB.
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
-func (bufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
-func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -130,29 +129,4 @@ func parseBaseURL(base string) (*url.URL, error) {
 		}
 	}
 	return u, nil
-}
-
-// injectTransport sends each attempt to the upstream URL with the
-// credential, rendered from the attempt's connection: a replay after a
-// refresh carries the new token.
-type injectTransport struct{ next http.RoundTripper }
-
-func (t injectTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	p := planFrom(req.Context())
-	out := *req // RoundTrip must not change req: the replay sends it again
-	out.Header = make(http.Header, len(req.Header)+len(p.Integration.API.Headers)+1)
-	maps.Copy(out.Header, req.Header)
-	target, err := render(p.Integration, p.conn, p.dest, out.Header)
-	if err != nil {
-		if req.Body != nil {
-			req.Body.Close()
-		}
-		return nil, &renderError{err}
-	}
-	out.URL, out.Host = target, target.Host
-	resp, err := t.next.RoundTrip(&out)
-	if err != nil {
-		return nil, &sendError{host: target.Hostname(), err: err}
-	}
-	return resp, nil
 }

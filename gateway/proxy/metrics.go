@@ -4,35 +4,9 @@ import (
 	"bufio"
 	"net"
 	"net/http"
-	"time"
 
-	"github.com/plugboardhq/plugboard/gateway/metrics"
 	"github.com/plugboardhq/plugboard/manifest"
 )
-
-// metricsTransport observes each attempt that got an answer: the upstream's
-// time to response headers, and the time the gateway added before it
-// (plugboard_proxy_upstream_seconds, plugboard_proxy_overhead_seconds).
-type metricsTransport struct {
-	metrics *metrics.Metrics
-	next    http.RoundTripper
-}
-
-func (t metricsTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if t.metrics == nil {
-		return t.next.RoundTrip(req)
-	}
-	sent := time.Now()
-	resp, err := t.next.RoundTrip(req)
-	if err == nil {
-		p := planFrom(req.Context())
-		upstream := time.Since(sent)
-		times := t.metrics.ProxyTimesOf(p.Integration.ID)
-		times.Upstream.Observe(upstream.Seconds())
-		times.Overhead.Observe((time.Since(p.start) - upstream).Seconds())
-	}
-	return resp, err
-}
 
 var knownMethods = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "HEAD": true, "OPTIONS": true}
 

@@ -146,11 +146,15 @@ func (o oneIntegration) Resolve(projectID, ref string) (*manifest.Integration, b
 	return o.in, ref == o.in.ID
 }
 
-// startProxy serves Route with h (its transport without the egress guard,
-// which would refuse 127.0.0.1) and returns the proxy URL of in.
+// startProxy serves Route with h (its client dialling without the egress
+// guard, which would refuse 127.0.0.1) and returns the proxy URL of in.
 func startProxy(t *testing.T, h *Handler, in *manifest.Integration) string {
 	t.Helper()
-	h.Transport = http.DefaultTransport.(*http.Transport).Clone()
+	if h.Transport == nil {
+		client := NewClient(nil)
+		t.Cleanup(client.CloseIdleConnections)
+		h.Transport = client
+	}
 	h.Log = slog.New(slog.DiscardHandler)
 	h.Init()
 	gw := httptest.NewServer(&Route{Users: allowUsers{}, Integrations: oneIntegration{in}, Handler: h})
@@ -286,11 +290,9 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// planned returns a request carrying a plan for in, as Serve makes it.
-func planned(in *manifest.Integration, conn *connection.Connection) *http.Request {
-	r := httptest.NewRequest("GET", "http://gateway/x", nil)
-	p := &plan{Request: Request{Integration: in}, conn: conn, start: time.Now()}
-	return r.WithContext(withPlan(r.Context(), p))
+// planned returns a request for in, as forward sends it.
+func planned() *http.Request {
+	return httptest.NewRequest("GET", "http://gateway/x", nil)
 }
 
 func TestTimeoutIsTypedAndCountsToTheHeaders(t *testing.T) {
@@ -299,7 +301,7 @@ func TestTimeoutIsTypedAndCountsToTheHeaders(t *testing.T) {
 		<-r.Context().Done()
 		return nil, r.Context().Err()
 	})
-	_, err := timeoutTransport{next: slow}.RoundTrip(planned(in, newFakeCreds("t").conn))
+	_, err := timedRoundTrip(slow, planned(), in.API.Timeout)
 	var te *timeoutError
 	if !errors.As(err, &te) || te.after != 50*time.Millisecond {
 		t.Fatalf("err %v, want a timeoutError after 50ms", err)
@@ -316,7 +318,7 @@ func TestTimeoutIsTypedAndCountsToTheHeaders(t *testing.T) {
 		attempt = r.Context()
 		return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader("{}")), Request: r}, nil
 	})
-	resp, err := timeoutTransport{next: quick}.RoundTrip(planned(in, newFakeCreds("t").conn))
+	resp, err := timedRoundTrip(quick, planned(), in.API.Timeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +332,7 @@ func TestTimeoutIsTypedAndCountsToTheHeaders(t *testing.T) {
 	}
 }
 
-// ReverseProxy's upgrade handling type-asserts the 101's body to an
+// The upgrade handling type-asserts the 101's body to an
 // io.ReadWriteCloser; the timeout's body wrapper must keep it one.
 func TestSwitchingProtocolsBodyStaysReadWriteCloser(t *testing.T) {
 	in := testIntegration(t, tokenManifest, "http://api.example", "1s")
@@ -342,7 +344,7 @@ func TestSwitchingProtocolsBodyStaysReadWriteCloser(t *testing.T) {
 	upgraded := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		return &http.Response{StatusCode: 101, Body: rwc{strings.NewReader(""), io.Discard, io.NopCloser(nil)}, Request: r}, nil
 	})
-	resp, err := timeoutTransport{next: upgraded}.RoundTrip(planned(in, newFakeCreds("t").conn))
+	resp, err := timedRoundTrip(upgraded, planned(), in.API.Timeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,16 +402,18 @@ func TestInjectionIsRenderedPerAttempt(t *testing.T) {
 		got = append(got, r.URL.String()+" "+r.Header.Get("Authorization"))
 		return &http.Response{StatusCode: 200, Body: http.NoBody, Request: r}, nil
 	})
+	h := &Handler{Transport: base, Log: slog.New(slog.DiscardHandler)}
+	h.Init()
+	p := &plan{Request: Request{Integration: in}, start: time.Now(), dest: destination{path: "/users/me", query: "a=1"}}
+	caller := planned()
+	out := h.outgoing(caller, p)
 	for _, key := range []string{"one", "two"} {
-		req := planned(in, newFakeCreds(key).conn)
-		p := planFrom(req.Context())
-		p.dest = destination{path: "/users/me", query: "a=1"}
-		before := req.Header.Clone()
-		if _, err := (injectTransport{next: base}).RoundTrip(req); err != nil {
+		before := caller.Header.Clone()
+		if _, err := h.attempt(context.Background(), out, p, newFakeCreds(key).conn); err != nil {
 			t.Fatal(err)
 		}
-		if fmt.Sprint(req.Header) != fmt.Sprint(before) || req.URL.String() != "http://gateway/x" {
-			t.Errorf("the transport changed the caller's request: %v %v", req.URL, req.Header)
+		if fmt.Sprint(caller.Header) != fmt.Sprint(before) || caller.URL.String() != "http://gateway/x" {
+			t.Errorf("the attempt changed the caller's request: %v %v", caller.URL, caller.Header)
 		}
 	}
 	want := []string{"http://api.example/api/users/me?a=1 Bearer one", "http://api.example/api/users/me?a=1 Bearer two"}

@@ -3,71 +3,8 @@ package proxy
 import (
 	"mime"
 	"net/http"
-	"net/http/httputil"
-	"strconv"
 	"strings"
-
-	"github.com/plugboardhq/plugboard/gateway/accesslog"
 )
-
-// rewrite shapes the request the upstream receives from the caller's: the
-// headers that cross (headers.go), Content-Type: auto, compression and the
-// User-Agent. Where it goes and the credential are injectTransport's.
-func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
-	p := planFrom(pr.In.Context())
-	out := pr.Out
-	filterRequestHeaders(out.Header, p.websocket)
-	if !p.websocket {
-		// Serve refused any other upgrade; never ask for one upstream.
-		out.Header.Del("Upgrade")
-		out.Header.Del("Connection")
-	}
-	if ct := out.Header.Get("Content-Type"); strings.EqualFold(ct, "auto") {
-		// The SDK sends "Content-Type: auto" and JSON-encodes object bodies.
-		if out.ContentLength != 0 && out.Body != nil && out.Body != http.NoBody {
-			out.Header.Set("Content-Type", "application/json")
-		} else {
-			out.Header.Del("Content-Type")
-		}
-	}
-	if !p.raw {
-		// Let the transport negotiate and undo compression, so JSON can be wrapped.
-		out.Header.Del("Accept-Encoding")
-	}
-	if out.Header.Get("User-Agent") == "" {
-		out.Header.Set("User-Agent", h.UserAgent)
-	}
-	// The gateway's request id (the caller's when it was sane), so the
-	// upstream's logs can be matched with the gateway's.
-	if e := accesslog.From(pr.In.Context()); e != nil {
-		e.SetRequestIDHeader(out.Header)
-	}
-}
-
-// modifyResponse shapes the upstream's answer for the caller: the headers
-// that cross (headers.go) and the {"output": …} wrapping.
-func modifyResponse(resp *http.Response) error {
-	p := planFrom(resp.Request.Context())
-	filterResponseHeaders(resp.Header, p.vary)
-	// The answer carries the gateway's request id; the upstream's own
-	// would be added beside it.
-	if id, ok := resp.Header[accesslog.RequestIDHeader]; ok {
-		delete(resp.Header, accesslog.RequestIDHeader)
-		resp.Header[UpstreamRequestIDHeader] = id
-	}
-	if !p.raw && wrappable(resp) {
-		resp.Body = newOutputWrapper(resp.Body)
-		// A known length stays known (no chunking, no flush per write).
-		if resp.ContentLength > 0 {
-			resp.ContentLength += int64(wrapOverhead)
-			resp.Header.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
-		} else {
-			resp.ContentLength = -1
-			resp.Header.Del("Content-Length")
-		}
-	}
-	return nil
-}
 
 // wrappable reports whether the body is JSON the gateway wraps as
 // {"output": …}: successful JSON answers. Error answers pass through as
