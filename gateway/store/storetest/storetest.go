@@ -75,6 +75,7 @@ func Run(t *testing.T, open Opener) {
 		{"WorkflowSettingsChecked", testWorkflowSettingsChecked},
 		{"WorkflowSettingsKept", testWorkflowSettingsKept},
 		{"WorkflowConcurrentSet", testWorkflowConcurrentSet},
+		{"WorkflowSetAllOrNone", testWorkflowSetAllOrNone},
 		{"WorkflowRunsCreate", testWorkflowRunsCreate},
 		{"WorkflowRunsSaveAndSteps", testWorkflowRunsSaveAndSteps},
 		{"WorkflowRunsList", testWorkflowRunsList},
