@@ -227,6 +227,7 @@ const (
 	pgLockOwner      int32 = 0x706c6f77 // "plow": a user's defaults (transaction lock)
 	pgLockRefresh    int32 = 0x706c7266 // "plrf": WithLock of one connection (session lock)
 	pgLockRunStart   int32 = 0x706c7273 // "plrs": workflow run starts of one project (transaction lock)
+	pgLockRunQueue   int32 = 0x706c7271 // "plrq": workflow runs queued by one user (transaction lock)
 )
 
 // destroyConn closes a pooled connection instead of returning it to the

@@ -80,6 +80,7 @@ func Run(t *testing.T, open Opener) {
 		{"WorkflowRunsSaveAndSteps", testWorkflowRunsSaveAndSteps},
 		{"WorkflowRunsList", testWorkflowRunsList},
 		{"WorkflowRunsStartLimits", testWorkflowRunsStartLimits},
+		{"WorkflowRunsQueueCap", testWorkflowRunsQueueCap},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, h) })
 	}
