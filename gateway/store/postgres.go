@@ -52,8 +52,10 @@ type Postgres struct {
 	// memory, so that they take one pooled connection between them instead
 	// of one each.
 	locks lockTable
-	// outbox, if set, sees every write of a connection in its transaction.
-	outbox PostgresOutbox
+	// outbox, if set, sees every write of a connection in its
+	// transaction, of the projects outboxWants reports (nil: all).
+	outbox      PostgresOutbox
+	outboxWants func(projectID string) bool
 
 	closed    chan struct{} // closed by Close: Listen returns
 	closeOnce sync.Once

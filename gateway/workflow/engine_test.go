@@ -302,6 +302,24 @@ func TestExpressionCostLimitFailsTheStep(t *testing.T) {
 	}
 }
 
+// TestWantsEventsOnlyWithLifecycleWorkflows: the engine wants connection
+// events (so that store writes take the outbox) only while a workflow
+// with a lifecycle trigger is loaded; a reload that adds one is seen at
+// once.
+func TestWantsEventsOnlyWithLifecycleWorkflows(t *testing.T) {
+	e := newEnv(t, envOptions{workflows: []*manifest.Workflow{retryWorkflow(t)}})
+	if e.engine.WantsEvents("dev") {
+		t.Error("wants events without a lifecycle workflow")
+	}
+	e.cat.mu.Lock()
+	e.cat.workflows = append(e.cat.workflows, newWorkflow("welcome", manifest.Trigger{Type: manifest.TriggerLifecycle, Lifecycle: []string{"connection.created"}},
+		responseStep(t, "r", 200, nil)))
+	e.cat.mu.Unlock()
+	if !e.engine.WantsEvents("dev") {
+		t.Error("does not want events with a lifecycle workflow")
+	}
+}
+
 func TestLifecycleEventStartsRuns(t *testing.T) {
 	forEachStore(t, func(t *testing.T, o envOptions) {
 		wf := newWorkflow("welcome", manifest.Trigger{Type: manifest.TriggerLifecycle, Lifecycle: []string{"connection.created"}},
