@@ -152,8 +152,9 @@ type Limits struct {
 	// memory (least recently used go first). Default 10,000.
 	MaxCachedConnections int
 	// Workflows bounds workflow runs: concurrent runs per project and per
-	// user, a run's duration, payload size, how long a request trigger
-	// waits (workflow.Limits; zero fields take its defaults).
+	// user, queued runs per user, a run's duration, payload size, how long
+	// a request trigger waits (workflow.Limits; zero fields take its
+	// defaults).
 	Workflows workflow.Limits
 	// MaxConcurrentRefreshes caps the token refreshes in flight at once
 	// per integration (per process); more wait their turn. Default 16

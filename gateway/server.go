@@ -382,6 +382,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin ...net.Listen
 			s.log.Warn("stopping webhook delivery", "error", err.Error())
 		}
 	}
+	if s.creds != nil {
+		// Token refreshes begun in the background (refresh-ahead while
+		// every refresh slot was taken) get what is left of the grace
+		// period: one that obtained a rotated refresh token stores it.
+		if err := s.creds.Shutdown(shutdownCtx); err != nil {
+			s.log.Warn("grace period over before the background token refreshes ended", "error", err.Error())
+		}
+	}
 	stopWatch() // and write the connections' last uses noted so far
 	<-usageDone
 	s.log.Info("stopped")

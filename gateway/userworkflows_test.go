@@ -202,6 +202,22 @@ func TestSDKWorkflowSettingsAPI(t *testing.T) {
 	if r.status != 404 || !strings.Contains(r.body, "of this credential's integration") {
 		t.Errorf("PATCH with another integration's workflow: %d %s", r.status, r.body)
 	}
+	// A refused choice leaves every other one of the same PATCH unsaved. The
+	// body's order is a JSON object's (none), so the refused one is tried
+	// several times to come after the valid one whatever order they are taken in.
+	for range 8 {
+		r = e.do("PATCH", "/projects/dev/sdk/credentials/"+cred, tok, strings.NewReader(
+			`{"config":{"workflowSettings":{"post-leads":{"enabled":false,"settings":{"channel":"#changed"}},"greet":{"enabled":false,"settings":{"nope":1}}}}}`), jsonHdr)
+		if r.status != 400 || !strings.Contains(r.body, `"fields":[{"field":"nope","message":"\"nope\" is not a setting of this workflow"}]`) {
+			t.Errorf("PATCH with a refused second choice: %d %s", r.status, r.body)
+		}
+		if c, err := e.store.GetWorkflow(context.Background(), "dev", "wendy", "post-leads"); err != nil || !c.Enabled || c.Settings["channel"] != "#sales" {
+			t.Fatalf("a PATCH that was refused saved another choice: %+v %v", c, err)
+		}
+		if _, err := e.store.GetWorkflow(context.Background(), "dev", "wendy", "greet"); err == nil {
+			t.Fatal("a PATCH that was refused saved the refused choice")
+		}
+	}
 	if r := e.do("GET", "/projects/dev/sdk/credentials/"+cred, tok, nil, nil); !strings.Contains(compact(r.body), `"post-leads":{"enabled":true,"settings":{"channel":"#sales"`) {
 		t.Errorf("GET credential: %s", r.body)
 	}

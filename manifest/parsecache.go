@@ -12,8 +12,10 @@ import (
 // a reload re-parses only what changed: with 10,000 manifests, picking up
 // one edit costs reading and hashing the files, not parsing and validating
 // all of them again. An entry is reused when the file's bytes (SHA-256)
-// are the same (or, without reading it, its size, modification time and
-// inode, when the file was last modified well before it was read) and so
+// are the same (or, without reading it, its size, modification time,
+// inode and, on Linux, status change time (ctime, which catches a rewrite
+// whose modification time was put back), when the file was last
+// modified well before it was read) and so
 // is everything its parse read besides: icon files,
 // secret files and environment variables are read again and compared.
 //
@@ -96,10 +98,21 @@ func (c *ParseCache) unchanged(path string, fi os.FileInfo, opts Options) (FileR
 	e := c.entries[path]
 	c.mu.Unlock()
 	if e == nil || e.stat == nil || fi == nil || !os.SameFile(e.stat, fi) || e.stat.Size() != fi.Size() ||
-		!e.stat.ModTime().Equal(fi.ModTime()) || e.read.Sub(fi.ModTime()) < racyWindow || !depsCurrent(e.deps, opts) {
+		!e.stat.ModTime().Equal(fi.ModTime()) || !sameChangeTime(e.stat, fi) || e.read.Sub(fi.ModTime()) < racyWindow || !depsCurrent(e.deps, opts) {
 		return FileResult{}, false
 	}
 	return e.result.clone(), true
+}
+
+// sameChangeTime reports whether a and b have the same status change
+// time, or whether the system does not tell (changeTime).
+func sameChangeTime(a, b os.FileInfo) bool {
+	ca, okA := changeTime(a)
+	cb, okB := changeTime(b)
+	if !okA || !okB {
+		return okA == okB
+	}
+	return ca.Equal(cb)
 }
 
 // parse returns the cached result for path if data and its dependencies

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -180,5 +181,58 @@ func TestParseCacheTrustsAnOldStat(t *testing.T) {
 	res, _ := LoadPaths([]string{dir}, opts)
 	if ins := res.Integrations(); len(ins) != 1 || ins[0].Description != "y" {
 		t.Errorf("the rewrite was not picked up")
+	}
+}
+
+// TestParseCacheSeesARewriteWithItsMTimePutBack: a file rewritten in place
+// (same inode, same size) whose modification time was then put back, as
+// cp -p and rsync --inplace do, is read again: its ctime changed.
+func TestParseCacheSeesARewriteWithItsMTimePutBack(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("ctime is compared on Linux only")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.yaml")
+	write := func(description string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(strings.Replace(cacheManifest("a", description, "S"), "icon: icon.svg\n", "", 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("x")
+	old := time.Now().Add(-time.Hour).Truncate(time.Second)
+	if err := os.Chtimes(path, old, old); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := &ParseCache{}
+	opts := Options{Cache: cache}
+	if _, err := LoadPaths([]string{dir}, opts); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cache.unchanged(path, before, opts); !ok {
+		t.Fatal("an old, unchanged file is not trusted by its stat")
+	}
+	write("y") // same length, same inode
+	if err := os.Chtimes(path, old, old); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) || before.Size() != after.Size() || !before.ModTime().Equal(after.ModTime()) {
+		t.Fatalf("the rewrite is not in place with its mtime put back: %v %d/%d %v/%v",
+			os.SameFile(before, after), before.Size(), after.Size(), before.ModTime(), after.ModTime())
+	}
+	if _, ok := cache.unchanged(path, after, opts); ok {
+		t.Error("a rewrite whose mtime was put back was trusted by its stat")
+	}
+	res, _ := LoadPaths([]string{dir}, opts)
+	if ins := res.Integrations(); len(ins) != 1 || ins[0].Description != "y" {
+		t.Errorf("the rewrite was not picked up: %+v", ins)
 	}
 }

@@ -39,6 +39,7 @@ func addLimitFlags(fs *flag.FlagSet, l *limitFlags) {
 	w := &l.workflows
 	fs.IntVar(&w.MaxRunsPerProject, "workflow-runs-per-project", workflow.DefaultMaxRunsPerProject, "most workflow runs of one project executing at a time, over all replicas; more wait, queued (0: no cap)")
 	fs.IntVar(&w.MaxRunsPerUser, "workflow-runs-per-user", workflow.DefaultMaxRunsPerUser, "most workflow runs of one end user executing at a time; more wait, queued (0: no cap)")
+	fs.IntVar(&w.MaxQueuedPerUser, "workflow-queued-per-user", workflow.DefaultMaxQueuedPerUser, "most workflow runs of one end user waiting to start; a request or event trigger that would queue more answers 429 workflow_queue_full (0: no cap)")
 	fs.DurationVar(&w.MaxRunDuration, "workflow-max-duration", workflow.DefaultMaxRunDuration, "a workflow run not finished this long after it was triggered fails")
 	fs.Int64Var(&w.MaxPayloadBytes, "workflow-max-payload", workflow.DefaultMaxPayloadBytes, "largest workflow trigger payload (request body, event payload) and step output, in bytes")
 	fs.DurationVar(&w.RequestTimeout, "workflow-request-timeout", workflow.DefaultRequestTimeout, "how long POST …/sdk/triggers/{workflowId} waits for the run's response before answering 504 workflow_timeout (the run goes on)")
@@ -77,7 +78,8 @@ func (l limitFlags) limits() (gateway.Limits, error) {
 		out.ForcedRefreshCooldown = -1
 	}
 	out.Workflows = l.workflows
-	for name, v := range map[string]*int{"workflow-runs-per-project": &out.Workflows.MaxRunsPerProject, "workflow-runs-per-user": &out.Workflows.MaxRunsPerUser} {
+	for name, v := range map[string]*int{"workflow-runs-per-project": &out.Workflows.MaxRunsPerProject, "workflow-runs-per-user": &out.Workflows.MaxRunsPerUser,
+		"workflow-queued-per-user": &out.Workflows.MaxQueuedPerUser} {
 		if *v, err = noCap(name, *v); err != nil {
 			return out, err
 		}

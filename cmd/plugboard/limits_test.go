@@ -62,6 +62,12 @@ limits:
 		got.ConnectPerIP != (ratelimit.Rate{Count: 30, Per: time.Minute, Burst: 30}) {
 		t.Errorf("environment and flags over the file: %+v", got)
 	}
+	if got := parse(map[string]string{"PLUGBOARD_WORKFLOW_QUEUED_PER_USER": "7"}).Workflows.MaxQueuedPerUser; got != 7 {
+		t.Errorf("PLUGBOARD_WORKFLOW_QUEUED_PER_USER=7: %d", got)
+	}
+	if got := parse(nil, "--workflow-queued-per-user", "0").Workflows.MaxQueuedPerUser; got != -1 {
+		t.Errorf("--workflow-queued-per-user 0: %d, want -1 (no cap)", got)
+	}
 }
 
 func equalLimits(a, b gateway.Limits) bool {
@@ -90,5 +96,8 @@ func TestLimitsDefaultsAreOn(t *testing.T) {
 	if got.ConnectPerUser != gateway.DefaultConnectPerUser || got.ConnectPerIP != gateway.DefaultConnectPerIP || got.MaxConnectionsPerUserIntegration != 25 ||
 		got.MaxConnectionsPerUser != 100 || got.ForcedRefreshCooldown != 30*time.Second || got.MaxCachedConnections != 10_000 || len(got.TrustedProxies) != 0 {
 		t.Errorf("defaults: %+v", got)
+	}
+	if got.Workflows.MaxQueuedPerUser != 100 {
+		t.Errorf("--workflow-queued-per-user defaults to %d, want 100", got.Workflows.MaxQueuedPerUser)
 	}
 }

@@ -78,6 +78,9 @@ const (
 	// WorkflowTimeout: the run did not answer in time (it goes on; the
 	// admin API shows how it ends).
 	WorkflowTimeout Code = "workflow_timeout"
+	// WorkflowQueueFull: the user already has the most runs waiting to
+	// start that they may have (--workflow-queued-per-user); a 429.
+	WorkflowQueueFull Code = "workflow_queue_full"
 )
 
 // Codes of the proxy.
@@ -104,7 +107,7 @@ func Codes() []Code {
 		NotConnected, NeedsReconnect, PathRefused, UpgradeRefused, ConnectionLimit, RateLimited,
 		ConnectionIncomplete, BodyTooLarge, BodyUnreadable, UpstreamUnreachable, RefreshFailed, EgressRefused, UpstreamTimeout,
 		ActionMissing, InvalidParameters,
-		WorkflowMissing, WorkflowDisabled, WorkflowFailed, WorkflowTimeout,
+		WorkflowMissing, WorkflowDisabled, WorkflowFailed, WorkflowTimeout, WorkflowQueueFull,
 		BadRequest, InvalidInput, UseConnectFlow, IntegrationUnavailable, CredentialTest, TokenExchange, CredentialMissing, StoreUnavailable,
 		Unauthorized, AdminDisabled, NotFound, MethodNotAllowed, NotReady,
 	}

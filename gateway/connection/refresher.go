@@ -81,6 +81,13 @@ type Refresher struct {
 	slots  refreshSlots
 	ahead  sync.Map // connection id -> true while refreshed in the background
 
+	// background counts the refreshes refreshAhead runs; Shutdown waits
+	// for them. bgMu orders their Add with Shutdown: once stopped, no
+	// more start (a WaitGroup must not grow while it is waited on).
+	bgMu       sync.Mutex
+	bgStopped  bool
+	background sync.WaitGroup
+
 	forcedMu   sync.Mutex
 	forced     map[string]time.Time // connection id -> last forced refresh
 	forcedNext int                  // len(forced) at which expired entries are swept
@@ -254,10 +261,17 @@ const RefreshAheadValidity = 10 * time.Second
 // refreshAhead runs fn, connection id's refresh, in the background, unless
 // one is already running or queued there.
 func (c *Refresher) refreshAhead(id string, fn func() (any, error)) {
+	c.bgMu.Lock()
+	defer c.bgMu.Unlock()
+	if c.bgStopped {
+		return // shutting down: the token is still valid, the next start refreshes it
+	}
 	if _, queued := c.ahead.LoadOrStore(id, true); queued {
 		return
 	}
+	c.background.Add(1)
 	go func() {
+		defer c.background.Done()
 		defer c.ahead.Delete(id)
 		// refresh logs and counts its own failures; a wait for a slot that
 		// timed out never reached it, so it is logged here.
@@ -265,6 +279,29 @@ func (c *Refresher) refreshAhead(id string, fn func() (any, error)) {
 			c.Log.Warn("background token refresh found no refresh slot in time; the next request tries again", "connection", id, "error", err.Error())
 		}
 	}()
+}
+
+// Shutdown stops starting background refreshes and waits until those
+// running have finished (a rotated refresh token must be stored once it
+// is issued), or until ctx ends: then it returns ctx's error and they go
+// on as long as the process does. Requests' own refreshes are not
+// waited for: they end with their requests. Call it once the requests
+// that could start one have been drained.
+func (c *Refresher) Shutdown(ctx context.Context) error {
+	c.bgMu.Lock()
+	c.bgStopped = true
+	c.bgMu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		c.background.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("background token refreshes still running: %w", ctx.Err())
+	}
 }
 
 func (c *Refresher) refresh(ctx context.Context, in *manifest.Integration, id, stale string) (_ *Connection, err error) {

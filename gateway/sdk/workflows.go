@@ -8,6 +8,7 @@ import (
 	"github.com/plugboardhq/plugboard/gateway/apierror"
 	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/integration"
+	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/gateway/userworkflows"
 	"github.com/plugboardhq/plugboard/manifest"
 )
@@ -93,7 +94,7 @@ func (a *API) credential(ctx context.Context, c *connection.Connection) (Credent
 // updateConfig, behind updateWorkflowUserSettings and
 // updateWorkflowState): {"config": {"workflowSettings": {"<id>":
 // {"enabled", "settings"}}}}. Each workflow named must belong to the
-// credential's integration; all are checked before any is saved.
+// credential's integration; all are saved or, when one is refused, none.
 // sharedSettings are accepted and not kept (integrations declare none).
 func (a *API) updateCredential(w http.ResponseWriter, r *http.Request) {
 	conn, ok := a.userCredential(w, r)
@@ -122,12 +123,7 @@ func (a *API) updateCredential(w http.ResponseWriter, r *http.Request) {
 	for _, st := range states {
 		current[st.Workflow.ID] = st
 	}
-	type change struct {
-		wf       *manifest.Workflow
-		enabled  bool
-		settings map[string]any
-	}
-	var changes []change
+	var changes []store.WorkflowChange
 	for id, c := range body.Config.WorkflowSettings {
 		st, ok := current[id]
 		if !ok || st.Workflow.Integration != conn.IntegrationID {
@@ -138,11 +134,11 @@ func (a *API) updateCredential(w http.ResponseWriter, r *http.Request) {
 		if c.Enabled != nil {
 			enabled = *c.Enabled
 		}
-		changes = append(changes, change{st.Workflow, enabled, c.Settings})
+		changes = append(changes, store.WorkflowChange{Workflow: st.Workflow, Enabled: enabled, Settings: c.Settings})
 	}
-	for _, c := range changes {
-		if _, err := a.Workflows.Save(r.Context(), conn.ProjectID, conn.UserID, c.wf, c.enabled, c.settings); err != nil {
-			apierror.Write(w, err)
+	if len(changes) > 0 {
+		if _, fail := a.Workflows.SaveAll(r.Context(), conn.ProjectID, conn.UserID, changes); fail != nil {
+			apierror.Write(w, fail)
 			return
 		}
 	}

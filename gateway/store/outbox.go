@@ -58,6 +58,26 @@ func (s *SQLite) SetOutbox(fn SQLiteOutbox) { s.outbox = fn }
 // call fn inside its transaction. Call it before the store is shared.
 func (p *Postgres) SetOutbox(fn PostgresOutbox) { p.outbox = fn }
 
+// SetOutboxWants makes the outbox see only the writes of projects for
+// which wants returns true: the others take the plain path, without the
+// outbox's transaction and reads (a gateway whose writes nothing
+// consumes pays nothing for them). wants is asked at each write, so what
+// it reports may change (a reload adds a webhook consumer). Call it
+// before the store is shared; nil: every write.
+func (s *SQLite) SetOutboxWants(wants func(projectID string) bool) { s.outboxWants = wants }
+
+// SetOutboxWants is SQLite.SetOutboxWants.
+func (p *Postgres) SetOutboxWants(wants func(projectID string) bool) { p.outboxWants = wants }
+
+// wantsOutbox reports whether a write of the project goes to the outbox.
+func (s *SQLite) wantsOutbox(projectID string) bool {
+	return s.outbox != nil && (s.outboxWants == nil || s.outboxWants(projectID))
+}
+
+func (p *Postgres) wantsOutbox(projectID string) bool {
+	return p.outbox != nil && (p.outboxWants == nil || p.outboxWants(projectID))
+}
+
 // DB is the SQLite writer pool (one connection): River's riversqlite driver
 // shares it, so that its jobs commit with the store's writes.
 func (s *SQLite) DB() *sql.DB { return s.w }

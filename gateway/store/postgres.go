@@ -52,8 +52,10 @@ type Postgres struct {
 	// memory, so that they take one pooled connection between them instead
 	// of one each.
 	locks lockTable
-	// outbox, if set, sees every write of a connection in its transaction.
-	outbox PostgresOutbox
+	// outbox, if set, sees every write of a connection in its
+	// transaction, of the projects outboxWants reports (nil: all).
+	outbox      PostgresOutbox
+	outboxWants func(projectID string) bool
 
 	closed    chan struct{} // closed by Close: Listen returns
 	closeOnce sync.Once
@@ -227,6 +229,7 @@ const (
 	pgLockOwner      int32 = 0x706c6f77 // "plow": a user's defaults (transaction lock)
 	pgLockRefresh    int32 = 0x706c7266 // "plrf": WithLock of one connection (session lock)
 	pgLockRunStart   int32 = 0x706c7273 // "plrs": workflow run starts of one project (transaction lock)
+	pgLockRunQueue   int32 = 0x706c7271 // "plrq": workflow runs queued by one user (transaction lock)
 )
 
 // destroyConn closes a pooled connection instead of returning it to the

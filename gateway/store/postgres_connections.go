@@ -79,7 +79,7 @@ func (p *Postgres) Create(ctx context.Context, c *connection.Connection) error {
 			pgNullTime(n.LastRefreshAt), pgNullTime(n.LastUsedAt), n.Credential.Renewable()); err != nil {
 			return err
 		}
-		if p.outbox != nil {
+		if p.wantsOutbox(n.ProjectID) {
 			if err := p.outbox(ctx, tx, Change{Op: ChangeCreated, Connection: withoutSecrets(&n)}); err != nil {
 				return err
 			}
@@ -196,7 +196,7 @@ func (p *Postgres) update(ctx context.Context, q pgQuerier, c *connection.Connec
 		return tag.RowsAffected(), err
 	}
 	var n int64
-	if p.outbox == nil {
+	if !p.wantsOutbox(c.ProjectID) {
 		n, err = exec(q)
 	} else {
 		n, err = p.updateWithOutbox(ctx, q, c, now, exec)
@@ -325,7 +325,7 @@ func (p *Postgres) Delete(ctx context.Context, projectID, userID, id string) err
 		if err != nil {
 			return err
 		}
-		if p.outbox != nil {
+		if p.wantsOutbox(projectID) {
 			if err := p.outbox(ctx, tx, Change{Op: ChangeDeleted, Connection: connection.Connection{ID: id,
 				ProjectID: projectID, UserID: userID, IntegrationID: integrationID, Status: connection.Status(status)}}); err != nil {
 				return err

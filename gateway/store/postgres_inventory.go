@@ -202,8 +202,8 @@ func (p *Postgres) RecordCheck(ctx context.Context, id string, at time.Time, che
 	}
 	err := p.inTx(ctx, func(tx pgx.Tx) error {
 		var prevChecked pgtype.Timestamptz
-		var prevError string
-		err := tx.QueryRow(ctx, `SELECT last_checked_at, check_error FROM connections WHERE id = $1 FOR UPDATE`, id).Scan(&prevChecked, &prevError)
+		var prevError, projectID string
+		err := tx.QueryRow(ctx, `SELECT last_checked_at, check_error, project_id FROM connections WHERE id = $1 FOR UPDATE`, id).Scan(&prevChecked, &prevError, &projectID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrNotFound
 		}
@@ -214,7 +214,7 @@ func (p *Postgres) RecordCheck(ctx context.Context, id string, at time.Time, che
 			last_check_ok_at = CASE WHEN $2 = '' THEN $1 ELSE last_check_ok_at END WHERE id = $3`, pgMillis(at), checkError, id); err != nil {
 			return err
 		}
-		if p.outbox == nil {
+		if !p.wantsOutbox(projectID) {
 			return nil
 		}
 		c, err := p.scanOne(tx.QueryRow(ctx, pgByID, id))

@@ -16,10 +16,25 @@ var _ WorkflowRuns = (*Postgres)(nil)
 const pgRunColumns = `id::text, project_id, user_id, workflow_id, workflow_hash, trigger_type, trigger, settings,
 	COALESCE(dedup_key, ''), status, error, response_status, response, created_at, started_at, finished_at`
 
-func (p *Postgres) CreateRuns(ctx context.Context, runs []*WorkflowRun, then func(context.Context, Tx, []*WorkflowRun) error) ([]*WorkflowRun, error) {
+func (p *Postgres) CreateRuns(ctx context.Context, runs []*WorkflowRun, maxQueuedPerUser int, then func(context.Context, Tx, []*WorkflowRun) error) ([]*WorkflowRun, error) {
 	var created []*WorkflowRun
 	err := p.inTx(ctx, func(tx pgx.Tx) error {
 		created = created[:0]
+		// A user's queue is counted under a per-user advisory lock (taken
+		// in checkQueues' order), so that two replicas cannot both add
+		// the last runs it may hold.
+		err := checkQueues(runs, maxQueuedPerUser, func(projectID, userID string) (n int, err error) {
+			key := strconv.Itoa(len(projectID)) + "/" + projectID + "/" + userID
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, pgLockRunQueue, key); err != nil {
+				return 0, err
+			}
+			err = tx.QueryRow(ctx, `SELECT count(*) FROM workflow_runs WHERE status = 'queued' AND project_id = $1 AND user_id = $2`,
+				projectID, userID).Scan(&n)
+			return n, err
+		})
+		if err != nil {
+			return err
+		}
 		now := nowMillis()
 		for _, r := range runs {
 			if r.ID == "" {
@@ -51,6 +66,10 @@ func (p *Postgres) CreateRuns(ctx context.Context, runs []*WorkflowRun, then fun
 		}
 		return nil
 	})
+	var full *QueueFullError
+	if errors.As(err, &full) {
+		return nil, full
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: create workflow runs: %w", err)
 	}

@@ -17,45 +17,54 @@ var _ WorkflowSettings = (*Postgres)(nil)
 // previous row, read when settings is nil, is locked (FOR UPDATE) so that
 // two replicas saving at once do not lose each other's settings.
 func (p *Postgres) SetWorkflow(ctx context.Context, projectID, userID string, wf *manifest.Workflow, enabled bool, settings map[string]any) (WorkflowChoice, error) {
-	if err := checkWorkflowIDs(projectID, userID, wf); err != nil {
-		return WorkflowChoice{}, fmt.Errorf("store: set workflow: %w", err)
+	out, err := p.SetWorkflows(ctx, projectID, userID, []WorkflowChange{{Workflow: wf, Enabled: enabled, Settings: settings}})
+	if err != nil {
+		return WorkflowChoice{}, err
+	}
+	return out[0], nil
+}
+
+// SetWorkflows records several choices in one transaction: all or none.
+func (p *Postgres) SetWorkflows(ctx context.Context, projectID, userID string, changes []WorkflowChange) ([]WorkflowChoice, error) {
+	if err := checkWorkflowIDs(projectID, userID, changes); err != nil {
+		return nil, fmt.Errorf("store: set workflow: %w", err)
 	}
 	now := nowMillis()
-	var stored string
+	stored := make([]string, len(changes))
 	err := p.inTx(ctx, func(tx pgx.Tx) error {
-		var previous map[string]any
-		if settings == nil {
-			var raw string
-			err := tx.QueryRow(ctx, `SELECT settings::text FROM workflow_settings WHERE project_id = $1 AND user_id = $2 AND workflow_id = $3 FOR UPDATE`,
-				projectID, userID, wf.ID).Scan(&raw)
-			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-				return err
-			}
-			if raw != "" {
-				if previous, err = decodeSettings(wf.ID, raw); err != nil {
+		for _, i := range workflowOrder(changes) {
+			c := changes[i]
+			var previous map[string]any
+			if c.Settings == nil {
+				var raw string
+				err := tx.QueryRow(ctx, `SELECT settings::text FROM workflow_settings WHERE project_id = $1 AND user_id = $2 AND workflow_id = $3 FOR UPDATE`,
+					projectID, userID, c.Workflow.ID).Scan(&raw)
+				if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 					return err
 				}
+				if raw != "" {
+					if previous, err = decodeSettings(c.Workflow.ID, raw); err != nil {
+						return err
+					}
+				}
+			}
+			var err error
+			if stored[i], err = mergeSettings(c.Workflow, previous, c.Settings, c.Enabled); err != nil {
+				return err
+			}
+			if _, err = tx.Exec(ctx, `INSERT INTO workflow_settings (project_id, user_id, workflow_id, enabled, settings, updated_at)
+				VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+				ON CONFLICT (project_id, user_id, workflow_id) DO UPDATE SET enabled = excluded.enabled, settings = excluded.settings, updated_at = excluded.updated_at`,
+				projectID, userID, c.Workflow.ID, c.Enabled, stored[i], now); err != nil {
+				return err
 			}
 		}
-		var err error
-		if stored, err = mergeSettings(wf, previous, settings, enabled); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO workflow_settings (project_id, user_id, workflow_id, enabled, settings, updated_at)
-			VALUES ($1, $2, $3, $4, $5::jsonb, $6)
-			ON CONFLICT (project_id, user_id, workflow_id) DO UPDATE SET enabled = excluded.enabled, settings = excluded.settings, updated_at = excluded.updated_at`,
-			projectID, userID, wf.ID, enabled, stored, now)
-		return err
+		return nil
 	})
 	if err != nil {
-		var se *SettingsError
-		if errors.As(err, &se) {
-			return WorkflowChoice{}, se
-		}
-		return WorkflowChoice{}, fmt.Errorf("store: set workflow %s: %w", wf.ID, err)
+		return nil, setWorkflowErr(changes, err)
 	}
-	decoded, err := decodeSettings(wf.ID, stored)
-	return WorkflowChoice{WorkflowID: wf.ID, Enabled: enabled, Settings: decoded, UpdatedAt: now}, err
+	return workflowChoices(changes, stored, now)
 }
 
 // GetWorkflow returns a user's recorded choice about a workflow.

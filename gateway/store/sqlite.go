@@ -34,8 +34,10 @@ type SQLite struct {
 	r     *sql.DB // query_only connections
 	stmts sqliteStatements
 	locks lockTable
-	// outbox, if set, sees every write of a connection in its transaction.
-	outbox SQLiteOutbox
+	// outbox, if set, sees every write of a connection in its
+	// transaction, of the projects outboxWants reports (nil: all).
+	outbox      SQLiteOutbox
+	outboxWants func(projectID string) bool
 
 	closeOnce sync.Once
 	closeErr  error

@@ -64,7 +64,7 @@ func (s *SQLite) Create(ctx context.Context, c *connection.Connection) error {
 			n.ID, n.ProjectID, n.UserID, n.IntegrationID, n.IsDefault, string(n.Status),
 			sealed, nullMillis(n.ExpiresAt), n.LastError, toMillis(n.CreatedAt), toMillis(n.UpdatedAt), n.Version,
 			nullMillis(n.LastRefreshAt), nullMillis(n.LastUsedAt), n.Credential.Renewable())
-		if err != nil || s.outbox == nil {
+		if err != nil || !s.wantsOutbox(n.ProjectID) {
 			return err
 		}
 		return s.outbox(ctx, tx, Change{Op: ChangeCreated, Connection: withoutSecrets(&n)})
@@ -170,7 +170,7 @@ func (s *SQLite) Update(ctx context.Context, c *connection.Connection) error {
 		return res.RowsAffected()
 	}
 	var n int64
-	if s.outbox == nil {
+	if !s.wantsOutbox(c.ProjectID) {
 		n, err = exec(s.stmts.update)
 	} else {
 		n, err = s.updateWithOutbox(ctx, c, now, exec)
@@ -277,7 +277,7 @@ func (s *SQLite) Delete(ctx context.Context, projectID, userID, id string) error
 		if err != nil {
 			return err
 		}
-		if s.outbox != nil {
+		if s.wantsOutbox(projectID) {
 			if err := s.outbox(ctx, tx, Change{Op: ChangeDeleted, Connection: connection.Connection{ID: id,
 				ProjectID: projectID, UserID: userID, IntegrationID: integrationID, Status: connection.Status(status)}}); err != nil {
 				return err

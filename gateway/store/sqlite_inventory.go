@@ -230,8 +230,8 @@ func (u unfilled) renewable(kr *seal.Keyring) (renewable, known bool) {
 func (s *SQLite) RecordCheck(ctx context.Context, id string, at time.Time, checkError string) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var prevChecked sql.NullInt64
-		var prevError string
-		err := tx.QueryRowContext(ctx, `SELECT last_checked_at, check_error FROM connections WHERE id = ?`, id).Scan(&prevChecked, &prevError)
+		var prevError, projectID string
+		err := tx.QueryRowContext(ctx, `SELECT last_checked_at, check_error, project_id FROM connections WHERE id = ?`, id).Scan(&prevChecked, &prevError, &projectID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
@@ -243,7 +243,7 @@ func (s *SQLite) RecordCheck(ctx context.Context, id string, at time.Time, check
 			last_check_ok_at = CASE WHEN ?2 = '' THEN ?1 ELSE last_check_ok_at END WHERE id = ?3`, ms, checkError, id); err != nil {
 			return err
 		}
-		if s.outbox == nil {
+		if !s.wantsOutbox(projectID) {
 			return nil
 		}
 		c, err := s.scanOne(tx.QueryRowContext(ctx, sqlByID, id))

@@ -15,10 +15,19 @@ var _ WorkflowRuns = (*SQLite)(nil)
 const sqliteRunColumns = `id, project_id, user_id, workflow_id, workflow_hash, trigger_type, trigger, settings,
 	COALESCE(dedup_key, ''), status, error, response_status, response, created_at, started_at, finished_at`
 
-func (s *SQLite) CreateRuns(ctx context.Context, runs []*WorkflowRun, then func(context.Context, Tx, []*WorkflowRun) error) ([]*WorkflowRun, error) {
+func (s *SQLite) CreateRuns(ctx context.Context, runs []*WorkflowRun, maxQueuedPerUser int, then func(context.Context, Tx, []*WorkflowRun) error) ([]*WorkflowRun, error) {
 	var created []*WorkflowRun
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		created = created[:0]
+		// One writer: the count holds until the transaction ends.
+		err := checkQueues(runs, maxQueuedPerUser, func(projectID, userID string) (n int, err error) {
+			err = tx.QueryRowContext(ctx, `SELECT count(*) FROM workflow_runs WHERE status = 'queued' AND project_id = ? AND user_id = ?`,
+				projectID, userID).Scan(&n)
+			return n, err
+		})
+		if err != nil {
+			return err
+		}
 		now := nowMillis()
 		for _, r := range runs {
 			if r.ID == "" {
@@ -50,6 +59,10 @@ func (s *SQLite) CreateRuns(ctx context.Context, runs []*WorkflowRun, then func(
 		}
 		return nil
 	})
+	var full *QueueFullError
+	if errors.As(err, &full) {
+		return nil, full
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: create workflow runs: %w", err)
 	}

@@ -14,45 +14,54 @@ var _ WorkflowSettings = (*SQLite)(nil)
 // SetWorkflow records a user's choice about wf in one transaction (the
 // previous settings are read in it when settings is nil).
 func (s *SQLite) SetWorkflow(ctx context.Context, projectID, userID string, wf *manifest.Workflow, enabled bool, settings map[string]any) (WorkflowChoice, error) {
-	if err := checkWorkflowIDs(projectID, userID, wf); err != nil {
-		return WorkflowChoice{}, fmt.Errorf("store: set workflow: %w", err)
+	out, err := s.SetWorkflows(ctx, projectID, userID, []WorkflowChange{{Workflow: wf, Enabled: enabled, Settings: settings}})
+	if err != nil {
+		return WorkflowChoice{}, err
+	}
+	return out[0], nil
+}
+
+// SetWorkflows records several choices in one transaction: all or none.
+func (s *SQLite) SetWorkflows(ctx context.Context, projectID, userID string, changes []WorkflowChange) ([]WorkflowChoice, error) {
+	if err := checkWorkflowIDs(projectID, userID, changes); err != nil {
+		return nil, fmt.Errorf("store: set workflow: %w", err)
 	}
 	now := nowMillis()
-	var stored string
+	stored := make([]string, len(changes))
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var previous map[string]any
-		if settings == nil {
-			var raw string
-			err := tx.QueryRowContext(ctx, `SELECT settings FROM workflow_settings WHERE project_id = ? AND user_id = ? AND workflow_id = ?`,
-				projectID, userID, wf.ID).Scan(&raw)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-			if raw != "" {
-				if previous, err = decodeSettings(wf.ID, raw); err != nil {
+		for _, i := range workflowOrder(changes) {
+			c := changes[i]
+			var previous map[string]any
+			if c.Settings == nil {
+				var raw string
+				err := tx.QueryRowContext(ctx, `SELECT settings FROM workflow_settings WHERE project_id = ? AND user_id = ? AND workflow_id = ?`,
+					projectID, userID, c.Workflow.ID).Scan(&raw)
+				if err != nil && !errors.Is(err, sql.ErrNoRows) {
 					return err
 				}
+				if raw != "" {
+					if previous, err = decodeSettings(c.Workflow.ID, raw); err != nil {
+						return err
+					}
+				}
+			}
+			var err error
+			if stored[i], err = mergeSettings(c.Workflow, previous, c.Settings, c.Enabled); err != nil {
+				return err
+			}
+			if _, err = tx.ExecContext(ctx, `INSERT INTO workflow_settings (project_id, user_id, workflow_id, enabled, settings, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?)
+				ON CONFLICT (project_id, user_id, workflow_id) DO UPDATE SET enabled = excluded.enabled, settings = excluded.settings, updated_at = excluded.updated_at`,
+				projectID, userID, c.Workflow.ID, c.Enabled, stored[i], toMillis(now)); err != nil {
+				return err
 			}
 		}
-		var err error
-		if stored, err = mergeSettings(wf, previous, settings, enabled); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO workflow_settings (project_id, user_id, workflow_id, enabled, settings, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (project_id, user_id, workflow_id) DO UPDATE SET enabled = excluded.enabled, settings = excluded.settings, updated_at = excluded.updated_at`,
-			projectID, userID, wf.ID, enabled, stored, toMillis(now))
-		return err
+		return nil
 	})
 	if err != nil {
-		var se *SettingsError
-		if errors.As(err, &se) {
-			return WorkflowChoice{}, se
-		}
-		return WorkflowChoice{}, fmt.Errorf("store: set workflow %s: %w", wf.ID, err)
+		return nil, setWorkflowErr(changes, err)
 	}
-	decoded, err := decodeSettings(wf.ID, stored)
-	return WorkflowChoice{WorkflowID: wf.ID, Enabled: enabled, Settings: decoded, UpdatedAt: now}, err
+	return workflowChoices(changes, stored, now)
 }
 
 // GetWorkflow returns a user's recorded choice about a workflow.

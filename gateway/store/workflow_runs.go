@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,8 +22,11 @@ type WorkflowRuns interface {
 	// CreateRuns inserts runs, assigning IDs (when empty) and CreatedAt.
 	// A run whose DedupKey is already taken is skipped. It returns the
 	// runs inserted; then, if not nil, runs in the same transaction with
-	// them.
-	CreateRuns(ctx context.Context, runs []*WorkflowRun, then func(ctx context.Context, tx Tx, created []*WorkflowRun) error) ([]*WorkflowRun, error)
+	// them. With maxQueuedPerUser > 0, when a user's queued runs and
+	// those of runs given for them would be more than that, nothing is
+	// inserted and the error is a *QueueFullError (counted under a lock,
+	// so that concurrent calls cannot both pass).
+	CreateRuns(ctx context.Context, runs []*WorkflowRun, maxQueuedPerUser int, then func(ctx context.Context, tx Tx, created []*WorkflowRun) error) ([]*WorkflowRun, error)
 	// Run returns one run. Unknown: ErrNotFound.
 	Run(ctx context.Context, id string) (*WorkflowRun, error)
 	// RunSteps returns the steps a run executed, in execution order.
@@ -41,6 +46,60 @@ type WorkflowRuns interface {
 	// CountRuns counts runs by workflow and status (for the metrics'
 	// queue depth, with statuses queued and running).
 	CountRuns(ctx context.Context, statuses ...RunStatus) (map[string]map[RunStatus]int, error)
+}
+
+// QueueFullError is CreateRuns refusing runs: their user already has
+// Queued runs waiting, and Max is the most they may have.
+type QueueFullError struct {
+	ProjectID, UserID string
+	Queued, Max       int
+}
+
+func (e *QueueFullError) Error() string {
+	return fmt.Sprintf("store: user %q of project %q has %d workflow runs queued, the most they may have is %d", e.UserID, e.ProjectID, e.Queued, e.Max)
+}
+
+// queuedByUser counts the queued runs among runs, by (project, user), in
+// a stable order (so that locks are taken in the same order everywhere).
+func queuedByUser(runs []*WorkflowRun) ([][2]string, map[[2]string]int) {
+	n := map[[2]string]int{}
+	var users [][2]string
+	for _, r := range runs {
+		if r.Status != "" && r.Status != RunQueued {
+			continue
+		}
+		k := [2]string{r.ProjectID, r.UserID}
+		if n[k] == 0 {
+			users = append(users, k)
+		}
+		n[k]++
+	}
+	slices.SortFunc(users, func(a, b [2]string) int {
+		if c := strings.Compare(a[0], b[0]); c != 0 {
+			return c
+		}
+		return strings.Compare(a[1], b[1])
+	})
+	return users, n
+}
+
+// checkQueues refuses runs that would put a user over max queued runs;
+// count returns how many a user has queued now.
+func checkQueues(runs []*WorkflowRun, max int, count func(projectID, userID string) (int, error)) error {
+	if max <= 0 {
+		return nil
+	}
+	users, adding := queuedByUser(runs)
+	for _, k := range users {
+		queued, err := count(k[0], k[1])
+		if err != nil {
+			return err
+		}
+		if queued+adding[k] > max {
+			return &QueueFullError{ProjectID: k[0], UserID: k[1], Queued: queued, Max: max}
+		}
+	}
+	return nil
 }
 
 // Tx is the transaction a WorkflowRuns hook runs in: one of the fields is

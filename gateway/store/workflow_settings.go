@@ -27,6 +27,11 @@ type WorkflowSettings interface {
 	// wf's declarations first (CheckWorkflowSettings): a bad one is a
 	// *SettingsError and nothing is written.
 	SetWorkflow(ctx context.Context, projectID, userID string, wf *manifest.Workflow, enabled bool, settings map[string]any) (WorkflowChoice, error)
+	// SetWorkflows records several of the user's choices in one
+	// transaction, as SetWorkflow each: all are written or, when one is a
+	// *SettingsError (or the store fails), none. The choices come back in
+	// the order given.
+	SetWorkflows(ctx context.Context, projectID, userID string, changes []WorkflowChange) ([]WorkflowChoice, error)
 	// GetWorkflow returns the user's recorded choice for a workflow, as
 	// stored (no defaults filled in); ErrNotFound if they never chose.
 	GetWorkflow(ctx context.Context, projectID, userID, workflowID string) (WorkflowChoice, error)
@@ -44,6 +49,14 @@ type WorkflowChoice struct {
 	Enabled    bool
 	Settings   map[string]any // as saved: only what the user filled in
 	UpdatedAt  time.Time
+}
+
+// WorkflowChange is one choice SetWorkflows records: as SetWorkflow's
+// arguments (nil Settings keeps the saved ones).
+type WorkflowChange struct {
+	Workflow *manifest.Workflow
+	Enabled  bool
+	Settings map[string]any
 }
 
 // MaxWorkflowSettingsBytes bounds one user's settings of one workflow, as
@@ -212,9 +225,50 @@ func decodeSettings(workflowID, s string) (map[string]any, error) {
 	return out, nil
 }
 
-func checkWorkflowIDs(projectID, userID string, wf *manifest.Workflow) error {
-	if projectID == "" || userID == "" || wf == nil || wf.ID == "" {
-		return errors.New("project, user and workflow are required")
+func checkWorkflowIDs(projectID, userID string, changes []WorkflowChange) error {
+	for _, c := range changes {
+		if projectID == "" || userID == "" || c.Workflow == nil || c.Workflow.ID == "" {
+			return errors.New("project, user and workflow are required")
+		}
 	}
 	return nil
+}
+
+// workflowOrder is the order SetWorkflows writes changes in: by workflow
+// id, so that two transactions lock the same rows in the same order.
+func workflowOrder(changes []WorkflowChange) []int {
+	order := make([]int, len(changes))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(changes[a].Workflow.ID, changes[b].Workflow.ID) })
+	return order
+}
+
+// workflowChoices decodes what SetWorkflows stored (stored[i] for
+// changes[i]).
+func workflowChoices(changes []WorkflowChange, stored []string, now time.Time) ([]WorkflowChoice, error) {
+	out := make([]WorkflowChoice, len(changes))
+	for i, c := range changes {
+		decoded, err := decodeSettings(c.Workflow.ID, stored[i])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = WorkflowChoice{WorkflowID: c.Workflow.ID, Enabled: c.Enabled, Settings: decoded, UpdatedAt: now}
+	}
+	return out, nil
+}
+
+// setWorkflowErr is SetWorkflows' error: a *SettingsError as it is, else
+// the store's failure naming the workflows.
+func setWorkflowErr(changes []WorkflowChange, err error) error {
+	var se *SettingsError
+	if errors.As(err, &se) {
+		return se
+	}
+	ids := make([]string, len(changes))
+	for i, c := range changes {
+		ids[i] = c.Workflow.ID
+	}
+	return fmt.Errorf("store: set workflow %s: %w", strings.Join(ids, ", "), err)
 }

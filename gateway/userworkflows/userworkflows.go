@@ -97,44 +97,82 @@ func stateOf(wf *manifest.Workflow, c *store.WorkflowChoice) State {
 // integration (404 not_connected). Invalid settings are a 400
 // invalid_input whose Fields name each setting and what it expects.
 func (s *Service) Save(ctx context.Context, projectID, userID string, wf *manifest.Workflow, enabled bool, settings map[string]any) (State, *apierror.Error) {
-	if enabled {
-		n, err := s.Connections.Count(ctx, projectID, userID, wf.Integration)
-		if err != nil {
-			return State{}, apierror.New(http.StatusServiceUnavailable, apierror.StoreUnavailable, "Could not read the user's connections; try again.")
-		}
-		if n == 0 {
-			name := wf.Integration
-			if in, ok := s.Integrations.Lookup(wf.Integration); ok {
-				name = in.Name
-			}
-			return State{}, apierror.New(http.StatusNotFound, apierror.NotConnected,
-				"Connect "+name+" before enabling the workflow "+apierror.Quote(wf.ID)+".")
+	out, fail := s.SaveAll(ctx, projectID, userID, []store.WorkflowChange{{Workflow: wf, Enabled: enabled, Settings: settings}})
+	if fail != nil {
+		return State{}, fail
+	}
+	return out[0], nil
+}
+
+// SaveAll records several choices as Save does each, all or none: every
+// one is checked (connections, then settings in one store transaction)
+// before any is kept. The states come back in the order given.
+func (s *Service) SaveAll(ctx context.Context, projectID, userID string, changes []store.WorkflowChange) ([]State, *apierror.Error) {
+	for _, c := range changes {
+		if fail := s.checkConnected(ctx, projectID, userID, c); fail != nil {
+			return nil, fail
 		}
 	}
-	c, err := s.Store.SetWorkflow(ctx, projectID, userID, wf, enabled, settings)
+	saved, err := s.Store.SetWorkflows(ctx, projectID, userID, changes)
 	var se *store.SettingsError
 	switch {
 	case errors.As(err, &se):
-		// The message names every problem too: the SDK shows only a
-		// message (its Error), not fields.
-		problems := make([]string, len(se.Fields))
-		for i, f := range se.Fields {
-			problems[i] = f.Message
+		for _, c := range changes {
+			if c.Workflow.ID == se.WorkflowID {
+				return nil, settingsProblem(c, se)
+			}
 		}
-		what := "cannot be saved"
-		if enabled {
-			what = "cannot be enabled"
-		}
-		e := apierror.New(http.StatusBadRequest, apierror.InvalidInput,
-			apierror.Quote(wf.Title)+" "+what+": "+strings.Join(problems, "; ")+".")
-		for _, f := range se.Fields {
-			e.Fields = append(e.Fields, apierror.FieldError{Field: f.Key, Message: f.Message})
-		}
-		return State{}, e
+		return nil, settingsProblem(changes[0], se)
 	case err != nil:
-		return State{}, apierror.New(http.StatusServiceUnavailable, apierror.StoreUnavailable, "Could not save the workflow's settings; try again.")
+		return nil, apierror.New(http.StatusServiceUnavailable, apierror.StoreUnavailable, "Could not save the workflow's settings; try again.")
 	}
-	return stateOf(wf, &c), nil
+	out := make([]State, len(saved))
+	for i := range saved {
+		out[i] = stateOf(changes[i].Workflow, &saved[i])
+	}
+	return out, nil
+}
+
+// checkConnected refuses to enable a workflow for a user without a
+// connection of its integration.
+func (s *Service) checkConnected(ctx context.Context, projectID, userID string, c store.WorkflowChange) *apierror.Error {
+	if !c.Enabled {
+		return nil
+	}
+	wf := c.Workflow
+	n, err := s.Connections.Count(ctx, projectID, userID, wf.Integration)
+	if err != nil {
+		return apierror.New(http.StatusServiceUnavailable, apierror.StoreUnavailable, "Could not read the user's connections; try again.")
+	}
+	if n == 0 {
+		name := wf.Integration
+		if in, ok := s.Integrations.Lookup(wf.Integration); ok {
+			name = in.Name
+		}
+		return apierror.New(http.StatusNotFound, apierror.NotConnected,
+			"Connect "+name+" before enabling the workflow "+apierror.Quote(wf.ID)+".")
+	}
+	return nil
+}
+
+// settingsProblem is a 400 invalid_input naming each refused setting of
+// c's workflow. The message names every problem too: the SDK shows only
+// a message (its Error), not fields.
+func settingsProblem(c store.WorkflowChange, se *store.SettingsError) *apierror.Error {
+	problems := make([]string, len(se.Fields))
+	for i, f := range se.Fields {
+		problems[i] = f.Message
+	}
+	what := "cannot be saved"
+	if c.Enabled {
+		what = "cannot be enabled"
+	}
+	e := apierror.New(http.StatusBadRequest, apierror.InvalidInput,
+		apierror.Quote(c.Workflow.Title)+" "+what+": "+strings.Join(problems, "; ")+".")
+	for _, f := range se.Fields {
+		e.Fields = append(e.Fields, apierror.FieldError{Field: f.Key, Message: f.Message})
+	}
+	return e
 }
 
 // SDKSettings is a configuration's workflowSettings as the SDK reads it

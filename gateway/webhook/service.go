@@ -46,6 +46,11 @@ type Plugin interface {
 	// the transaction of the store write that caused it, or on their own
 	// for connection.test_failed. Nil when none.
 	EventJobs(ev Event) []river.InsertManyParams
+	// WantsEvents reports whether EventJobs may return jobs for events
+	// of the project (the workflow engine: whether any workflow has a
+	// lifecycle trigger). It is asked at every store write, so it must be
+	// cheap; false lets the write skip the outbox altogether.
+	WantsEvents(projectID string) bool
 }
 
 // Client is the process's River client; one field is set, by driver.
@@ -148,6 +153,7 @@ func NewSQLite(ctx context.Context, st *store.SQLite, cfg Config) (*Service, err
 		p.UseRiver(Client{SQLite: client})
 	}
 	st.SetOutbox(s.EnqueueSQLite)
+	st.SetOutboxWants(s.Wants)
 	s.registerMetrics()
 	return s, nil
 }
@@ -210,6 +216,7 @@ func NewPostgres(ctx context.Context, st *store.Postgres, cfg Config) (*Service,
 		p.UseRiver(Client{Postgres: client})
 	}
 	st.SetOutbox(s.EnqueuePostgres)
+	st.SetOutboxWants(s.Wants)
 	s.registerMetrics()
 	return s, nil
 }
@@ -235,11 +242,27 @@ func (s *Service) EnqueuePostgres(ctx context.Context, tx pgx.Tx, ch store.Chang
 	return nil
 }
 
+// Wants reports whether anything may consume the events of a project:
+// one of its endpoints, or a plugin (a lifecycle workflow). The store
+// skips its outbox for the writes of a project nothing wants
+// (SetOutboxWants), so a gateway without consumers pays nothing.
+func (s *Service) Wants(projectID string) bool {
+	if len(s.endpoints[projectID]) > 0 {
+		return true
+	}
+	for _, p := range s.cfg.Plugins {
+		if p.WantsEvents(projectID) {
+			return true
+		}
+	}
+	return false
+}
+
 // deliveries turns a store write into one job per endpoint that wants its
 // event, and the plugins' jobs for it. An event nobody wants is not
 // enqueued at all.
 func (s *Service) deliveries(ch store.Change) []river.InsertManyParams {
-	if len(s.endpoints[ch.Connection.ProjectID]) == 0 && len(s.cfg.Plugins) == 0 {
+	if !s.Wants(ch.Connection.ProjectID) {
 		return nil
 	}
 	ev, ok := FromChange(ch, s.cfg.Now())
@@ -254,7 +277,9 @@ func (s *Service) deliveries(ch store.Change) []river.InsertManyParams {
 func (s *Service) deliveriesOf(ev Event) []river.InsertManyParams {
 	var params []river.InsertManyParams
 	for _, p := range s.cfg.Plugins {
-		params = append(params, p.EventJobs(ev)...)
+		if p.WantsEvents(ev.Data.ProjectID) {
+			params = append(params, p.EventJobs(ev)...)
+		}
 	}
 	eps := s.endpoints[ev.Data.ProjectID]
 	body, err := ev.body()
@@ -274,7 +299,7 @@ func (s *Service) deliveriesOf(ev Event) []river.InsertManyParams {
 // for the project's endpoints that want it. Nothing was written, so there
 // is no transaction to join: it is enqueued on its own.
 func (s *Service) EmitTestFailed(ctx context.Context, c connection.Connection, why string) error {
-	if len(s.endpoints[c.ProjectID]) == 0 && len(s.cfg.Plugins) == 0 {
+	if !s.Wants(c.ProjectID) {
 		return nil
 	}
 	if params := s.deliveriesOf(TestFailed(c, why, s.cfg.Now())); len(params) > 0 {

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/plugboardhq/plugboard/gateway/store/storetest"
 	"github.com/plugboardhq/plugboard/gateway/testfix"
 	"github.com/plugboardhq/plugboard/gateway/webhook"
+	"github.com/riverqueue/river"
 )
 
 // receiver is the app's webhook endpoint: it verifies every request's
@@ -466,6 +468,103 @@ func TestListPages(t *testing.T) {
 			}
 			if _, err := svc.List(t.Context(), "lost", 0, 2); err == nil {
 				t.Error("List(status=lost) succeeded")
+			}
+		})
+	}
+}
+
+// eventPlugin stands for the workflow engine: it wants events only once
+// told to (a lifecycle workflow loaded), and records those it is handed.
+type eventPlugin struct {
+	wants atomic.Bool
+	asked atomic.Int64
+	mu    sync.Mutex
+	got   []webhook.Event
+}
+
+func (p *eventPlugin) ConfigureRiver(*river.Config) {}
+func (p *eventPlugin) UseRiver(webhook.Client)      {}
+
+func (p *eventPlugin) EventJobs(ev webhook.Event) []river.InsertManyParams {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.got = append(p.got, ev)
+	return nil
+}
+
+func (p *eventPlugin) WantsEvents(string) bool {
+	p.asked.Add(1)
+	return p.wants.Load()
+}
+
+func (p *eventPlugin) events() []webhook.Event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := p.got
+	p.got = nil
+	return out
+}
+
+// TestNothingWantsTheEvents: with no endpoint of a project and a plugin
+// that wants no events, that project's writes make no event (the store
+// skips its outbox); another project's endpoint still gets its own; once
+// the plugin wants events, the next writes reach it.
+func TestNothingWantsTheEvents(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			r := newReceiver(t)
+			p := &eventPlugin{}
+			cfg := fast(r.endpoint(t, "p2"))
+			cfg.Plugins = []webhook.Plugin{p}
+			st, svc := b.open(t, cfg)
+			ctx := t.Context()
+			if svc.Wants("p1") || !svc.Wants("p2") {
+				t.Fatalf("Wants: p1 %v, p2 %v; want false, true", svc.Wants("p1"), svc.Wants("p2"))
+			}
+			c := newConn("p1", "u1")
+			if err := st.Create(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			c.Status, c.LastError = connection.StatusNeedsReconnect, "invalid_grant"
+			if err := st.Update(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			if err := svc.EmitTestFailed(ctx, *c, "answered 401"); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Delete(ctx, "p1", "u1", c.ID); err != nil {
+				t.Fatal(err)
+			}
+			if got := p.events(); len(got) != 0 || p.asked.Load() == 0 {
+				t.Errorf("the plugin was asked %d times and handed %d events, want asked and none", p.asked.Load(), len(got))
+			}
+			if err := st.Create(ctx, newConn("p2", "u1")); err != nil {
+				t.Fatal(err)
+			}
+			testfix.Eventually(t, "p2's endpoint gets its event", func() bool { return len(r.received()) == 1 })
+			if got := r.received()[0].event; got.Type != webhook.ConnectionCreated || got.Data.ProjectID != "p2" {
+				t.Errorf("p2's endpoint got %+v", got)
+			}
+			if got := p.events(); len(got) != 0 {
+				t.Errorf("the plugin was handed %d events while it wanted none", len(got))
+			}
+
+			p.wants.Store(true) // a lifecycle workflow was loaded
+			c = newConn("p1", "u1")
+			if err := st.Create(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			c.Status, c.LastError = connection.StatusNeedsReconnect, "invalid_grant"
+			if err := st.Update(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			got := p.events()
+			if len(got) != 2 || got[0].Type != webhook.ConnectionCreated || got[1].Type != webhook.ConnectionRefreshFailed ||
+				got[0].Data.ProjectID != "p1" || got[1].Data.CredentialID != c.ID {
+				t.Errorf("once wanted, the plugin was handed %+v", got)
+			}
+			if n := len(r.received()); n != 1 {
+				t.Errorf("p2's endpoint got %d events, want only its own", n)
 			}
 		})
 	}

@@ -47,6 +47,7 @@ type Catalog interface {
 const (
 	DefaultMaxRunsPerProject = 100
 	DefaultMaxRunsPerUser    = 5
+	DefaultMaxQueuedPerUser  = 100
 	DefaultMaxRunDuration    = time.Hour
 	DefaultMaxPayloadBytes   = 1 << 20
 	DefaultRequestTimeout    = 30 * time.Second
@@ -62,6 +63,12 @@ type Limits struct {
 	// Negative: no cap.
 	MaxRunsPerProject int
 	MaxRunsPerUser    int
+	// MaxQueuedPerUser caps one user's runs waiting to start (queued):
+	// a request or event trigger that would queue more is refused with
+	// 429 workflow_queue_full and starts nothing. Schedules and
+	// connection events, which a user cannot fire at will, are not
+	// capped. Negative: no cap.
+	MaxQueuedPerUser int
 	// MaxRunDuration ends a run that has not finished this long after it
 	// was created: its current step fails with workflow_timeout.
 	MaxRunDuration time.Duration
@@ -76,6 +83,7 @@ type Limits struct {
 func (l *Limits) setDefaults() {
 	l.MaxRunsPerProject = intOr(l.MaxRunsPerProject, DefaultMaxRunsPerProject)
 	l.MaxRunsPerUser = intOr(l.MaxRunsPerUser, DefaultMaxRunsPerUser)
+	l.MaxQueuedPerUser = intOr(l.MaxQueuedPerUser, DefaultMaxQueuedPerUser)
 	l.MaxRunDuration = durOr(l.MaxRunDuration, DefaultMaxRunDuration)
 	if l.MaxPayloadBytes <= 0 {
 		l.MaxPayloadBytes = DefaultMaxPayloadBytes

@@ -81,6 +81,59 @@ func TestSecondStepFailsTwiceThenSucceeds(t *testing.T) {
 	})
 }
 
+// TestNonJSONAnswersAreRedacted: an API that echoes credentials in a form
+// or in plain text, in an answer or in an error, has them replaced before
+// the step's output and error are stored: form keys named like
+// credentials, and the user's own key wherever it occurs.
+func TestNonJSONAnswersAreRedacted(t *testing.T) {
+	forEachStore(t, func(t *testing.T, o envOptions) {
+		form := requestStep(t, "form", "POST", "/token.form", manifest.Retry{Attempts: 1})
+		text := requestStep(t, "text", "GET", "/whoami.txt", manifest.Retry{Attempts: 1})
+		fails := requestStep(t, "fails", "GET", "/whoami.txt", manifest.Retry{Attempts: 1})
+		fails.Query = map[string]*manifest.StepValue{"fail": value(t, "yes")}
+		o.workflows = []*manifest.Workflow{
+			newWorkflow("echoes", manifest.Trigger{Type: manifest.TriggerRequest}, form, text, responseStep(t, "answer", 200, "=steps.text.body")),
+			newWorkflow("echo-fails", manifest.Trigger{Type: manifest.TriggerRequest}, fails),
+		}
+		e := newEnv(t, o)
+		e.connect("alice") // API key "key-alice"
+
+		status, runID, body := e.post("/projects/dev/sdk/triggers/echoes", "alice", `{}`)
+		if status != 200 || strings.Contains(body, "key-alice") {
+			t.Fatalf("trigger: %d %s", status, body)
+		}
+		d := e.wait(runID)
+		if d.Status != store.RunSucceeded {
+			t.Fatalf("run = %s %q", d.Status, d.Error)
+		}
+		steps := stepsByPath(d)
+		if got := mustJSON(t, steps["form"].Output)["body"]; got != "access_token=<redacted>&scope=leads&refresh_token=<redacted>&expires_in=3600" {
+			t.Errorf("form output body = %q", got)
+		}
+		if got := mustJSON(t, steps["text"].Output)["body"]; got != "Hello alice, you called with <redacted> (url-encoded: <redacted>)." {
+			t.Errorf("text output body = %q", got)
+		}
+		if strings.Contains(string(d.Response), "key-alice") {
+			t.Errorf("the run's response kept the key: %s", d.Response)
+		}
+
+		status, runID, body = e.post("/projects/dev/sdk/triggers/echo-fails", "alice", `{}`)
+		if status != http.StatusBadGateway || strings.Contains(body, "key-alice") || !strings.Contains(body, `you called with \u003credacted\u003e`) {
+			t.Fatalf("failing trigger: %d %s", status, body)
+		}
+		d = e.wait(runID)
+		s := stepsByPath(d)["fails"]
+		if d.Status != store.RunFailed || s.Status != store.StepFailed || !strings.Contains(s.Error, "the API answered 400: Hello alice, you called with <redacted>") {
+			t.Fatalf("run %s (%s); fails %+v", d.Status, d.Error, s)
+		}
+		for what, v := range map[string]string{"run error": d.Error, "step error": s.Error, "step output": string(s.Output)} {
+			if strings.Contains(v, "key-alice") {
+				t.Errorf("%s kept the key: %s", what, v)
+			}
+		}
+	})
+}
+
 func TestStepFailsForGoodAfterItsAttempts(t *testing.T) {
 	forEachStore(t, func(t *testing.T, o envOptions) {
 		o.workflows = []*manifest.Workflow{retryWorkflow(t)}
@@ -246,6 +299,24 @@ func TestExpressionCostLimitFailsTheStep(t *testing.T) {
 	status, _, body = e.post("/projects/dev/sdk/triggers/costly", "alice", `{"items": [1, 2, 3]}`)
 	if status != 200 || body != `{"ok":true}` {
 		t.Errorf("small list: %d %s", status, body)
+	}
+}
+
+// TestWantsEventsOnlyWithLifecycleWorkflows: the engine wants connection
+// events (so that store writes take the outbox) only while a workflow
+// with a lifecycle trigger is loaded; a reload that adds one is seen at
+// once.
+func TestWantsEventsOnlyWithLifecycleWorkflows(t *testing.T) {
+	e := newEnv(t, envOptions{workflows: []*manifest.Workflow{retryWorkflow(t)}})
+	if e.engine.WantsEvents("dev") {
+		t.Error("wants events without a lifecycle workflow")
+	}
+	e.cat.mu.Lock()
+	e.cat.workflows = append(e.cat.workflows, newWorkflow("welcome", manifest.Trigger{Type: manifest.TriggerLifecycle, Lifecycle: []string{"connection.created"}},
+		responseStep(t, "r", 200, nil)))
+	e.cat.mu.Unlock()
+	if !e.engine.WantsEvents("dev") {
+		t.Error("does not want events with a lifecycle workflow")
 	}
 }
 

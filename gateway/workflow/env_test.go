@@ -132,6 +132,19 @@ func (f *fakeCRM) serve(w http.ResponseWriter, r *http.Request) {
 		f.mu.Unlock()
 		// An API that echoes a credential: outputs must not keep it.
 		reply(http.StatusCreated, map[string]any{"id": lead["id"], "name": lead["name"], "owner": user, "access_token": "leaked-" + user})
+	case r.URL.Path == "/api/token.form":
+		// A token endpoint answering as a form, as some OAuth servers do.
+		w.Header().Set("Content-Type", "application/x-www-form-urlencoded")
+		_, _ = io.WriteString(w, "access_token=issued-"+user+"&scope=leads&refresh_token=renew-"+user+"&expires_in=3600")
+	case r.URL.Path == "/api/whoami.txt":
+		// A debug route echoing the caller's key in plain text.
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		status := http.StatusOK
+		if r.URL.Query().Get("fail") != "" {
+			status = http.StatusBadRequest
+		}
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, "Hello "+user+", you called with "+r.Header.Get("X-Api-Key")+" (url-encoded: "+url.QueryEscape(r.Header.Get("X-Api-Key"))+").")
 	case r.URL.Path == "/api/items":
 		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
 		items := make([]any, n)

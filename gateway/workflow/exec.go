@@ -207,6 +207,12 @@ func (x *execution) call(ctx context.Context, pos position, row *store.WorkflowS
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	status, body, retryable, err := x.send(actx, s, vars)
+	if body != nil || err != nil {
+		// The answer and the error are stored: without the user's secrets.
+		in, _ := x.e.catalog().Lookup(x.wf.Integration)
+		sec := x.secretsOf(ctx, in)
+		body, err = sec.value(body), sec.error(err)
+	}
 	if err == nil && actx.Err() != nil {
 		err, retryable = fmt.Errorf("no answer within the step's timeout (%s)", timeout), true
 	}

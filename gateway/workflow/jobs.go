@@ -90,6 +90,18 @@ func (e *Engine) EventJobs(ev webhook.Event) []river.InsertManyParams {
 	return []river.InsertManyParams{{Args: eventArgs{Event: ev}}}
 }
 
+// WantsEvents reports whether any workflow of the serving catalog has a
+// lifecycle trigger: without one, store writes skip the outbox (the
+// catalog is shared by every project).
+func (e *Engine) WantsEvents(string) bool {
+	for _, wf := range e.catalog().Workflows() {
+		if wf.Trigger.Type == manifest.TriggerLifecycle {
+			return true
+		}
+	}
+	return false
+}
+
 func (e *Engine) lifecycleWorkflows(ev webhook.Event) []*manifest.Workflow {
 	var out []*manifest.Workflow
 	for _, wf := range e.catalog().Workflows() {

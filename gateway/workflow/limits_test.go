@@ -82,6 +82,62 @@ func TestRunsPerUserWaitTheirTurn(t *testing.T) {
 	}
 }
 
+// TestQueuedRunsPerUserAreCapped: a user whose runs wait (their one
+// slot taken) may queue MaxQueuedPerUser of them; a request or event
+// trigger beyond answers 429 workflow_queue_full and starts nothing;
+// other users are not held up, and the queue takes runs again once it
+// drains.
+func TestQueuedRunsPerUserAreCapped(t *testing.T) {
+	e := newEnv(t, envOptions{workflows: []*manifest.Workflow{holdWorkflow(t), retryWorkflow(t)},
+		limits: workflow.Limits{MaxRunsPerUser: 1, MaxQueuedPerUser: 2}})
+	h := hold(e.crm)
+	defer h.free()
+	e.connect("alice")
+	e.connect("bob")
+	event := func(user, n string) (int, string) {
+		t.Helper()
+		status, _, body := e.post("/v2/projects/dev/sdk/events/trigger", user, `{"name": "hold", "payload": {"n": "`+n+`"}}`)
+		return status, body
+	}
+	if status, body := event("alice", "1"); status != 200 {
+		t.Fatalf("first event: %d %s", status, body)
+	}
+	<-h.arrived // alice's first run holds her only slot
+	for _, n := range []string{"2", "3"} {
+		if status, body := event("alice", n); status != 200 {
+			t.Fatalf("event %s, queued: %d %s", n, status, body)
+		}
+	}
+	status, body := event("alice", "4")
+	if status != http.StatusTooManyRequests || !strings.Contains(body, `"code":"workflow_queue_full"`) ||
+		!strings.Contains(body, "already has 2 workflow runs waiting to start") {
+		t.Fatalf("event over the queue cap: %d %s", status, body)
+	}
+	status, runID, body := e.post("/projects/dev/sdk/triggers/new-lead", "alice", `{"name": "Ada"}`)
+	if status != http.StatusTooManyRequests || runID != "" || !strings.Contains(body, `"code":"workflow_queue_full"`) {
+		t.Fatalf("request trigger over the queue cap: %d %q %s", status, runID, body)
+	}
+	if n := e.crm.count("POST /api/leads"); n != 0 {
+		t.Errorf("a refused trigger ran: %d leads created", n)
+	}
+	page, err := e.st.ListRuns(context.Background(), store.RunFilter{UserID: "alice"})
+	if err != nil || len(page.Runs) != 3 {
+		t.Fatalf("alice's runs: %d (%v), want 3: the refused triggers created none", len(page.Runs), err)
+	}
+	if status, body := event("bob", "1"); status != 200 {
+		t.Errorf("another user's event: %d %s", status, body)
+	}
+	h.free()
+	for _, r := range page.Runs {
+		if d := e.wait(r.ID); d.Status != store.RunSucceeded {
+			t.Errorf("run %s: %s %s", r.ID, d.Status, d.Error)
+		}
+	}
+	if status, body := event("alice", "5"); status != 200 {
+		t.Errorf("an event once the queue drained: %d %s", status, body)
+	}
+}
+
 func TestRunLongerThanItsMaximumFails(t *testing.T) {
 	e := newEnv(t, envOptions{workflows: []*manifest.Workflow{holdWorkflow(t)}, limits: workflow.Limits{MaxRunDuration: time.Second}})
 	h := hold(e.crm)

@@ -26,10 +26,28 @@ const RunHeader = "X-Plugboard-Run"
 // Start creates the given runs (skipping those whose DedupKey is taken)
 // and enqueues them; it returns those created.
 func (e *Engine) Start(ctx context.Context, runs []*store.WorkflowRun) ([]*store.WorkflowRun, error) {
+	return e.start(ctx, runs, 0)
+}
+
+// startTriggered is Start for runs a user's request or event asked for:
+// when their user would have more than Limits.MaxQueuedPerUser runs
+// waiting, none is created and the error is a 429 workflow_queue_full
+// (not a 401 or 403: the SDK signs the user out on those).
+func (e *Engine) startTriggered(ctx context.Context, runs []*store.WorkflowRun) ([]*store.WorkflowRun, error) {
+	created, err := e.start(ctx, runs, e.cfg.Limits.MaxQueuedPerUser)
+	var full *store.QueueFullError
+	if errors.As(err, &full) {
+		return nil, apierror.New(http.StatusTooManyRequests, apierror.WorkflowQueueFull,
+			fmt.Sprintf("the user already has %d workflow runs waiting to start, the most they may have (--workflow-queued-per-user); try again once some have run", full.Queued))
+	}
+	return created, err
+}
+
+func (e *Engine) start(ctx context.Context, runs []*store.WorkflowRun, maxQueuedPerUser int) ([]*store.WorkflowRun, error) {
 	if len(runs) == 0 {
 		return nil, nil
 	}
-	return e.cfg.Runs.CreateRuns(ctx, runs, func(ctx context.Context, tx store.Tx, created []*store.WorkflowRun) error {
+	return e.cfg.Runs.CreateRuns(ctx, runs, maxQueuedPerUser, func(ctx context.Context, tx store.Tx, created []*store.WorkflowRun) error {
 		params := make([]river.InsertManyParams, len(created))
 		for i, r := range created {
 			params[i] = river.InsertManyParams{Args: startArgs{RunID: r.ID}}
@@ -188,7 +206,12 @@ func (e *Engine) requestTrigger(w http.ResponseWriter, r *http.Request, projects
 	}
 	run, err := NewRun(wf, u.Project.ID, u.ID, map[string]any{"type": "request", "body": body}, settings)
 	if err == nil {
-		_, err = e.Start(r.Context(), []*store.WorkflowRun{run})
+		_, err = e.startTriggered(r.Context(), []*store.WorkflowRun{run})
+	}
+	var ae *apierror.Error
+	if errors.As(err, &ae) {
+		apierror.Write(w, ae)
+		return
 	}
 	if err != nil {
 		e.cfg.Log.Error("starting a workflow run failed", "workflow", wf.ID, "error", err.Error())
@@ -247,7 +270,7 @@ func (e *Engine) TriggerEvent(ctx context.Context, projectID, userID, name strin
 		}
 		runs = append(runs, run)
 	}
-	created, err := e.Start(ctx, runs)
+	created, err := e.startTriggered(ctx, runs)
 	if err != nil {
 		return nil, err
 	}

@@ -142,6 +142,35 @@ func RunOutbox(t *testing.T, open OutboxOpener) {
 		got[0].Connection.IntegrationID != "github" || got[0].Connection.UserID != "u1" {
 		t.Fatalf("after Delete: changes %+v", got)
 	}
+
+	// The writes of a project the outbox does not want skip it, every
+	// kind of them; the others still reach it.
+	w, ok := s.(interface {
+		SetOutboxWants(func(projectID string) bool)
+	})
+	if !ok {
+		t.Fatalf("%T has no SetOutboxWants", s)
+	}
+	w.SetOutboxWants(func(projectID string) bool { return projectID == "p2" })
+	skipped := create(t, s, newConnection("p1", "u1", "github"))
+	skipped.Status = connection.StatusNeedsReconnect
+	if err := s.Update(ctx, skipped); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordCheck(ctx, skipped.ID, checked.Add(time.Minute), ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, "p1", "u1", skipped.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := take(); len(got) != 0 {
+		t.Errorf("writes of a project the outbox does not want reached it: %+v", got)
+	}
+	wanted := create(t, s, newConnection("p2", "u1", "github"))
+	if got := take(); len(got) != 1 || got[0].Op != store.ChangeCreated || got[0].Connection.ID != wanted.ID {
+		t.Errorf("a write of a wanted project: changes %+v", got)
+	}
+	w.SetOutboxWants(nil)
 }
 
 func credentialEmpty(c connection.Credential) bool {

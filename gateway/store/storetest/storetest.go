@@ -75,10 +75,12 @@ func Run(t *testing.T, open Opener) {
 		{"WorkflowSettingsChecked", testWorkflowSettingsChecked},
 		{"WorkflowSettingsKept", testWorkflowSettingsKept},
 		{"WorkflowConcurrentSet", testWorkflowConcurrentSet},
+		{"WorkflowSetAllOrNone", testWorkflowSetAllOrNone},
 		{"WorkflowRunsCreate", testWorkflowRunsCreate},
 		{"WorkflowRunsSaveAndSteps", testWorkflowRunsSaveAndSteps},
 		{"WorkflowRunsList", testWorkflowRunsList},
 		{"WorkflowRunsStartLimits", testWorkflowRunsStartLimits},
+		{"WorkflowRunsQueueCap", testWorkflowRunsQueueCap},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, h) })
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,18 +37,18 @@ func testWorkflowRunsCreate(t *testing.T, h *harness) {
 		}
 		return nil
 	}
-	created, err := s.CreateRuns(ctx, []*store.WorkflowRun{newRun("a", "w", "k1"), newRun("b", "w", "")}, hook)
+	created, err := s.CreateRuns(ctx, []*store.WorkflowRun{newRun("a", "w", "k1"), newRun("b", "w", "")}, 0, hook)
 	if err != nil || len(created) != 2 || len(hooked) != 2 {
 		t.Fatalf("create: %d created, %v hooked, %v", len(created), hooked, err)
 	}
 	// The same key again, with a new one: only the new one is created.
 	hooked = nil
-	created, err = s.CreateRuns(ctx, []*store.WorkflowRun{newRun("a", "w", "k1"), newRun("c", "w", "k2")}, hook)
+	created, err = s.CreateRuns(ctx, []*store.WorkflowRun{newRun("a", "w", "k1"), newRun("c", "w", "k2")}, 0, hook)
 	if err != nil || len(created) != 1 || created[0].UserID != "c" || len(hooked) != 1 {
 		t.Fatalf("dedup: %d created, %v hooked, %v", len(created), hooked, err)
 	}
 	// A failing hook rolls the runs back.
-	_, err = s.CreateRuns(ctx, []*store.WorkflowRun{newRun("d", "w", "k3")}, func(context.Context, store.Tx, []*store.WorkflowRun) error {
+	_, err = s.CreateRuns(ctx, []*store.WorkflowRun{newRun("d", "w", "k3")}, 0, func(context.Context, store.Tx, []*store.WorkflowRun) error {
 		return errors.New("enqueue failed")
 	})
 	if err == nil {
@@ -75,7 +76,7 @@ func testWorkflowRunsCreate(t *testing.T, h *harness) {
 
 func testWorkflowRunsSaveAndSteps(t *testing.T, h *harness) {
 	s, ctx := runsOf(t, h), context.Background()
-	created, err := s.CreateRuns(ctx, []*store.WorkflowRun{newRun("a", "w", "")}, nil)
+	created, err := s.CreateRuns(ctx, []*store.WorkflowRun{newRun("a", "w", "")}, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +131,7 @@ func testWorkflowRunsList(t *testing.T, h *harness) {
 	s, ctx := runsOf(t, h), context.Background()
 	var ids []string
 	for _, u := range []string{"a", "b", "a", "a", "b"} {
-		created, err := s.CreateRuns(ctx, []*store.WorkflowRun{newRun(u, "w-"+u, "")}, nil)
+		created, err := s.CreateRuns(ctx, []*store.WorkflowRun{newRun(u, "w-"+u, "")}, 0, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +172,7 @@ func testWorkflowRunsList(t *testing.T, h *harness) {
 
 func testWorkflowRunsStartLimits(t *testing.T, h *harness) {
 	s, ctx := runsOf(t, h), context.Background()
-	created, err := s.CreateRuns(ctx, []*store.WorkflowRun{newRun("a", "w", ""), newRun("a", "w", ""), newRun("a", "w", ""), newRun("b", "w", "")}, nil)
+	created, err := s.CreateRuns(ctx, []*store.WorkflowRun{newRun("a", "w", ""), newRun("a", "w", ""), newRun("a", "w", ""), newRun("b", "w", "")}, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,5 +207,62 @@ func testWorkflowRunsStartLimits(t *testing.T, h *harness) {
 	}
 	if got, _ := s.Run(ctx, created[2].ID); got.Status != store.RunRunning || got.StartedAt.IsZero() {
 		t.Errorf("started run: %s, startedAt %v", got.Status, got.StartedAt)
+	}
+}
+
+// testWorkflowRunsQueueCap: CreateRuns refuses, whole, runs that would put
+// a user over the queued cap; running and finished runs do not count,
+// nor do other users' runs; concurrent calls cannot both take the last
+// places.
+func testWorkflowRunsQueueCap(t *testing.T, h *harness) {
+	s, ctx := runsOf(t, h), context.Background()
+	created, err := s.CreateRuns(ctx, []*store.WorkflowRun{newRun("a", "w", ""), newRun("a", "w", ""), newRun("b", "w", "")}, 3, nil)
+	if err != nil || len(created) != 3 {
+		t.Fatalf("within the cap: %d created, %v", len(created), err)
+	}
+	_, err = s.CreateRuns(ctx, []*store.WorkflowRun{newRun("a", "w", ""), newRun("a", "w", "")}, 3, nil)
+	var full *store.QueueFullError
+	if !errors.As(err, &full) || full.UserID != "a" || full.Queued != 2 || full.Max != 3 {
+		t.Fatalf("two more of a with 2 queued and a cap of 3: %v, want a *QueueFullError", err)
+	}
+	if page, _ := s.ListRuns(ctx, store.RunFilter{UserID: "a"}); len(page.Runs) != 2 {
+		t.Errorf("a refused call created %d runs of a, want none (2 in all)", len(page.Runs)-2)
+	}
+	// A run that starts leaves the queue.
+	if ok, err := s.StartRun(ctx, created[0].ID, 0, 0); !ok || err != nil {
+		t.Fatalf("StartRun: %v %v", ok, err)
+	}
+	if _, err := s.CreateRuns(ctx, []*store.WorkflowRun{newRun("a", "w", ""), newRun("a", "w", "")}, 3, nil); err != nil {
+		t.Errorf("two more of a with 1 queued: %v", err)
+	}
+	if _, err := s.CreateRuns(ctx, []*store.WorkflowRun{newRun("b", "w", ""), newRun("b", "w", "")}, 3, nil); err != nil {
+		t.Errorf("b's queue is b's: %v", err)
+	}
+	// Without a cap, nothing is refused.
+	if _, err := s.CreateRuns(ctx, []*store.WorkflowRun{newRun("a", "w", "")}, 0, nil); err != nil {
+		t.Errorf("no cap: %v", err)
+	}
+	// Concurrent calls for a new user, 8 of them for 5 places: 5 pass.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	passed := 0
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.CreateRuns(ctx, []*store.WorkflowRun{newRun("c", "w", "")}, 5, nil)
+			if err != nil && !errors.As(err, new(*store.QueueFullError)) {
+				t.Error(err)
+			}
+			mu.Lock()
+			if err == nil {
+				passed++
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if page, _ := s.ListRuns(ctx, store.RunFilter{UserID: "c"}); passed != 5 || len(page.Runs) != 5 {
+		t.Errorf("concurrent calls: %d passed, %d runs of c, want 5 and 5", passed, len(page.Runs))
 	}
 }

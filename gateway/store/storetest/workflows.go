@@ -210,3 +210,42 @@ func testWorkflowConcurrentSet(t *testing.T, h *harness) {
 		t.Errorf("a mixed row: %+v", c)
 	}
 }
+
+// testWorkflowSetAllOrNone: SetWorkflows writes every choice or, when one
+// is refused, none (the first, valid one included).
+func testWorkflowSetAllOrNone(t *testing.T, h *harness) {
+	s := h.fresh(t)
+	ctx := t.Context()
+	a, b := testWorkflow("a-first"), testWorkflow("b-second")
+	if _, err := s.SetWorkflow(ctx, "p1", "u1", a, false, map[string]any{"channel": "#before"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.SetWorkflows(ctx, "p1", "u1", []store.WorkflowChange{
+		{Workflow: a, Enabled: true, Settings: map[string]any{"channel": "#after"}},
+		{Workflow: b, Enabled: true, Settings: map[string]any{"channel": "#b", "tone": "shouty"}},
+	})
+	var se *store.SettingsError
+	if !errors.As(err, &se) || se.WorkflowID != "b-second" || fieldKeys(err) != "tone" {
+		t.Fatalf("SetWorkflows with an invalid second choice: %v, want b-second's tone refused", err)
+	}
+	if c, err := s.GetWorkflow(ctx, "p1", "u1", a.ID); err != nil || c.Enabled || c.Settings["channel"] != "#before" {
+		t.Errorf("the valid first choice was written: %+v %v", c, err)
+	}
+	if _, err := s.GetWorkflow(ctx, "p1", "u1", b.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the refused choice was written: %v", err)
+	}
+	// Valid, both are written, and come back in the order given.
+	got, err := s.SetWorkflows(ctx, "p1", "u1", []store.WorkflowChange{
+		{Workflow: b, Enabled: true, Settings: map[string]any{"channel": "#b"}},
+		{Workflow: a, Enabled: true},
+	})
+	if err != nil || len(got) != 2 || got[0].WorkflowID != "b-second" || got[1].WorkflowID != "a-first" ||
+		!got[1].Enabled || got[1].Settings["channel"] != "#before" {
+		t.Fatalf("SetWorkflows: %+v %v", got, err)
+	}
+	for _, id := range []string{a.ID, b.ID} {
+		if c, err := s.GetWorkflow(ctx, "p1", "u1", id); err != nil || !c.Enabled {
+			t.Errorf("%s after SetWorkflows: %+v %v", id, c, err)
+		}
+	}
+}
