@@ -14,6 +14,7 @@ import (
 
 	"github.com/plugboardhq/plugboard/gateway/accesslog"
 	"github.com/plugboardhq/plugboard/gateway/connection"
+	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/gateway/tracing"
 )
 
@@ -85,7 +86,7 @@ func (h *Handler) outgoing(r *http.Request, p *plan) *http.Request {
 		delete(hdr, "Accept-Encoding")
 	}
 	if ua := hdr["User-Agent"]; len(ua) == 0 || ua[0] == "" {
-		hdr["User-Agent"] = []string{h.UserAgent}
+		hdr["User-Agent"] = h.userAgent // shared: Header.Set replaces, never writes into it
 	}
 	// The gateway's request id (the caller's when it was sane), so the
 	// upstream's logs can be matched with the gateway's.
@@ -130,6 +131,7 @@ func (h *Handler) attempt(ctx context.Context, out *http.Request, p *plan, conn 
 		return nil, &renderError{err}
 	}
 	out.URL, out.Host = target, target.Host
+	ctx = egress.WithIntegration(ctx, in.ID) // for the guard's log of a refused address
 	var span trace.Span
 	if tracing.Traced(ctx) {
 		ctx, span = tracing.StartClient(ctx, out.Method, out.Method, target, baseURLHidesSecret(in), out.Header,

@@ -74,6 +74,8 @@ type Handler struct {
 	// Usage is told which connection each proxied request uses (its
 	// LastUsedAt); nil records nothing.
 	Usage *connection.UsageRecorder
+
+	userAgent []string // UserAgent as a header value
 }
 
 // Init prepares the handler; call it once before Serve.
@@ -87,6 +89,7 @@ func (h *Handler) Init() {
 	if h.Log == nil {
 		h.Log = slog.New(slog.DiscardHandler)
 	}
+	h.userAgent = []string{h.UserAgent}
 }
 
 // NewTransport returns the client used for upstream APIs: every

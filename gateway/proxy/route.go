@@ -7,7 +7,6 @@ import (
 
 	"github.com/plugboardhq/plugboard/gateway/accesslog"
 	"github.com/plugboardhq/plugboard/gateway/apierror"
-	"github.com/plugboardhq/plugboard/gateway/egress"
 	"github.com/plugboardhq/plugboard/manifest"
 )
 
@@ -65,7 +64,6 @@ func (rt *Route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	accesslog.SetIntegration(r.Context(), in.ID)
-	r = r.WithContext(egress.WithIntegration(r.Context(), in.ID))
 	rt.Handler.Serve(w, r, Request{ProjectID: pid, UserID: userID, Integration: in, Path: path})
 }
 
