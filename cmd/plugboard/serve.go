@@ -110,6 +110,7 @@ Routes (serve_test.go holds this list to the routes the gateway mounts):
                                            (workflow routes: with a store, when webhooks, health checks
                                            or workflows are configured at startup)
                                            (/metrics, /admin/v1 and the console move to --admin-listen when set)
+  GET    /debug/pprof/...                  Go runtime profiles: on --admin-listen only, with --pprof, no token
   Public catalog (no token; never secrets)
   GET    /v1/integrations                  every integration's public metadata
   GET    /v1/integrations/{id}             one integration
