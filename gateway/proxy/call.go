@@ -70,7 +70,7 @@ func (h *Handler) Do(ctx context.Context, req Request, call Call, maxBody int64)
 }
 
 // recorder is the ResponseWriter of a Call. It never fails a write (a
-// failed copy would make ReverseProxy abort the caller's whole request):
+// failed write would end the copy and cut the answer short):
 // beyond limit it drops the rest and says so.
 type recorder struct {
 	header    http.Header

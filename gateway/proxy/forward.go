@@ -57,11 +57,7 @@ func (h *Handler) outgoing(r *http.Request, p *plan) *http.Request {
 	hdr := make(http.Header, len(r.Header)+len(p.Integration.API.Headers)+3)
 	named := connectionTokens(r.Header)
 	for k, vv := range r.Header {
-		if p.websocket && (k == "Connection" || k == "Upgrade" || strings.HasPrefix(k, "Sec-Websocket-")) {
-			hdr[k] = vv
-			continue
-		}
-		if hopHeaders[k] || requestFilter.drops(k) || (named != nil && named[strings.ToLower(k)]) {
+		if !forwardsRequestHeader(k, p.websocket) || (named[strings.ToLower(k)] && !(p.websocket && k == "Upgrade")) {
 			continue
 		}
 		hdr[k] = vv

@@ -100,9 +100,8 @@ func NewTransport(guard *egress.Guard) *Client {
 	return NewClient(guard.DialContext)
 }
 
-// plan is what Serve decided about one request, for the transports and the
-// ReverseProxy hooks. It travels in the request's context and is never
-// changed: a replay after a refresh carries a copy with the new connection.
+// plan is what Serve decided about one request, for forward. It is never
+// changed: a replay after a refresh is given the new connection beside it.
 type plan struct {
 	Request
 	conn      *connection.Connection // the connection this attempt sends

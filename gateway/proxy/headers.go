@@ -9,7 +9,7 @@ import (
 // case-insensitively with "_" read as "-", since some upstreams (CGI/WSGI
 // environments, nginx with underscores_in_headers) read X_Forwarded_For as
 // X-Forwarded-For. Hop-by-hop headers, and those a request's Connection
-// header names, are removed by ReverseProxy before these lists apply.
+// header names, are removed by forward (forwardsRequestHeader, respond).
 
 // droppedRequestHeaders are request headers never forwarded upstream: the
 // caller's own credentials and cookies, anything that says who or where the
@@ -138,21 +138,17 @@ var (
 	responseFilter = newHeaderFilter(droppedResponseHeaders, droppedResponsePrefixes)
 )
 
-// filterRequestHeaders removes what droppedRequestHeaders and
-// droppedRequestPrefixes name. On an accepted websocket upgrade the
-// handshake's Sec-WebSocket-* headers stay.
-func filterRequestHeaders(h http.Header, websocket bool) {
-	for name := range h {
-		if websocket && strings.HasPrefix(headerKey(name), "sec-websocket-") {
-			continue
-		}
-		if requestFilter.drops(name) {
-			delete(h, name)
-		}
+// forwardsRequestHeader reports whether the caller's header name crosses to
+// the upstream: not what droppedRequestHeaders and droppedRequestPrefixes
+// name, nor a hop-by-hop header (Connection, Upgrade, TE, Trailer,
+// Transfer-Encoding, Keep-Alive, Proxy-*, and Expect: the client never
+// waits for a 100). On an accepted websocket upgrade the handshake's
+// Connection, Upgrade and Sec-WebSocket-* headers cross.
+func forwardsRequestHeader(name string, websocket bool) bool {
+	if websocket && (name == "Connection" || name == "Upgrade" || strings.HasPrefix(headerKey(name), "sec-websocket-")) {
+		return true
 	}
-	// Never sent, even though ReverseProxy adds "TE: trailers" back when
-	// the caller sent it: the gateway makes its own request.
-	delete(h, "Te")
+	return !hopHeaders[name] && !requestFilter.drops(name)
 }
 
 // filterResponseHeaders removes what droppedResponseHeaders and

@@ -28,7 +28,7 @@ func (h *Handler) countRequest(in *manifest.Integration, method string, w *statu
 }
 
 // statusWriter remembers the status of the answer: the final one (not a
-// 1xx passed on), or 101 when ReverseProxy takes the connection over for
+// 1xx passed on), or 101 when upgrade takes the connection over for
 // an upgrade.
 type statusWriter struct {
 	http.ResponseWriter

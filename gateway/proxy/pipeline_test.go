@@ -455,3 +455,43 @@ func TestErrorsMapToOneAPIError(t *testing.T) {
 		}
 	}
 }
+
+// Hop-by-hop headers, and those a Connection header names, stop at the
+// gateway both ways; the others cross.
+func TestHopByHopHeadersStop(t *testing.T) {
+	var seen http.Header
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r.Header.Clone()
+		w.Header().Set("Connection", "X-Up-Private")
+		w.Header().Set("X-Up-Private", "1")
+		w.Header().Set("Keep-Alive", "timeout=5")
+		w.Header().Set("X-Up-Public", "1")
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{}`)
+	}))
+	t.Cleanup(up.Close)
+	in := testIntegration(t, keyManifest, up.URL)
+	base := startProxy(t, &Handler{Credentials: newFakeCreds("k")}, in)
+	req, _ := http.NewRequest("GET", base+"/x", nil)
+	req.Header.Set("Connection", "X-Private")
+	req.Header.Set("X-Private", "1")
+	req.Header.Set("X-Public", "1")
+	req.Header.Set("Keep-Alive", "timeout=5")
+	req.Header.Set("Expect", "100-continue")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, h := range []string{"X-Private", "Keep-Alive", "Expect"} {
+		if seen.Get(h) != "" {
+			t.Errorf("%s reached the upstream", h)
+		}
+	}
+	if seen.Get("X-Public") != "1" || seen.Get("Authorization") != "Bearer k" {
+		t.Errorf("the upstream saw %v", seen)
+	}
+	if resp.Header.Get("X-Up-Private") != "" || resp.Header.Get("Keep-Alive") != "" || resp.Header.Get("X-Up-Public") != "1" {
+		t.Errorf("the caller got %v", resp.Header)
+	}
+}

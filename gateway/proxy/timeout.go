@@ -22,7 +22,7 @@ var errHeaderTimeout = errors.New("upstream response headers timed out")
 
 // cancelOnClose ends the attempt's context when the body is closed. The body
 // of a 101 Switching Protocols stays an io.ReadWriteCloser:
-// ReverseProxy's upgrade handling writes to it.
+// upgrade writes to it.
 func cancelOnClose(body io.ReadCloser, cancel context.CancelCauseFunc) io.ReadCloser {
 	if rwc, ok := body.(io.ReadWriteCloser); ok {
 		return &cancelRWBody{ReadWriteCloser: rwc, cancel: cancel}
