@@ -117,16 +117,42 @@ func proxiedMe(t *testing.T, ctx context.Context, integration string) me {
 // openPopup clicks sel and returns a context attached to the window it opens.
 func openPopup(t *testing.T, ctx context.Context, sel string) context.Context {
 	t.Helper()
+	before := map[target.ID]bool{}
+	if infos, err := chromedp.Targets(ctx); err == nil {
+		for _, i := range infos {
+			before[i.TargetID] = true
+		}
+	}
 	ch := chromedp.WaitNewTarget(ctx, func(i *target.Info) bool { return i.Type == "page" })
 	run(t, ctx, "click "+sel, chromedp.Click(chromedp.CSS(sel)))
+	var first target.ID
 	select {
-	case id := <-ch:
-		pctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(id))
-		t.Cleanup(cancel)
-		return pctx
+	case first = <-ch:
 	case <-time.After(15 * time.Second):
 		t.Fatalf("%s opened no popup", sel)
-		return nil
+	}
+	// The first page target seen may be gone by the time it is attached
+	// to (Chromium can replace a new window's target as it navigates):
+	// then take the page that is there now.
+	deadline := time.Now().Add(15 * time.Second)
+	for id := first; ; {
+		pctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(id))
+		if _, err := chromedp.Run(pctx, chromedp.Location()); err == nil {
+			t.Cleanup(cancel)
+			return pctx
+		} else if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("%s: the popup cannot be attached to: %v", sel, err)
+		}
+		cancel()
+		time.Sleep(100 * time.Millisecond)
+		if infos, err := chromedp.Targets(ctx); err == nil {
+			for _, i := range infos {
+				if i.Type == "page" && !before[i.TargetID] {
+					id = i.TargetID
+				}
+			}
+		}
 	}
 }
 
