@@ -170,7 +170,7 @@ func (c *Client) exchange(ctx context.Context, cc *clientConn, req *http.Request
 	stop := context.AfterFunc(ctx, func() { _ = cc.conn.SetDeadline(aLongTimeAgo) })
 	fail := func(err error) (*http.Response, bool, error) {
 		stop()
-		cc.conn.Close()
+		_ = cc.conn.Close()
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, false, ctxErr
 		}
@@ -201,7 +201,7 @@ func (c *Client) exchange(ctx context.Context, cc *clientConn, req *http.Request
 		nothingRead := cc.limit == c.maxHeaderBytes()
 		if reused && nothingRead && ctx.Err() == nil && replayable(req) && !isTimeout(err) {
 			stop()
-			cc.conn.Close()
+			_ = cc.conn.Close()
 			return nil, true, err
 		}
 		if werr != nil {
@@ -323,43 +323,45 @@ var hopHeaders = map[string]bool{
 // its length or chunked when unknown.
 func writeRequest(w *bufio.Writer, req *http.Request) error {
 	upgrade := req.Header.Get("Upgrade") != ""
-	w.WriteString(req.Method)
-	w.WriteByte(' ')
-	w.WriteString(req.URL.RequestURI())
-	w.WriteString(" HTTP/1.1\r\nHost: ")
+	head := w.AvailableBuffer() // appended to in place while it fits
+	head = append(head, req.Method...)
+	head = append(head, ' ')
+	head = append(head, req.URL.RequestURI()...)
+	head = append(head, " HTTP/1.1\r\nHost: "...)
 	host := req.Host
 	if host == "" {
 		host = req.URL.Host
 	}
-	w.WriteString(host)
-	w.WriteString("\r\n")
+	head = append(head, host...)
+	head = append(head, "\r\n"...)
 	for k, vv := range req.Header {
 		if hopHeaders[k] && !(upgrade && (k == "Connection" || k == "Upgrade")) {
 			continue
 		}
 		for _, v := range vv {
-			w.WriteString(k)
-			w.WriteString(": ")
-			w.WriteString(strings.TrimSpace(v))
-			w.WriteString("\r\n")
+			head = append(head, k...)
+			head = append(head, ": "...)
+			head = append(head, strings.TrimSpace(v)...)
+			head = append(head, "\r\n"...)
 		}
 	}
 	body := req.Body
 	if body == http.NoBody {
 		body = nil
 	}
-	var lenBuf [20]byte
 	switch {
 	case body == nil && !bodyless(req.Method):
-		w.WriteString("Content-Length: 0\r\n\r\n")
-		return nil
+		_, err := w.Write(append(head, "Content-Length: 0\r\n\r\n"...))
+		return err
 	case body == nil:
-		w.WriteString("\r\n")
-		return nil
+		_, err := w.Write(append(head, "\r\n"...))
+		return err
 	case req.ContentLength > 0:
-		w.WriteString("Content-Length: ")
-		w.Write(strconv.AppendInt(lenBuf[:0], req.ContentLength, 10))
-		w.WriteString("\r\n\r\n")
+		head = append(head, "Content-Length: "...)
+		head = strconv.AppendInt(head, req.ContentLength, 10)
+		if _, err := w.Write(append(head, "\r\n\r\n"...)); err != nil {
+			return err
+		}
 		er := &errReader{r: io.LimitReader(body, req.ContentLength)}
 		n, err := io.Copy(w, er)
 		if er.err != nil {
@@ -370,7 +372,9 @@ func writeRequest(w *bufio.Writer, req *http.Request) error {
 		}
 		return err
 	default:
-		w.WriteString("Transfer-Encoding: chunked\r\n\r\n")
+		if _, err := w.Write(append(head, "Transfer-Encoding: chunked\r\n\r\n"...)); err != nil {
+			return err
+		}
 		cw := httputil.NewChunkedWriter(w)
 		er := &errReader{r: body}
 		buf := copyBuffers.Get().(*[]byte)
@@ -449,7 +453,7 @@ func (c *Client) dial(ctx context.Context, u *url.URL, key string) (*clientConn,
 		err := tc.HandshakeContext(hctx)
 		cancel()
 		if err != nil {
-			conn.Close()
+			_ = conn.Close()
 			return nil, err
 		}
 		conn = tc
@@ -473,7 +477,7 @@ func (c *Client) take(key string) (*clientConn, bool) {
 		if time.Since(cc.idleSince) < c.idleTimeout() {
 			return cc, true
 		}
-		cc.conn.Close()
+		_ = cc.conn.Close()
 	}
 	return nil, false
 }
@@ -492,7 +496,7 @@ func (c *Client) put(cc *clientConn) {
 	list := c.idle[cc.key]
 	if len(list) >= max {
 		c.mu.Unlock()
-		cc.conn.Close()
+		_ = cc.conn.Close()
 		return
 	}
 	c.idle[cc.key] = append(list, cc)
@@ -521,7 +525,7 @@ func (c *Client) closeIdle() {
 			keep := list[:0]
 			for _, cc := range list {
 				if time.Since(cc.idleSince) >= c.idleTimeout() {
-					cc.conn.Close()
+					_ = cc.conn.Close()
 					continue
 				}
 				keep = append(keep, cc)
@@ -549,7 +553,7 @@ func (c *Client) CloseIdleConnections() {
 	defer c.mu.Unlock()
 	for key, list := range c.idle {
 		for _, cc := range list {
-			cc.conn.Close()
+			_ = cc.conn.Close()
 		}
 		delete(c.idle, key)
 	}
@@ -594,7 +598,7 @@ func (b *clientBody) release(atEOF bool) {
 		b.c.put(b.cc) // the next exchange sets its own deadlines
 		return
 	}
-	b.cc.conn.Close()
+	_ = b.cc.conn.Close()
 }
 
 // upgradedConn is the body of a 101 answer: the connection, reading first

@@ -31,7 +31,7 @@ func newRawUpstream(t *testing.T, answer func(conn, n int, head string) (reply s
 		t.Fatal(err)
 	}
 	u := &rawUpstream{ln: ln}
-	t.Cleanup(func() { ln.Close() })
+	t.Cleanup(func() { _ = ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -40,7 +40,7 @@ func newRawUpstream(t *testing.T, answer func(conn, n int, head string) (reply s
 			}
 			id := int(u.conns.Add(1))
 			go func() {
-				defer c.Close()
+				defer func() { _ = c.Close() }()
 				br := bufio.NewReader(c)
 				for n := 1; ; n++ {
 					req, err := http.ReadRequest(br)

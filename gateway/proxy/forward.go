@@ -328,7 +328,7 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request, resp *http.Res
 		h.writeError(w, r.Context(), p.Integration, &sendError{host: p.Integration.ID, err: fmt.Errorf("the caller's connection cannot be taken over: %w", err)})
 		return
 	}
-	defer front.Close()
+	defer func() { _ = front.Close() }()
 	if _, err := brw.WriteString("HTTP/1.1 101 Switching Protocols\r\n"); err != nil {
 		return
 	}
