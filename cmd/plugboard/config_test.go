@@ -180,6 +180,44 @@ func TestServeAdminListener(t *testing.T) {
 	if get("/v1/integrations", "") != 404 {
 		t.Error("the admin listener serves public routes")
 	}
+	if get("/debug/pprof/heap", "") != 404 {
+		t.Error("profiles are served without --pprof")
+	}
+}
+
+// TestServePprof: with --pprof, Go's profiles are served on the admin
+// listener only, without the command line; without --admin-listen the
+// flag is refused.
+func TestServePprof(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	copyShipped(t, filepath.Join(dir, "integrations.d"), "stripe")
+	g := startGateway(t, dir, serveEnv("PLUGBOARD_ADMIN_TOKEN=admin-listener-token-0123"), "--admin-listen", "127.0.0.1:0", "--pprof", "--log-format", "json")
+	m := regexp.MustCompile(`"msg":"admin listener[^"]*","addr":"([^"]+)"`).FindStringSubmatch(g.stderr.String())
+	if m == nil {
+		t.Fatalf("no admin listener logged:\n%s", g.stderr)
+	}
+	get := func(url string) (int, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if status, body := get("http://" + m[1] + "/debug/pprof/goroutine?debug=1"); status != 200 || !strings.Contains(body, "goroutine profile:") {
+		t.Errorf("goroutine profile on the admin listener: %d %.200s", status, body)
+	}
+	if status, _ := get("http://" + m[1] + "/debug/pprof/cmdline"); status == 200 {
+		t.Error("the command line is served")
+	}
+	if r := g.do("GET", "/debug/pprof/heap", ""); r.status != 404 {
+		t.Errorf("public listener serves profiles: %d", r.status)
+	}
+	if r := runServeCmd(t, t.TempDir(), serveEnv(), "serve", "--pprof"); r.code != 2 || !strings.Contains(r.stderr, "--pprof needs --admin-listen") {
+		t.Errorf("--pprof alone: exit %d, %s", r.code, r.stderr)
+	}
 }
 
 // TestServeProjectDisplayAndTokenLifetime: the project's display name and

@@ -31,7 +31,10 @@ func TestServeHelpListsEveryRoute(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	hooks := &webhook.Config{Endpoints: []webhook.Endpoint{{ProjectID: "dev", URL: "https://app.example.com/hooks", Secret: make([]byte, 32)}}}
-	srv, err := gateway.New(gateway.Config{ManifestDir: t.TempDir(), Store: st, Keyring: kr, Demo: &gateway.Demo{}, Webhooks: hooks})
+	// With an admin listener and --pprof, every route there is: the
+	// public listener's and the admin listener's.
+	srv, err := gateway.New(gateway.Config{ManifestDir: t.TempDir(), Store: st, Keyring: kr, Demo: &gateway.Demo{}, Webhooks: hooks,
+		SeparateAdmin: true, Profiling: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,7 +110,11 @@ Routes (serve_test.go holds this list to the routes the gateway mounts):
                                            (workflow routes: with a store, when webhooks, health checks
                                            or workflows are configured at startup)
                                            (/metrics, /admin/v1 and the console move to --admin-listen when set)
-  GET    /debug/pprof/...                  Go runtime profiles: on --admin-listen only, with --pprof, no token
+  GET    /debug/pprof/{$}                  with --pprof, on --admin-listen only and without a token: Go's profiles
+  GET    /debug/pprof/{name}               one named profile: heap, allocs, goroutine, mutex, block, threadcreate
+  GET    /debug/pprof/profile              CPU profile (?seconds=30), for go tool pprof
+  GET    /debug/pprof/trace                execution trace (?seconds=5)
+  GET    /debug/pprof/symbol               symbol lookup, for go tool pprof
   Public catalog (no token; never secrets)
   GET    /v1/integrations                  every integration's public metadata
   GET    /v1/integrations/{id}             one integration
