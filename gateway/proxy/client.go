@@ -171,11 +171,10 @@ func (c *Client) exchange(ctx context.Context, cc *clientConn, req *http.Request
 	fail := func(err error) (*http.Response, bool, error) {
 		stop()
 		_ = cc.conn.Close()
-		if ctxErr := ctx.Err(); ctxErr != nil {
+		if ctxErr := contextError(ctx, err); ctxErr != nil {
 			return nil, false, ctxErr
 		}
-		var ne net.Error
-		if headerTimeout > 0 && errors.As(err, &ne) && ne.Timeout() && (!hasDeadline || headerDeadline.Before(deadline)) {
+		if headerTimeout > 0 && isTimeout(err) && (!hasDeadline || headerDeadline.Before(deadline)) {
 			return nil, false, &timeoutError{after: headerTimeout}
 		}
 		return nil, false, err
@@ -224,7 +223,7 @@ func (c *Client) exchange(ctx context.Context, cc *clientConn, req *http.Request
 		_ = cc.conn.SetDeadline(deadline)
 		cc.deadline = hasDeadline
 	}
-	resp.Body = &clientBody{c: c, cc: cc, body: resp.Body, stop: stop, reusable: !resp.Close && werr == nil}
+	resp.Body = &clientBody{c: c, cc: cc, ctx: ctx, body: resp.Body, stop: stop, reusable: !resp.Close && werr == nil}
 	return resp, false, nil
 }
 
@@ -243,6 +242,20 @@ func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 }
 
 var aLongTimeAgo = time.Unix(1, 0)
+
+// contextError is ctx's error when err came from ctx ending: its end
+// (the connection's deadline set to the past) or its deadline, which the
+// connection's own deadline may reach a moment before ctx's timer does.
+func contextError(ctx context.Context, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
+	if d, ok := ctx.Deadline(); ok && isTimeout(err) && !time.Now().Before(d) {
+		<-ctx.Done() // due now
+		return ctx.Err()
+	}
+	return nil
+}
 
 func isTimeout(err error) bool {
 	var ne net.Error
@@ -563,6 +576,7 @@ func (c *Client) CloseIdleConnections() {
 // back to the pool; closed before, the connection is closed.
 type clientBody struct {
 	c        *Client
+	ctx      context.Context
 	cc       *clientConn
 	body     io.ReadCloser
 	stop     func() bool
@@ -579,6 +593,9 @@ func (b *clientBody) Read(p []byte) (int, error) {
 		b.release(true)
 	} else if err != nil {
 		b.release(false)
+		if ctxErr := contextError(b.ctx, err); ctxErr != nil {
+			err = ctxErr
+		}
 	}
 	return n, err
 }

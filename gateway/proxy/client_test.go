@@ -143,6 +143,16 @@ func TestClientHeaderTimeout(t *testing.T) {
 	if _, body, err := get(t, c, context.Background(), up.URL+"/slow-body", 100*time.Millisecond); err != nil || body != "xxx" {
 		t.Fatalf("slow body: %q %v, want xxx", body, err)
 	}
+	// The caller's deadline ends the attempt with the context's error, not
+	// the connection's (its deadline may fire a moment before the context's).
+	for range 5 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+		_, _, err := get(t, c, ctx, up.URL+"/late", time.Second)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("past the caller's deadline: %v, want context.DeadlineExceeded", err)
+		}
+	}
 	// The caller going away ends the wait at once, with its own error.
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
