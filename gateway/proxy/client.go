@@ -73,6 +73,7 @@ func WithHeaderTimeout(ctx context.Context, d time.Duration) context.Context {
 // clientConn is one upstream connection and its buffers.
 type clientConn struct {
 	conn      net.Conn
+	raw       net.Conn // the connection under TLS, or conn
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	key       string
@@ -452,6 +453,7 @@ func (c *Client) dial(ctx context.Context, u *url.URL, key string) (*clientConn,
 	if err != nil {
 		return nil, err
 	}
+	raw := conn
 	if u.Scheme == "https" {
 		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 		if c.TLS != nil {
@@ -471,7 +473,7 @@ func (c *Client) dial(ctx context.Context, u *url.URL, key string) (*clientConn,
 		}
 		conn = tc
 	}
-	cc := &clientConn{conn: conn, key: key}
+	cc := &clientConn{conn: conn, raw: raw, key: key}
 	cc.br = bufio.NewReaderSize(cc, 4<<10)
 	cc.bw = bufio.NewWriterSize(conn, 4<<10)
 	return cc, nil
@@ -479,21 +481,32 @@ func (c *Client) dial(ctx context.Context, u *url.URL, key string) (*clientConn,
 
 // take returns the most recently idle connection for key, if any.
 func (c *Client) take(key string) (*clientConn, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	list := c.idle[key]
-	for len(list) > 0 {
+	for {
+		c.mu.Lock()
+		list := c.idle[key]
+		if len(list) == 0 {
+			c.mu.Unlock()
+			return nil, false
+		}
 		cc := list[len(list)-1]
 		list[len(list)-1] = nil
-		list = list[:len(list)-1]
-		c.idle[key] = list
-		if time.Since(cc.idleSince) < c.idleTimeout() {
+		c.idle[key] = list[:len(list)-1]
+		c.mu.Unlock()
+		idle := time.Since(cc.idleSince)
+		// A connection idle for a while may have been closed by the
+		// upstream (many close after a few seconds): look before using it,
+		// since a request whose body cannot be sent again could not be
+		// retried on another.
+		if idle < c.idleTimeout() && (idle < idleCheckAfter || alive(cc.raw)) {
 			return cc, true
 		}
 		_ = cc.conn.Close()
 	}
-	return nil, false
 }
+
+// idleCheckAfter is how long a connection may sit idle before take looks
+// whether the upstream has closed it.
+var idleCheckAfter = time.Second
 
 // put keeps cc for the next request to its host, or closes it.
 func (c *Client) put(cc *clientConn) {

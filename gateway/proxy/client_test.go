@@ -246,3 +246,39 @@ func TestClientChunkedBodiesAndTLS(t *testing.T) {
 		t.Errorf("the upstream saw %v, want HTTP/1.1 chunked", p)
 	}
 }
+
+// A connection idle for longer than idleCheckAfter is looked at before
+// use: one the upstream closed is not used, so even a request whose body
+// cannot be sent again goes out on a new connection.
+func TestClientLooksAtLongIdleConnections(t *testing.T) {
+	defer func(d time.Duration) { idleCheckAfter = d }(idleCheckAfter)
+	idleCheckAfter = 0
+	up := newRawUpstream(t, func(_, _ int, _ string) (string, bool) { return okReply, true })
+	c := NewClient(nil)
+	defer c.CloseIdleConnections()
+	if _, body, err := get(t, c, context.Background(), up.url()+"/x", 0); err != nil || body != "{}" {
+		t.Fatalf("first: %q %v", body, err)
+	}
+	time.Sleep(50 * time.Millisecond) // the upstream's close arrives
+	req, _ := http.NewRequest("POST", up.url()+"/x", io.NopCloser(strings.NewReader(`{"a":1}`)))
+	req.ContentLength = 7
+	resp, err := c.send(context.Background(), req, 0)
+	if err != nil {
+		t.Fatalf("a body that cannot be sent again, after the upstream closed the idle connection: %v", err)
+	}
+	resp.Body.Close()
+	if n := up.conns.Load(); n != 2 {
+		t.Errorf("%d connections, want 2", n)
+	}
+	// An open idle connection passes the look and is reused.
+	up2 := newRawUpstream(t, func(_, _ int, _ string) (string, bool) { return okReply, false })
+	for range 3 {
+		if _, _, err := get(t, c, context.Background(), up2.url()+"/x", 0); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := up2.conns.Load(); n != 1 {
+		t.Errorf("%d connections to an upstream that keeps them open, want 1", n)
+	}
+}
