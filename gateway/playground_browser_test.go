@@ -124,7 +124,18 @@ func openPopup(t *testing.T, ctx context.Context, sel string) context.Context {
 		}
 	}
 	ch := chromedp.WaitNewTarget(ctx, func(i *target.Info) bool { return i.Type == "page" })
-	run(t, ctx, "click "+sel, chromedp.Click(chromedp.CSS(sel)))
+	// The playground redraws its list when a status changes: a node found
+	// for the click may be replaced before it is clicked. Find it again.
+	for try := 1; ; try++ {
+		err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel)))
+		if err == nil {
+			break
+		}
+		if try == 5 || !strings.Contains(err.Error(), "Could not find node") {
+			t.Fatalf("click %s: %v", sel, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	var first target.ID
 	select {
 	case first = <-ch:
