@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,16 +19,23 @@ type notice struct{ project, user, integration string }
 
 var flushAll = notice{}
 
-// listen runs s.Listen until t ends and returns what fn receives, after
-// the first call (the flush that says Listen is listening).
-func listen(t *testing.T, s store.Notifier) <-chan notice {
+// listen runs s.Listen until t ends and returns what fn receives for
+// project (or for everything), after the first call (the flush that says
+// Listen is listening). The channel is the database's, and the schemas of
+// tests running at the same time in other packages announce their writes
+// on it too: only project's are this test's.
+func listen(t *testing.T, s store.Notifier, project string) <-chan notice {
 	t.Helper()
 	ch := make(chan notice, 100)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = s.Listen(ctx, func(project, user, integration string) { ch <- notice{project, user, integration} })
+		_ = s.Listen(ctx, func(p, user, integration string) {
+			if p == "" || p == project {
+				ch <- notice{p, user, integration}
+			}
+		})
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	if got := nextNotice(t, ch); got != flushAll {
@@ -64,12 +72,13 @@ func TestPostgresListen(t *testing.T) {
 	if _, err := raw.Exec(ctx, "LISTEN plugboard_connections"); err != nil {
 		t.Fatal(err)
 	}
-	events := listen(t, a)
+	p1 := "listen-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	events := listen(t, a, p1)
 
-	github, zendesk := notice{"p1", "u1", "github"}, notice{"p1", "u2", "zendesk"}
-	c1 := testConnection("p1", "u1", "github", "SECRET-TOKEN-1")
-	c2 := testConnection("p1", "u1", "github", "SECRET-TOKEN-2")
-	z := testConnection("p1", "u2", "zendesk", "SECRET-TOKEN-3")
+	github, zendesk := notice{p1, "u1", "github"}, notice{p1, "u2", "zendesk"}
+	c1 := testConnection(p1, "u1", "github", "SECRET-TOKEN-1")
+	c2 := testConnection(p1, "u1", "github", "SECRET-TOKEN-2")
+	z := testConnection(p1, "u2", "zendesk", "SECRET-TOKEN-3")
 	for _, c := range []*connection.Connection{c1, c2, z} {
 		if err := b.Create(ctx, c); err != nil {
 			t.Fatal(err)
@@ -89,7 +98,7 @@ func TestPostgresListen(t *testing.T) {
 	if _, err := b.WithLock(ctx, c1.ID, func(*connection.Connection) (*connection.Connection, error) { return nil, nil }); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.SetDefault(ctx, "p1", "u1", c1.ID); err != nil { // already the default: no change
+	if err := b.SetDefault(ctx, p1, "u1", c1.ID); err != nil { // already the default: no change
 		t.Fatal(err)
 	}
 	if err := b.PutTicket(ctx, "state", "k", []byte("v"), time.Now().Add(time.Minute)); err != nil {
@@ -107,7 +116,7 @@ func TestPostgresListen(t *testing.T) {
 	expectNotice(t, events, "a failed Update, a WithLock that wrote nothing, a SetDefault of the default, "+
 		"a ticket, a Rotate and an Update", zendesk)
 
-	if err := b.SetDefault(ctx, "p1", "u1", c2.ID); err != nil {
+	if err := b.SetDefault(ctx, p1, "u1", c2.ID); err != nil {
 		t.Fatal(err)
 	}
 	expectNotice(t, events, "SetDefault", github)
@@ -115,12 +124,12 @@ func TestPostgresListen(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectNotice(t, events, "WithLock's write", zendesk)
-	if err := b.Delete(ctx, "p1", "u1", c1.ID); err != nil {
+	if err := b.Delete(ctx, p1, "u1", c1.ID); err != nil {
 		t.Fatal(err)
 	}
 	expectNotice(t, events, "Delete", github)
 	// A's own writes are announced to A too.
-	if err := a.Delete(ctx, "p1", "u2", z.ID); err != nil {
+	if err := a.Delete(ctx, p1, "u2", z.ID); err != nil {
 		t.Fatal(err)
 	}
 	expectNotice(t, events, "Delete on the listening store", zendesk)
@@ -148,7 +157,8 @@ func TestPostgresListen(t *testing.T) {
 // reconnects by itself and says that anything may have changed meanwhile.
 func TestPostgresListenReconnects(t *testing.T) {
 	dsn, _, a, b := twoReplicas(t)
-	events := listen(t, a)
+	p1 := "reconnect-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	events := listen(t, a, p1)
 
 	var killed int
 	if err := rawPostgres(t, dsn).QueryRow(t.Context(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
@@ -160,11 +170,11 @@ func TestPostgresListenReconnects(t *testing.T) {
 	}
 	expectNotice(t, events, "the listening session was terminated", flushAll)
 
-	c := testConnection("p1", "u1", "github", "tok")
+	c := testConnection(p1, "u1", "github", "tok")
 	if err := b.Create(t.Context(), c); err != nil {
 		t.Fatal(err)
 	}
-	expectNotice(t, events, "Create after the reconnection", notice{"p1", "u1", "github"})
+	expectNotice(t, events, "Create after the reconnection", notice{p1, "u1", "github"})
 }
 
 // TestPostgresListenReturns: Listen returns ctx.Err() when its context
