@@ -701,7 +701,7 @@ func TestProxyURLHeaderStaysOnTheHost(t *testing.T) {
 	for _, bad := range []string{"https://evil.example.com/api/me", "http://user:pw@" + strings.TrimPrefix(e.provider.URL, "http://") + "/api/me", "/api/me",
 		e.provider.URL + "/api/%2e%2e/x", e.provider.URL + "/admin/me", e.provider.URL + "/", e.provider.URL, e.provider.URL + "/apievil/me", e.provider.URL + "/ap",
 		e.provider.URL + "/API/me", e.provider.URL + "/api/%252e%252e/x", e.provider.URL + "/api/%EF%BC%8E%EF%BC%8E/x", e.provider.URL + "/api/..%3f/x",
-		e.provider.URL + "/api/../admin", e.provider.URL + "/%61pi/me"} {
+		e.provider.URL + "/api/../admin", e.provider.URL + "/%61pi/me", e.provider.URL + "/api/me?a=1 HTTP/1.1"} {
 		r := e.do("GET", "/projects/dev/sdk/proxy/custom/fakekey", tok, nil, map[string]string{"X-Paragon-Proxy-Url": bad})
 		if r.status != 400 || !strings.Contains(r.body, "path_refused") {
 			t.Errorf("%s: %d %s", bad, r.status, r.body)

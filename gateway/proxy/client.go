@@ -28,8 +28,8 @@ import (
 // the same way); a connection carries one request at a time.
 //
 // Each attempt is bounded by its context (its deadline and its end) and,
-// up to the answer's headers, by the header timeout put in the context
-// with WithHeaderTimeout. An idle connection that the upstream closed in
+// for the proxy, up to the answer's headers by the integration's
+// api.timeout. An idle connection that the upstream closed in
 // the meantime is replaced once, when the request can be sent again.
 type Client struct {
 	// Dial opens connections; nil dials directly. The gateway's is its
@@ -61,14 +61,6 @@ const (
 	defaultMaxHeaderBytes = 1 << 20
 	tlsHandshakeTimeout   = 10 * time.Second
 )
-
-type headerTimeoutKey struct{}
-
-// WithHeaderTimeout bounds a Client attempt made with ctx by d up to the
-// answer's headers; the body may then take as long as ctx allows.
-func WithHeaderTimeout(ctx context.Context, d time.Duration) context.Context {
-	return context.WithValue(ctx, headerTimeoutKey{}, d)
-}
 
 // clientConn is one upstream connection and its buffers.
 type clientConn struct {
@@ -103,14 +95,15 @@ var errHeadTooLarge = errors.New("the answer's status line and headers are too l
 // its end or closed. The body of a 101 Switching Protocols is the
 // connection itself (an io.ReadWriteCloser).
 func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
-	headerTimeout, _ := req.Context().Value(headerTimeoutKey{}).(time.Duration)
-	return c.send(req.Context(), req, headerTimeout)
+	return c.send(req.Context(), req, 0)
 }
 
-// send is RoundTrip with the request's context and header timeout given
-// (req's own context is not used).
+// send is RoundTrip with the request's context given (req's own is not
+// used) and, when headerTimeout is above 0, the answer's headers due
+// within it.
 func (c *Client) send(ctx context.Context, req *http.Request, headerTimeout time.Duration) (*http.Response, error) {
-	if err := checkRequest(req); err != nil {
+	target, err := checkRequest(req)
+	if err != nil {
 		if req.Body != nil {
 			req.Body.Close()
 		}
@@ -132,7 +125,7 @@ func (c *Client) send(ctx context.Context, req *http.Request, headerTimeout time
 				return nil, err
 			}
 		}
-		resp, retry, err := c.exchange(ctx, cc, req, headerTimeout, reused)
+		resp, retry, err := c.exchange(ctx, cc, req, target, headerTimeout, reused)
 		if err == nil {
 			return resp, nil
 		}
@@ -154,7 +147,7 @@ func (c *Client) send(ctx context.Context, req *http.Request, headerTimeout time
 
 // exchange sends req on cc and reads the answer's head. retry reports that
 // nothing came back on a reused connection and req can be sent again.
-func (c *Client) exchange(ctx context.Context, cc *clientConn, req *http.Request, headerTimeout time.Duration, reused bool) (_ *http.Response, retry bool, err error) {
+func (c *Client) exchange(ctx context.Context, cc *clientConn, req *http.Request, target string, headerTimeout time.Duration, reused bool) (_ *http.Response, retry bool, err error) {
 	deadline, hasDeadline := ctx.Deadline()
 	headerDeadline := deadline
 	if headerTimeout > 0 {
@@ -180,7 +173,7 @@ func (c *Client) exchange(ctx context.Context, cc *clientConn, req *http.Request
 		}
 		return nil, false, err
 	}
-	werr := writeRequest(cc.bw, req)
+	werr := writeRequest(cc.bw, req, target)
 	if werr == nil {
 		werr = cc.bw.Flush()
 	}
@@ -278,28 +271,37 @@ func (c *Client) maxHeaderBytes() int64 {
 // checkRequest refuses what cannot be written as an HTTP/1.1 request: the
 // same checks http.Transport makes, so a value rendered from a credential
 // cannot add a header or a request.
-func checkRequest(req *http.Request) error {
+func checkRequest(req *http.Request) (target string, err error) {
 	u := req.URL
 	if u == nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("unsupported URL %q: want http or https with a host", u.Redacted())
+		return "", fmt.Errorf("unsupported URL %q: want http or https with a host", u.Redacted())
 	}
 	if !validMethod(req.Method) {
-		return fmt.Errorf("invalid method %q", req.Method)
+		return "", fmt.Errorf("invalid method %q", req.Method)
 	}
 	for k, vv := range req.Header {
 		if !httpguts.ValidHeaderFieldName(k) {
-			return fmt.Errorf("invalid header field name %q", k)
+			return "", fmt.Errorf("invalid header field name %q", k)
 		}
 		for _, v := range vv {
 			if !httpguts.ValidHeaderFieldValue(v) {
-				return fmt.Errorf("invalid header field value for %q", k)
+				return "", fmt.Errorf("invalid header field value for %q", k)
 			}
 		}
 	}
-	if strings.ContainsAny(u.Host, " \r\n\t") {
-		return fmt.Errorf("invalid host %q", u.Host)
+	if !httpguts.ValidHostHeader(u.Host) || (req.Host != "" && !httpguts.ValidHostHeader(req.Host)) {
+		return "", fmt.Errorf("invalid host %q", u.Host)
 	}
-	return nil
+	// The request line's target: a space or a control character in the
+	// path or query (X-Paragon-Proxy-Url's query is the caller's) would
+	// end it early or start another line.
+	target = u.RequestURI()
+	for i := range len(target) {
+		if c := target[i]; c <= ' ' || c == 0x7f {
+			return "", errors.New("invalid request target: a space or a control character in the path or query")
+		}
+	}
+	return target, nil
 }
 
 func validMethod(m string) bool {
@@ -332,15 +334,15 @@ var hopHeaders = map[string]bool{
 }
 
 // writeRequest writes req's head and body to w in HTTP/1.1: the request
-// line with the URL's path and query, Host, the headers (but hop-by-hop
+// line with target (checkRequest's), Host, the headers (but hop-by-hop
 // ones; Connection and Upgrade stay on an upgrade) and the body, framed by
 // its length or chunked when unknown.
-func writeRequest(w *bufio.Writer, req *http.Request) error {
+func writeRequest(w *bufio.Writer, req *http.Request, target string) error {
 	upgrade := req.Header.Get("Upgrade") != ""
 	head := w.AvailableBuffer() // appended to in place while it fits
 	head = append(head, req.Method...)
 	head = append(head, ' ')
-	head = append(head, req.URL.RequestURI()...)
+	head = append(head, target...)
 	head = append(head, " HTTP/1.1\r\nHost: "...)
 	host := req.Host
 	if host == "" {

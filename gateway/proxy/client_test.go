@@ -174,6 +174,16 @@ func TestClientRefusesHeaderInjection(t *testing.T) {
 			t.Errorf("%q: %v, want refused", v, err)
 		}
 	}
+	// Nor can a space in the query end the request line early.
+	req, _ := http.NewRequest("GET", up.url()+"/x", nil)
+	req.URL.RawQuery = "a=1 HTTP/1.1\r\nX-Injected: 1"
+	if _, err := c.send(context.Background(), req, 0); err == nil || !strings.Contains(err.Error(), "invalid request target") {
+		t.Errorf("a space in the query: %v, want refused", err)
+	}
+	req.URL.RawQuery = "a=1 b"
+	if _, err := c.send(context.Background(), req, 0); err == nil || !strings.Contains(err.Error(), "invalid request target") {
+		t.Errorf("a space in the query: %v, want refused", err)
+	}
 	if n := up.conns.Load(); n != 0 {
 		t.Errorf("%d connections opened for refused requests", n)
 	}

@@ -148,7 +148,8 @@ func (h *Handler) plan(w http.ResponseWriter, r *http.Request, req Request) (*pl
 	rawPath, query := req.Path, r.URL.RawQuery
 	if pu := r.Header.Get(ProxyURLHeader); pu != "" {
 		u, err := url.Parse(pu)
-		if err != nil || !u.IsAbs() || u.Opaque != "" || u.User != nil || u.Fragment != "" || strings.Contains(pu, "#") {
+		// A raw space would reach the request line (url.Parse keeps one in a query).
+		if err != nil || !u.IsAbs() || u.Opaque != "" || u.User != nil || u.Fragment != "" || strings.ContainsAny(pu, "# ") {
 			return nil, apierror.New(http.StatusBadRequest, apierror.PathRefused, ProxyURLHeader+" must be an absolute URL on the API's host")
 		}
 		p.dest.absolute, p.dest.underBase, rawPath, query = u, true, u.EscapedPath(), u.RawQuery
