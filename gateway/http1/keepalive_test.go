@@ -1,0 +1,147 @@
+package http1_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestPipelining(t *testing.T) {
+	t.Parallel()
+	forKinds(t, func(t *testing.T, k kind) {
+		ts := startFunc(t, k, echo(nil))
+		cl := ts.dial()
+		cl.write("GET /one HTTP/1.1\r\n" + host + "\r\nPOST /two HTTP/1.1\r\n" + host + "Content-Length: 3\r\n\r\nabcGET /three HTTP/1.1\r\n" + host + "\r\n")
+		for _, want := range []string{"/one", "/two", "/three"} {
+			a := cl.answer("")
+			if a.StatusCode != 200 || a.Header.Get("X-Path") != want {
+				t.Errorf("answer %d for %q, want 200 for %s", a.StatusCode, a.Header.Get("X-Path"), want)
+			}
+		}
+	})
+}
+
+func TestKeepAliveHTTP10(t *testing.T) {
+	t.Parallel()
+	forKinds(t, func(t *testing.T, k kind) {
+		ts := startFunc(t, k, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") })
+
+		cl := ts.dial()
+		cl.write("GET / HTTP/1.0\r\n\r\n")
+		if a := cl.answer(""); a.StatusCode != 200 || a.body != "hi" {
+			t.Errorf("answer %d %q", a.StatusCode, a.body)
+		}
+		cl.wantClosed()
+
+		cl = ts.dial()
+		cl.write("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+		a := cl.answer("")
+		if a.StatusCode != 200 || a.body != "hi" || a.ContentLength != 2 {
+			t.Errorf("answer %d %q (Content-Length %d), want 200 %q with Content-Length 2", a.StatusCode, a.body, a.ContentLength, "hi")
+		}
+		if a.Close {
+			t.Fatalf("the answer to a keep-alive HTTP/1.0 request closes the connection")
+		}
+		cl.write("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+		if a := cl.answer(""); a.StatusCode != 200 {
+			t.Errorf("second answer %d", a.StatusCode)
+		}
+	})
+}
+
+func TestConnectionClose(t *testing.T) {
+	t.Parallel()
+	t.Run("client", func(t *testing.T) {
+		t.Parallel()
+		forKinds(t, func(t *testing.T, k kind) {
+			var p paths
+			ts := startFunc(t, k, echo(&p))
+			cl := ts.dial()
+			cl.write("GET /one HTTP/1.1\r\n" + host + "Connection: close\r\n\r\nGET /two HTTP/1.1\r\n" + host + "\r\n")
+			a := cl.answer("")
+			if a.StatusCode != 200 || !a.Close {
+				t.Errorf("answer %d, close %v: want 200 with Connection: close", a.StatusCode, a.Close)
+			}
+			cl.wantClosed()
+			if s := p.list(); len(s) != 1 {
+				t.Errorf("the handler saw %q, want /one only", s)
+			}
+		})
+	})
+	t.Run("handler", func(t *testing.T) {
+		t.Parallel()
+		forKinds(t, func(t *testing.T, k kind) {
+			var p paths
+			ts := startFunc(t, k, func(w http.ResponseWriter, r *http.Request) {
+				p.add(r.RequestURI)
+				w.Header().Set("Connection", "close")
+				io.WriteString(w, "bye")
+			})
+			cl := ts.dial()
+			cl.write("GET /one HTTP/1.1\r\n" + host + "\r\nGET /two HTTP/1.1\r\n" + host + "\r\n")
+			if a := cl.answer(""); a.StatusCode != 200 || !a.Close {
+				t.Errorf("answer %d, close %v: want 200 with Connection: close", a.StatusCode, a.Close)
+			}
+			cl.wantClosed()
+			if s := p.list(); len(s) != 1 {
+				t.Errorf("the handler saw %q, want /one only", s)
+			}
+		})
+	})
+}
+
+// A small unread body is discarded and the connection reused; a huge one
+// closes the connection rather than reading it all (or hanging).
+func TestUnreadBody(t *testing.T) {
+	t.Parallel()
+	ignore := func(p *paths) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			p.add(r.RequestURI)
+			w.Header().Set("X-Path", r.URL.Path)
+			io.WriteString(w, "ignored")
+		}
+	}
+	for _, c := range []struct{ name, first string }{
+		{"Content-Length", "POST /one HTTP/1.1\r\n" + host + "Content-Length: 10000\r\n\r\n" + strings.Repeat("x", 10000)},
+		{"chunked", "POST /one HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\n2710\r\n" + strings.Repeat("x", 10000) + "\r\n0\r\n\r\n"},
+	} {
+		t.Run("small "+c.name, func(t *testing.T) {
+			t.Parallel()
+			forKinds(t, func(t *testing.T, k kind) {
+				var p paths
+				ts := startFunc(t, k, ignore(&p))
+				cl := ts.dial()
+				go io.WriteString(cl.conn, c.first+"GET /two HTTP/1.1\r\n"+host+"\r\n")
+				for _, want := range []string{"/one", "/two"} {
+					a := cl.answer("")
+					if a.StatusCode != 200 || a.Header.Get("X-Path") != want {
+						t.Errorf("answer %d for %q, want 200 for %s", a.StatusCode, a.Header.Get("X-Path"), want)
+					}
+				}
+			})
+		})
+	}
+	for _, c := range []struct{ name, head string }{
+		{"Content-Length", "POST /one HTTP/1.1\r\n" + host + "Content-Length: 104857600\r\n\r\n"},
+		{"chunked", "POST /one HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\n6400000\r\n"},
+	} {
+		t.Run("huge "+c.name, func(t *testing.T) {
+			t.Parallel()
+			forKinds(t, func(t *testing.T, k kind) {
+				var p paths
+				ts := startFunc(t, k, ignore(&p))
+				cl := ts.dial()
+				cl.write(c.head)
+				// 1 MiB of the 100 MiB, then the client waits: the server must
+				// not wait for the rest.
+				go io.WriteString(cl.conn, strings.Repeat("x", 1<<20))
+				a := cl.answer("")
+				if a.StatusCode != 200 || a.body != "ignored" {
+					t.Errorf("answer %d %q, want 200 %q", a.StatusCode, a.body, "ignored")
+				}
+				cl.wantClosed()
+			})
+		})
+	}
+}
