@@ -73,7 +73,7 @@ func forKinds(t *testing.T, f func(t *testing.T, k kind)) {
 const wait = 5 * time.Second
 
 type testServer struct {
-	t      *testing.T
+	t      testing.TB
 	kind   kind
 	srv    server
 	addr   string
@@ -83,7 +83,7 @@ type testServer struct {
 
 // start serves cfg on a fresh 127.0.0.1 listener until the test ends. Unless
 // cfg has an ErrorLog, the server logs to ts.log.
-func start(t *testing.T, k kind, cfg config) *testServer {
+func start(t testing.TB, k kind, cfg config) *testServer {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -107,7 +107,7 @@ func start(t *testing.T, k kind, cfg config) *testServer {
 }
 
 // startFunc is start with only a handler.
-func startFunc(t *testing.T, k kind, h http.HandlerFunc) *testServer {
+func startFunc(t testing.TB, k kind, h http.HandlerFunc) *testServer {
 	t.Helper()
 	return start(t, k, config{Handler: h})
 }
