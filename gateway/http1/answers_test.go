@@ -475,3 +475,55 @@ func TestPanic(t *testing.T) {
 		}
 	})
 }
+
+// A handler cannot split the answer with CR or LF in its headers: they do
+// not reach the wire as a header of their own.
+func TestAnswerHeaderInjection(t *testing.T) {
+	t.Parallel()
+	forKinds(t, func(t *testing.T, k kind) {
+		ts := startFunc(t, k, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Value", "a\r\nSet-Cookie: value=1")
+			w.Header().Set("X-Lf", "a\nSet-Cookie: lf=1")
+			w.Header()["X-Name\r\nSet-Cookie: name=1\r\nX"] = []string{"v"}
+			w.Header()["Bad Name"] = []string{"v"}
+			io.WriteString(w, "body")
+		})
+		cl := ts.dial()
+		cl.write("GET / HTTP/1.1\r\n" + host + "\r\nGET / HTTP/1.1\r\n" + host + "\r\n")
+		for range 2 {
+			a := cl.answer("")
+			if c := a.Header.Values("Set-Cookie"); len(c) > 0 {
+				t.Errorf("injected Set-Cookie: %q", c)
+			}
+			if _, ok := a.Header["Bad Name"]; ok {
+				t.Errorf("a header name with a space reached the wire")
+			}
+			if a.StatusCode != 200 || a.body != "body" {
+				t.Errorf("answer %d %q, want 200 %q", a.StatusCode, a.body, "body")
+			}
+		}
+	})
+}
+
+// Trailers declared in the Trailer header, or set with http.TrailerPrefix,
+// follow a chunked body.
+func TestAnswerTrailers(t *testing.T) {
+	t.Parallel()
+	forKinds(t, func(t *testing.T, k kind) {
+		ts := startFunc(t, k, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Trailer", "Grpc-Status")
+			io.WriteString(w, "body")
+			w.Header().Set("Grpc-Status", "0")
+			w.Header().Set(http.TrailerPrefix+"X-Late", "late")
+		})
+		cl := ts.dial()
+		cl.write("GET / HTTP/1.1\r\n" + host + "\r\n")
+		a := cl.answer("")
+		if a.body != "body" || !slices.Equal(a.TransferEncoding, []string{"chunked"}) {
+			t.Errorf("answer %q with Transfer-Encoding %q, want %q chunked", a.body, a.TransferEncoding, "body")
+		}
+		if a.Trailer.Get("Grpc-Status") != "0" || a.Trailer.Get("X-Late") != "late" {
+			t.Errorf("trailers %v, want Grpc-Status: 0 and X-Late: late", a.Trailer)
+		}
+	})
+}

@@ -59,6 +59,9 @@ var refusals = []refusal{
 	{name: "header value with a bare CR", raw: "GET / HTTP/1.1\r\n" + host + "Foo: a\rb\r\n\r\n", want: []int{400}},
 	{name: "header obs-fold", raw: "GET / HTTP/1.1\r\n" + host + "Foo: a\r\n b\r\n\r\n", want: []int{400}, stricter: true},
 	{name: "header obs-fold with a tab", raw: "GET / HTTP/1.1\r\n" + host + "Foo: a\r\n\tb\r\n\r\n", want: []int{400}, stricter: true},
+	{name: "header value ends with a bare CR", raw: "GET / HTTP/1.1\r\n" + host + "Foo: a\r\r\n\r\n", want: []int{400}},
+	{name: "header name with NUL", raw: "GET / HTTP/1.1\r\n" + host + "Fo\x00o: a\r\n\r\n", want: []int{400}},
+	{name: "header name with a bare CR", raw: "GET / HTTP/1.1\r\n" + host + "Fo\ro: a\r\n\r\n", want: []int{400}},
 	{name: "first header starts with a space", raw: "GET / HTTP/1.1\r\n " + host + "\r\n", want: []int{400}},
 
 	// Host.
@@ -185,8 +188,38 @@ func TestMaxHeaderBytes(t *testing.T) {
 			t.Errorf("1000 headers: status %d, want 431", a.StatusCode)
 		}
 		cl.wantClosed()
+		// A long request line counts too (ours may say 414).
+		cl = ts.dial()
+		cl.write("GET /" + strings.Repeat("a", 16<<10) + " HTTP/1.1\r\n" + host + "\r\n")
+		if a := cl.answer(""); a.StatusCode != http.StatusRequestHeaderFieldsTooLarge && !(k.ours && a.StatusCode == http.StatusRequestURITooLong) {
+			t.Errorf("a 16 KiB request line: status %d, want 431", a.StatusCode)
+		}
+		cl.wantClosed()
 		if s := p.list(); !slices.Equal(s, []string{"/small"}) {
 			t.Errorf("the handler saw %q, want only /small", s)
+		}
+	})
+}
+
+// With MaxHeaderBytes 0 the limit is http.DefaultMaxHeaderBytes (1 MiB).
+func TestMaxHeaderBytesDefault(t *testing.T) {
+	t.Parallel()
+	forKinds(t, func(t *testing.T, k kind) {
+		var p paths
+		ts := startFunc(t, k, echo(&p))
+		cl := ts.dial()
+		cl.write("GET /ok HTTP/1.1\r\n" + host + "X-Pad: " + strings.Repeat("a", 900<<10) + "\r\n\r\n")
+		if a := cl.answer(""); a.StatusCode != 200 {
+			t.Errorf("a 900 KiB head: status %d, want 200", a.StatusCode)
+		}
+		cl = ts.dial()
+		go io.WriteString(cl.conn, "GET /big HTTP/1.1\r\n"+host+"X-Pad: "+strings.Repeat("a", 1100<<10)+"\r\n\r\n")
+		if a := cl.answer(""); a.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("a 1.1 MiB head: status %d, want 431", a.StatusCode)
+		}
+		cl.wantClosed()
+		if s := p.list(); !slices.Equal(s, []string{"/ok"}) {
+			t.Errorf("the handler saw %q, want only /ok", s)
 		}
 	})
 }
@@ -221,6 +254,8 @@ func TestChunkedBodyBroken(t *testing.T) {
 		{"size with a space", "5 5\r\nhello\r\n0\r\n\r\n"},
 		{"no CRLF after data", "5\r\nhelloXX0\r\n\r\n"},
 		{"size with a bare LF", "5\nhello\r\n0\r\n\r\n"},
+		{"extension of 16 KiB", "5;x=" + strings.Repeat("a", 16<<10) + "\r\nhello\r\n0\r\n\r\n"},
+		{"trailer without colon", "5\r\nhello\r\n0\r\nnot a trailer\r\n\r\n"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

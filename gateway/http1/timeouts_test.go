@@ -44,6 +44,38 @@ func TestReadHeaderTimeout(t *testing.T) {
 	})
 }
 
+// ReadHeaderTimeout runs from the head's first byte: a client that
+// trickles a byte at a time does not extend it.
+func TestReadHeaderTimeoutTrickle(t *testing.T) {
+	t.Parallel()
+	forKinds(t, func(t *testing.T, k kind) {
+		var p paths
+		ts := start(t, k, config{Handler: echo(&p), ReadHeaderTimeout: shortTimeout})
+		cl := ts.dial()
+		ended := make(chan struct{})
+		go func() {
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ended:
+					return
+				case <-tick.C:
+					if _, err := io.WriteString(cl.conn, "X"); err != nil {
+						return
+					}
+				}
+			}
+		}()
+		cl.write("GET / HTTP/1.1\r\n" + host + "X-Slow: ")
+		cl.wantEnd()
+		close(ended)
+		if s := p.list(); len(s) > 0 {
+			t.Errorf("the handler saw %q", s)
+		}
+	})
+}
+
 // An idle keep-alive connection is closed after IdleTimeout, or after
 // ReadTimeout when IdleTimeout is 0.
 func TestIdleTimeout(t *testing.T) {
