@@ -35,11 +35,16 @@ type Config struct {
 	Profiling bool
 	// DrainDelay keeps serving after SIGTERM with /readyz at 503, so load
 	// balancers take the replica out before the listener closes.
-	DrainDelay   time.Duration
-	PollInterval time.Duration // periodic rescan as a safety net for missed file events
-	Manifest     manifest.Options
-	Log          *slog.Logger
-	Version      string
+	DrainDelay time.Duration
+	// NetHTTPServer serves the public listener with net/http's server
+	// instead of the gateway's own HTTP/1.1 server (gateway/http1): the
+	// fallback, should a client need something only net/http does. The
+	// admin listener always uses net/http's.
+	NetHTTPServer bool
+	PollInterval  time.Duration // periodic rescan as a safety net for missed file events
+	Manifest      manifest.Options
+	Log           *slog.Logger
+	Version       string
 	// AccessLog writes one info line ("access") per request: its id,
 	// route, project, integration, user, method, status, gateway error
 	// code, upstream status and durations; never tokens, query strings,

@@ -475,7 +475,7 @@ func TestProxyRefusesHostilePathsOverTheWire(t *testing.T) {
 			continue
 		}
 		if status == 400 && body == "400 Bad Request" {
-			continue // refused by net/http itself (an invalid escape in the request line)
+			continue // refused by the HTTP server itself (an invalid escape in the request line)
 		}
 		if code := hdr.Get("X-Plugboard-Error"); (status != 400 || code != "path_refused") && (!mayPass || status != 404) {
 			t.Errorf("%q: status %d %s %s, want 400 path_refused", p, status, code, body)

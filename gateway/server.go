@@ -28,6 +28,7 @@ import (
 	"github.com/plugboardhq/plugboard/gateway/console"
 	"github.com/plugboardhq/plugboard/gateway/demo"
 	"github.com/plugboardhq/plugboard/gateway/egress"
+	"github.com/plugboardhq/plugboard/gateway/http1"
 	"github.com/plugboardhq/plugboard/gateway/integration"
 	"github.com/plugboardhq/plugboard/gateway/mcp"
 	"github.com/plugboardhq/plugboard/gateway/metrics"
@@ -316,12 +317,24 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin ...net.Listen
 		}
 	}
 	defer s.stopTracing()
-	servers := []*http.Server{newServer(s.handler)}
+	var public httpServer
+	if s.cfg.NetHTTPServer {
+		public = newServer(s.handler)
+	} else {
+		public = &http1.Server{
+			Handler:           s.handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		}
+	}
 	if s.mcp != nil {
 		// MCP sessions keep a stream open: end them, or they would hold
 		// the shutdown for the whole grace period.
-		servers[0].RegisterOnShutdown(s.mcp.Close)
+		public.RegisterOnShutdown(s.mcp.Close)
 	}
+	servers := []httpServer{public}
 	listeners := []net.Listener{ln}
 	for _, a := range admin {
 		servers = append(servers, newServer(s.adminHandler))
@@ -346,7 +359,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin ...net.Listen
 	}
 	errc := make(chan error, len(servers))
 	for i := range servers {
-		go func(srv *http.Server, l net.Listener) { errc <- srv.Serve(l) }(servers[i], listeners[i])
+		go func(srv httpServer, l net.Listener) { errc <- srv.Serve(l) }(servers[i], listeners[i])
 	}
 	select {
 	case err := <-errc:
@@ -394,6 +407,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin ...net.Listen
 	<-usageDone
 	s.log.Info("stopped")
 	return nil
+}
+
+// httpServer is net/http's server or the gateway's own (http1).
+type httpServer interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
+	RegisterOnShutdown(func())
 }
 
 // listenForChanges keeps the connection cache in step with other replicas:

@@ -178,7 +178,7 @@ type serveOptions struct {
 	projectName, projectLogo                                                  string
 	grace, poll, drain, maxTokenLifetime, accessLogFlush                      time.Duration
 	maxBody                                                                   int64
-	demo, accessLog, pprof                                                    bool
+	demo, accessLog, pprof, netHTTP                                           bool
 	egressAllow                                                               string
 	limits                                                                    limitFlags
 	secrets                                                                   secretFlags
@@ -258,6 +258,7 @@ func parseServeFlags(args []string, stdout, stderr io.Writer) (serveOptions, *fl
 	fs.StringVar(&o.adminToken, "admin-token", "", "bearer token for /admin/v1 (at least 16 characters; generated in dev mode)")
 	fs.StringVar(&o.mode, "mode", "auto", "dev, production, or auto (dev on a loopback --listen address)")
 	fs.DurationVar(&o.grace, "shutdown-grace", 20*time.Second, "on SIGTERM/SIGINT, how long in-flight requests may take to finish")
+	fs.BoolVar(&o.netHTTP, "net-http-server", false, "serve the public listener with Go's net/http server instead of Plugboard's own HTTP/1.1 server (a fallback; the admin listener always uses net/http)")
 	fs.DurationVar(&o.drain, "drain-delay", 0, "on SIGTERM/SIGINT, keep serving this long with /readyz at 503 before closing the listener, so load balancers stop sending traffic first")
 	fs.DurationVar(&o.poll, "poll-interval", 10*time.Second, "periodic rescan of the manifest folder, a safety net for missed file events (0 disables)")
 	fs.StringVar(&o.storePath, "store", "", "credential store: a SQLite file path (default <data>/plugboard.db), or a postgres:// URL shared by several replicas")
@@ -462,6 +463,7 @@ func (o serveOptions) gatewayConfig(set serveSettings, st store.Store, kr *seal.
 		AdminToken:           o.adminToken,
 		ShutdownGrace:        o.grace,
 		DrainDelay:           o.drain,
+		NetHTTPServer:        o.netHTTP,
 		SeparateAdmin:        o.adminListen != "",
 		Profiling:            o.pprof,
 		PollInterval:         o.poll,
