@@ -35,6 +35,7 @@ var refusals = []refusal{
 	{name: "target with DEL", raw: "GET /a\x7fb HTTP/1.1\r\n" + host + "\r\n", want: []int{400}},
 	{name: "target with a bare CR", raw: "GET /a\rb HTTP/1.1\r\n" + host + "\r\n", want: []int{400}},
 	{name: "target with NUL", raw: "GET /a\x00b HTTP/1.1\r\n" + host + "\r\n", want: []int{400}},
+	{name: "CONNECT", raw: "CONNECT example.com:443 HTTP/1.1\r\n" + host + "\r\n", want: []int{400, 405}, stricter: true},
 	{name: "version HTTP/1.2", raw: "GET / HTTP/1.2\r\n" + host + "\r\n", want: []int{505}, stricter: true},
 	{name: "version HTTP/2.0", raw: "GET / HTTP/2.0\r\n" + host + "\r\n", want: []int{505}, netHTTP: []int{400, 505}},
 	{name: "version HTTP/0.9", raw: "GET / HTTP/0.9\r\n" + host + "\r\n", want: []int{505}, netHTTP: []int{400, 505}},

@@ -120,6 +120,9 @@ func FuzzRequestParsing(f *testing.F) {
 			if i >= len(theirs) || theirs[i].status/100 != 2 {
 				t.Fatalf("answer %d: ours %d, net/http's %v: ours serves a request net/http refuses\nours: %v\nnet/http: %v", i, a.status, at(theirs, i), ours, theirs)
 			}
+			if theirs[i].echo == "" {
+				continue // net/http answered it itself (OPTIONS *): nothing to compare
+			}
 			if a.echo != theirs[i].echo {
 				t.Fatalf("answer %d: both served it, but parsed it differently:\nours:     %s\nnet/http: %s", i, decodeEcho(a.echo), decodeEcho(theirs[i].echo))
 			}
