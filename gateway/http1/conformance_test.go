@@ -290,6 +290,11 @@ func TestChunkedBodyBroken(t *testing.T) {
 				if n := strings.Count(rest, "HTTP/1.1 "); n > 1 {
 					t.Errorf("%d answers on the connection, want at most 1: %q", n, rest)
 				}
+				// The handler's answer says the connection ends, so that a
+				// client does not send another request on it.
+				if rest != "" && !strings.Contains(rest, "\r\nConnection: close\r\n") {
+					t.Errorf("the answer does not say Connection: close, yet the connection ends: %q", rest)
+				}
 			})
 		})
 	}
