@@ -144,4 +144,21 @@ func TestUnreadBody(t *testing.T) {
 			})
 		})
 	}
+	// A client that sent a part of a big body and waits for the answer
+	// before sending more (or sends slowly) gets it at once: the server
+	// does not wait for bytes it would only drop.
+	t.Run("huge Content-Length, client waits", func(t *testing.T) {
+		t.Parallel()
+		forKinds(t, func(t *testing.T, k kind) {
+			var p paths
+			ts := startFunc(t, k, ignore(&p))
+			cl := ts.dial()
+			cl.write("POST /one HTTP/1.1\r\n" + host + "Content-Length: 104857600\r\n\r\n" + strings.Repeat("x", 1024))
+			a := cl.answer("")
+			if a.StatusCode != 200 || a.body != "ignored" || !a.Close {
+				t.Errorf("answer %d %q (close %v), want 200 %q with Connection: close", a.StatusCode, a.body, a.Close, "ignored")
+			}
+			cl.wantClosed()
+		})
+	})
 }
