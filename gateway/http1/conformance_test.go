@@ -352,6 +352,28 @@ func TestExpectContinue(t *testing.T) {
 	})
 }
 
+// RFC 9110 section 10.1.1: a 100-continue expectation in an HTTP/1.0
+// request is ignored, and one on a request without content needs no 100.
+func TestExpectContinueIgnored(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ name, raw, body string }{
+		{"HTTP/1.0", "POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello", "hello"},
+		{"no content", "GET / HTTP/1.1\r\n" + host + "Expect: 100-continue\r\n\r\n", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			forKinds(t, func(t *testing.T, k kind) {
+				ts := startFunc(t, k, echo(nil))
+				cl := ts.dial()
+				cl.write(c.raw)
+				if a := cl.answer(""); a.StatusCode != 200 || a.body != c.body {
+					t.Errorf("answer %d %q, want 200 %q (and no 100)", a.StatusCode, a.body, c.body)
+				}
+			})
+		})
+	}
+}
+
 // Smuggling: the body ends where its framing says, and what follows is the
 // next request.
 func TestPipelinedAfterBody(t *testing.T) {

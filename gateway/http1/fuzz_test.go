@@ -84,6 +84,7 @@ func FuzzRequestParsing(f *testing.F) {
 		"POST /one HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\n5;x\r\nhello\r\n0\r\nT: 1\r\n\r\nGET /two HTTP/1.1\r\n" + host + "\r\n",
 		"POST /one HTTP/1.1\r\n" + host + "Content-Length: 44\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n" + host + "\r\n",
 		"POST /one HTTP/1.1\r\n" + host + "Expect: 100-continue\r\nContent-Length: 5\r\n\r\nhello",
+		"POST /one HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello",
 		"GET http://a.example/x HTTP/1.1\r\nHost: b.example\r\nConnection: close\r\n\r\n",
 		"GET /\r\n\r\n",
 		"\r\nGET / HTTP/1.1\r\n" + host + "\r\n",
