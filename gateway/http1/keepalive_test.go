@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestPipelining(t *testing.T) {
@@ -160,5 +161,67 @@ func TestUnreadBody(t *testing.T) {
 			}
 			cl.wantClosed()
 		})
+	})
+}
+
+// A head and body that arrive a byte at a time are read as when they
+// arrive at once.
+func TestRequestInPieces(t *testing.T) {
+	t.Parallel()
+	forKinds(t, func(t *testing.T, k kind) {
+		ts := startFunc(t, k, echo(nil))
+		cl := ts.dial()
+		raw := "POST /one HTTP/1.1\r\n" + host + "X-Long: " + strings.Repeat("v", 6000) + "\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" +
+			"GET /two HTTP/1.1\r\n" + host + "\r\n"
+		go func() {
+			for i := range len(raw) {
+				if _, err := cl.conn.Write([]byte{raw[i]}); err != nil {
+					return
+				}
+			}
+		}()
+		for _, want := range []string{"/one", "/two"} {
+			a := cl.answer("")
+			if a.StatusCode != 200 || a.Header.Get("X-Path") != want {
+				t.Errorf("answer %d for %q, want 200 for %s", a.StatusCode, a.Header.Get("X-Path"), want)
+			}
+		}
+	})
+}
+
+// A request pipelined while a handler runs long (so the server may be
+// watching the connection) is served next, and does not cancel the
+// running request's context.
+func TestPipelinedDuringLongHandler(t *testing.T) {
+	t.Parallel()
+	forKinds(t, func(t *testing.T, k kind) {
+		entered := make(chan struct{}, 1)
+		release := make(chan struct{})
+		ctxErr := make(chan error, 1)
+		ts := startFunc(t, k, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Path", r.URL.Path)
+			if r.URL.Path == "/slow" {
+				entered <- struct{}{}
+				<-release
+				ctxErr <- r.Context().Err()
+			}
+			io.WriteString(w, "done")
+		})
+		cl := ts.dial()
+		cl.write("GET /slow HTTP/1.1\r\n" + host + "\r\n")
+		recv(t, entered, "slow handler")
+		<-time.After(500 * time.Millisecond) // long enough for the server to watch the connection
+		cl.write("GET /two HTTP/1.1\r\n" + host + "\r\n")
+		<-time.After(100 * time.Millisecond) // for the watch to read the new request's first byte
+		close(release)
+		if err := recv(t, ctxErr, "context state"); err != nil {
+			t.Errorf("the running request's context: %v, want not cancelled", err)
+		}
+		for _, want := range []string{"/slow", "/two"} {
+			a := cl.answer("")
+			if a.StatusCode != 200 || a.Header.Get("X-Path") != want || a.body != "done" {
+				t.Errorf("answer %d %q for %q, want 200 for %s", a.StatusCode, a.body, a.Header.Get("X-Path"), want)
+			}
+		}
 	})
 }

@@ -250,3 +250,38 @@ func TestClose(t *testing.T) {
 		busy.wantClosed()
 	})
 }
+
+// A hijacked connection is the handler's: the server's timeouts no longer
+// apply to it.
+func TestHijackClearsDeadlines(t *testing.T) {
+	t.Parallel()
+	forKinds(t, func(t *testing.T, k kind) {
+		hijacked := make(chan error, 1)
+		ts := start(t, k, config{ReadHeaderTimeout: shortTimeout, ReadTimeout: shortTimeout, WriteTimeout: shortTimeout,
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				conn, brw, err := http.NewResponseController(w).Hijack()
+				hijacked <- err
+				if err != nil {
+					return
+				}
+				go func() {
+					defer conn.Close()
+					line, err := brw.ReadString('\n')
+					if err != nil {
+						return
+					}
+					io.WriteString(conn, "echo "+line)
+				}()
+			})})
+		cl := ts.dial()
+		cl.write("GET / HTTP/1.1\r\n" + host + "\r\n")
+		if err := recv(t, hijacked, "hijack"); err != nil {
+			t.Fatal(err)
+		}
+		<-time.After(3 * shortTimeout) // past every timeout of the server's
+		cl.write("ping\n")
+		if rest := cl.wantEnd(); rest != "echo ping\n" {
+			t.Errorf("got %q, want %q", rest, "echo ping\n")
+		}
+	})
+}
