@@ -452,6 +452,10 @@ func TestPanic(t *testing.T) {
 				panic("boom in the handler")
 			case "/abort":
 				panic(http.ErrAbortHandler)
+			case "/flushed":
+				io.WriteString(w, "partial")
+				http.NewResponseController(w).Flush()
+				panic(http.ErrAbortHandler)
 			}
 			io.WriteString(w, "fine")
 		})
@@ -465,7 +469,14 @@ func TestPanic(t *testing.T) {
 				t.Errorf("the panic was not logged; the log: %q", ts.log.String())
 			}
 		}
+		// A panic after the head went out must not end the body cleanly:
+		// the client has to see it cut.
 		cl := ts.dial()
+		cl.write("GET /flushed HTTP/1.1\r\n" + host + "\r\n")
+		if a, err := cl.read(""); err != nil || a.bodyErr == nil {
+			t.Errorf("after a panic mid-answer, the client read the answer whole (%v)", err)
+		}
+		cl = ts.dial()
 		cl.write("GET / HTTP/1.1\r\n" + host + "\r\n")
 		if a := cl.answer(""); a.body != "fine" {
 			t.Errorf("after the panics, %q, want %q", a.body, "fine")

@@ -69,6 +69,7 @@ var refusals = []refusal{
 	{name: "HTTP/1.1 without Host", raw: "GET / HTTP/1.1\r\n\r\n", want: []int{400}},
 	{name: "two Host headers", raw: "GET / HTTP/1.1\r\n" + host + host + "\r\n", want: []int{400}},
 	{name: "two different Host headers", raw: "GET / HTTP/1.1\r\n" + host + "Host: evil.example\r\n\r\n", want: []int{400}},
+	{name: "two Host headers, different case", raw: "GET / HTTP/1.1\r\n" + host + "host: evil.example\r\n\r\n", want: []int{400}},
 	{name: "Host with a space", raw: "GET / HTTP/1.1\r\nHost: exa mple.com\r\n\r\n", want: []int{400}},
 	{name: "Host with a quote", raw: "GET / HTTP/1.1\r\nHost: exa\"mple.com\r\n\r\n", want: []int{400}},
 
@@ -79,6 +80,7 @@ var refusals = []refusal{
 	{name: "Content-Length hex", raw: "POST / HTTP/1.1\r\n" + host + "Content-Length: 0x5\r\n\r\nhello", want: []int{400}},
 	{name: "Content-Length overflows", raw: "POST / HTTP/1.1\r\n" + host + "Content-Length: 99999999999999999999\r\n\r\nhello", want: []int{400}},
 	{name: "Content-Length twice, different", raw: "POST / HTTP/1.1\r\n" + host + "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", want: []int{400}},
+	{name: "Content-Length twice, different case", raw: "POST / HTTP/1.1\r\n" + host + "Content-Length: 5\r\ncontent-length: 6\r\n\r\nhello!", want: []int{400}},
 	{name: "Content-Length list, different", raw: "POST / HTTP/1.1\r\n" + host + "Content-Length: 5, 6\r\n\r\nhello!", want: []int{400}},
 	{name: "Content-Length empty", raw: "POST / HTTP/1.1\r\n" + host + "Content-Length: \r\n\r\n", want: []int{400}},
 	{name: "Transfer-Encoding gzip", raw: "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: gzip\r\n\r\n", want: []int{400, 501}, netHTTP: []int{501}},
