@@ -285,3 +285,19 @@ func TestHijackClearsDeadlines(t *testing.T) {
 		}
 	})
 }
+
+// ReadHeaderTimeout is for the head only: a body that comes after it has
+// passed is read (ReadTimeout, 0 here, bounds the body).
+func TestReadHeaderTimeoutNotForBody(t *testing.T) {
+	t.Parallel()
+	forKinds(t, func(t *testing.T, k kind) {
+		ts := start(t, k, config{Handler: echo(nil), ReadHeaderTimeout: shortTimeout})
+		cl := ts.dial()
+		cl.write("POST / HTTP/1.1\r\n" + host + "Content-Length: 5\r\n\r\nhe")
+		<-time.After(3 * shortTimeout) // past the head's timeout
+		cl.write("llo")
+		if a := cl.answer(""); a.StatusCode != 200 || a.body != "hello" {
+			t.Errorf("answer %d %q, want 200 %q", a.StatusCode, a.body, "hello")
+		}
+	})
+}
