@@ -143,6 +143,7 @@ Routes (serve_test.go holds this list to the routes the gateway mounts):
                                            answers with its response step once the run ends
   POST   /v2/projects/{pid}/sdk/events/trigger      an app event (SDK event()): starts the user's
                                            enabled workflows that listen for it; answers the run ids
+                                           (both: X-Paragon-Credential picks the user's connection runs use)
   POST   /events/projects/{pid}/sdk/triggers/{workflowId}  the same two under /events, for an SDK
   POST   /events/v2/projects/{pid}/sdk/events/trigger     whose HERMES_PUBLIC_URL is <gateway>/events
   GET    /v2/projects/{pid}/sdk/actions/build-oauth         the SDK popup's connect link
