@@ -192,11 +192,13 @@ func runServe(args []string, stdout, stderr io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	defer func() { err = o.startFailure(stderr, err) }()
+	var logs *logBuffer // set.logs, once resolved
+	defer func() { err = o.startFailure(stderr, logs, err) }()
 	set, err := o.resolve(fs, stderr)
 	if err != nil {
 		return err
 	}
+	logs = set.logs
 	if set.logs != nil {
 		defer set.logs.flushEvery(o.accessLogFlush)()
 	}
@@ -306,7 +308,12 @@ func (o serveOptions) usageError(stderr io.Writer, format string, a ...any) erro
 
 // startFailure reports why serve stopped with an error as a JSON log record
 // with --log-format json (exit status 1); otherwise run prints it as text.
-func (o serveOptions) startFailure(stderr io.Writer, err error) error {
+// Either comes after everything logged before: the access lines still
+// waiting in logs (nil: none are batched) are written first.
+func (o serveOptions) startFailure(stderr io.Writer, logs *logBuffer, err error) error {
+	if err != nil && logs != nil {
+		_ = logs.Flush() // a failed write to stderr leaves nowhere to report it
+	}
 	var ee exitError
 	if err == nil || o.logFormat != "json" || errors.As(err, &ee) {
 		return err
