@@ -127,7 +127,13 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		if span != nil {
 			attrs = append(attrs, slog.String("trace_id", span.SpanContext().TraceID().String()))
 		}
-		s.log.LogAttrs(ctx, level, accesslog.Message, attrs...)
+		// As s.log.LogAttrs would, but without capturing the caller's
+		// program counter for every line (no handler here shows it).
+		if h := s.log.Handler(); h.Enabled(ctx, level) {
+			rec := slog.NewRecord(start.Add(elapsed), level, accesslog.Message, 0)
+			rec.AddAttrs(attrs...)
+			_ = h.Handle(ctx, rec)
+		}
 	})
 }
 

@@ -48,7 +48,8 @@ type ConfigWebhook struct {
 }
 
 // ConfigLimits is the limits section (the --rate-*, --max-connections-*,
-// --refresh-cooldown, --max-cached-connections and --max-concurrent-refreshes flags); nil means not set.
+// --refresh-cooldown, --max-cached-connections, --max-concurrent-refreshes
+// and --workflow-* flags); nil or empty means not set.
 type ConfigLimits struct {
 	RateConnect                      string `yaml:"rateConnect"`
 	RateConnectIP                    string `yaml:"rateConnectIp"`
@@ -57,6 +58,12 @@ type ConfigLimits struct {
 	RefreshCooldown                  string `yaml:"refreshCooldown"`
 	MaxCachedConnections             *int   `yaml:"maxCachedConnections"`
 	MaxConcurrentRefreshes           *int   `yaml:"maxConcurrentRefreshes"`
+	WorkflowRunsPerProject           *int   `yaml:"workflowRunsPerProject"`
+	WorkflowRunsPerUser              *int   `yaml:"workflowRunsPerUser"`
+	WorkflowQueuedPerUser            *int   `yaml:"workflowQueuedPerUser"`
+	WorkflowMaxDuration              string `yaml:"workflowMaxDuration"`    // Go duration
+	WorkflowMaxPayload               *int64 `yaml:"workflowMaxPayload"`     // bytes
+	WorkflowRequestTimeout           string `yaml:"workflowRequestTimeout"` // Go duration
 }
 
 // ConfigSecrets is the secrets section: what manifests' secret references

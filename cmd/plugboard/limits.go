@@ -98,11 +98,16 @@ func limitValues(values map[string]string, cfg *manifest.Config) {
 	l := cfg.Limits
 	values["rate-connect"], values["rate-connect-ip"], values["refresh-cooldown"] = l.RateConnect, l.RateConnectIP, l.RefreshCooldown
 	values["trusted-proxies"] = strings.Join(cfg.TrustedProxies, ",")
+	values["workflow-max-duration"], values["workflow-request-timeout"] = l.WorkflowMaxDuration, l.WorkflowRequestTimeout
 	for name, v := range map[string]*int{"max-connections-per-user-integration": l.MaxConnectionsPerUserIntegration,
 		"max-connections-per-user": l.MaxConnectionsPerUser, "max-cached-connections": l.MaxCachedConnections,
-		"max-concurrent-refreshes": l.MaxConcurrentRefreshes} {
+		"max-concurrent-refreshes": l.MaxConcurrentRefreshes, "workflow-runs-per-project": l.WorkflowRunsPerProject,
+		"workflow-runs-per-user": l.WorkflowRunsPerUser, "workflow-queued-per-user": l.WorkflowQueuedPerUser} {
 		if v != nil {
 			values[name] = strconv.Itoa(*v)
 		}
+	}
+	if l.WorkflowMaxPayload != nil {
+		values["workflow-max-payload"] = strconv.FormatInt(*l.WorkflowMaxPayload, 10)
 	}
 }

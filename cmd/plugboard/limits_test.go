@@ -5,11 +5,13 @@ import (
 	"io"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/plugboardhq/plugboard/gateway"
 	"github.com/plugboardhq/plugboard/gateway/ratelimit"
+	"github.com/plugboardhq/plugboard/gateway/workflow"
 )
 
 // The limits reach the gateway from the config file, the environment and
@@ -99,5 +101,68 @@ func TestLimitsDefaultsAreOn(t *testing.T) {
 	}
 	if got.Workflows.MaxQueuedPerUser != 100 {
 		t.Errorf("--workflow-queued-per-user defaults to %d, want 100", got.Workflows.MaxQueuedPerUser)
+	}
+}
+
+// Every workflow limit is also a key of the config file's limits section:
+// the file's value applies, and a flag or its environment variable wins over it.
+func TestWorkflowLimitsFromConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "plugboard.yaml")
+	writeFile(t, cfg, `limits:
+  workflowRunsPerProject: 40
+  workflowRunsPerUser: 0
+  workflowQueuedPerUser: 9
+  workflowMaxDuration: 2h
+  workflowMaxPayload: 4096
+  workflowRequestTimeout: 7s
+`)
+	parse := func(env map[string]string, args ...string) workflow.Limits {
+		t.Helper()
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		var l limitFlags
+		addLimitFlags(fs, &l)
+		fs.String("config", cfg, "")
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		if err := applyEnv(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := applyConfigFile(fs, cfg); err != nil {
+			t.Fatal(err)
+		}
+		out, err := l.limits()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Workflows
+	}
+	want := workflow.Limits{MaxRunsPerProject: 40, MaxRunsPerUser: -1, MaxQueuedPerUser: 9, MaxRunDuration: 2 * time.Hour,
+		MaxPayloadBytes: 4096, RequestTimeout: 7 * time.Second}
+	if got := parse(nil); got != want {
+		t.Errorf("from the file: %+v\nwant %+v", got, want)
+	}
+	got := parse(map[string]string{"PLUGBOARD_WORKFLOW_MAX_PAYLOAD": "100"}, "--workflow-runs-per-project", "3", "--workflow-runs-per-user", "2",
+		"--workflow-queued-per-user", "0", "--workflow-max-duration", "5m", "--workflow-request-timeout", "1s")
+	want = workflow.Limits{MaxRunsPerProject: 3, MaxRunsPerUser: 2, MaxQueuedPerUser: -1, MaxRunDuration: 5 * time.Minute,
+		MaxPayloadBytes: 100, RequestTimeout: time.Second}
+	if got != want {
+		t.Errorf("flags and environment over the file: %+v\nwant %+v", got, want)
+	}
+}
+
+// A workflow duration of 0 in the file is refused by the schema, naming the key.
+func TestWorkflowLimitsConfigFileRefusesZeroDuration(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "plugboard.yaml")
+	writeFile(t, cfg, "limits:\n  workflowRequestTimeout: 0s\n")
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var l limitFlags
+	addLimitFlags(fs, &l)
+	fs.String("config", cfg, "")
+	_, _, err := applyConfigFile(fs, cfg)
+	if err == nil || !strings.Contains(err.Error(), "workflowRequestTimeout") {
+		t.Errorf("workflowRequestTimeout: 0s: %v, want an error naming the key", err)
 	}
 }

@@ -143,6 +143,7 @@ Routes (serve_test.go holds this list to the routes the gateway mounts):
                                            answers with its response step once the run ends
   POST   /v2/projects/{pid}/sdk/events/trigger      an app event (SDK event()): starts the user's
                                            enabled workflows that listen for it; answers the run ids
+                                           (both: X-Paragon-Credential picks the user's connection runs use)
   POST   /events/projects/{pid}/sdk/triggers/{workflowId}  the same two under /events, for an SDK
   POST   /events/v2/projects/{pid}/sdk/events/trigger     whose HERMES_PUBLIC_URL is <gateway>/events
   GET    /v2/projects/{pid}/sdk/actions/build-oauth         the SDK popup's connect link
@@ -191,11 +192,13 @@ func runServe(args []string, stdout, stderr io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	defer func() { err = o.startFailure(stderr, err) }()
+	var logs *logBuffer // set.logs, once resolved
+	defer func() { err = o.startFailure(stderr, logs, err) }()
 	set, err := o.resolve(fs, stderr)
 	if err != nil {
 		return err
 	}
+	logs = set.logs
 	if set.logs != nil {
 		defer set.logs.flushEvery(o.accessLogFlush)()
 	}
@@ -306,7 +309,12 @@ func (o serveOptions) usageError(stderr io.Writer, format string, a ...any) erro
 
 // startFailure reports why serve stopped with an error as a JSON log record
 // with --log-format json (exit status 1); otherwise run prints it as text.
-func (o serveOptions) startFailure(stderr io.Writer, err error) error {
+// Either comes after everything logged before: the access lines still
+// waiting in logs (nil: none are batched) are written first.
+func (o serveOptions) startFailure(stderr io.Writer, logs *logBuffer, err error) error {
+	if err != nil && logs != nil {
+		_ = logs.Flush() // a failed write to stderr leaves nowhere to report it
+	}
 	var ee exitError
 	if err == nil || o.logFormat != "json" || errors.As(err, &ee) {
 		return err

@@ -843,3 +843,47 @@ func TestServeUsage(t *testing.T) {
 		})
 	}
 }
+
+// A fresh dev start at the default log level prints none of River's info
+// records (its migrations, the client starting and stopping); they are
+// there at --log-level debug, as debug records.
+func TestServeDevRiverQuietAtInfo(t *testing.T) {
+	t.Parallel()
+	for _, level := range []string{"", "debug"} {
+		t.Run("level="+level, func(t *testing.T) {
+			t.Parallel()
+			args := []string{"--mode", "dev", "--shutdown-grace", "3s"}
+			if level != "" {
+				args = append(args, "--log-level", level)
+			}
+			g := startGateway(t, shippedFolder(t), serveEnv(), args...)
+			if r := g.get("/readyz", ""); r.status != 200 {
+				t.Fatalf("/readyz: %d", r.status)
+			}
+			g.signal(syscall.SIGTERM)
+			if code := g.wait(5 * time.Second); code != 0 {
+				t.Fatalf("exit %d\n%s", code, g.stderr)
+			}
+			var river []string
+			for _, l := range lines(g.stderr.String()) {
+				if strings.Contains(l, "component=river") {
+					river = append(river, l)
+				}
+			}
+			switch level {
+			case "":
+				if len(river) > 0 {
+					t.Errorf("River's records at the default level:\n%s", strings.Join(river, "\n"))
+				}
+			case "debug":
+				joined := strings.Join(river, "\n")
+				if !strings.Contains(joined, `level=DEBUG msg="rivermigrate.Migrator[*sql.Tx]: Applied migration"`) {
+					t.Errorf("want River's migrations as debug records at --log-level debug, got:\n%s", joined)
+				}
+				if strings.Contains(joined, "level=INFO") {
+					t.Errorf("River's info records are logged at debug, got:\n%s", joined)
+				}
+			}
+		})
+	}
+}

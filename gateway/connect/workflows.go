@@ -106,7 +106,12 @@ func (f *Flows) saveWorkflow(w http.ResponseWriter, r *http.Request) {
 	// Show the page again: this workflow as typed, the others as stored.
 	states, err := f.Workflows.States(r.Context(), sess.ProjectID, sess.UserID, func(id string) bool { return id == in.ID })
 	if err != nil {
-		states = nil
+		// Without the stored choices the page would list no workflow at
+		// all: say that nothing was saved and why, and that the page
+		// could not be shown.
+		f.renderResult(w, result{status: http.StatusServiceUnavailable, view: integration.PortalView(in), flow: ptr(sess.flow()),
+			title: wf.Title + " was not saved", message: refusal(wf, fail, errs) + " The workflows could not be read either. Reload the page to try again."})
+		return
 	}
 	views := []portal.Workflow{}
 	for _, st := range states {
@@ -132,6 +137,33 @@ func (f *Flows) saveWorkflow(w http.ResponseWriter, r *http.Request) {
 		views = append(views, v)
 	}
 	f.renderWorkflows(w, fail.Status, in, sess, views)
+}
+
+// refusal says in a sentence why a workflow's form was refused: each
+// setting's problem by its label, or the service's message.
+func refusal(wf *manifest.Workflow, fail *apierror.Error, errs []apierror.FieldError) string {
+	if len(errs) == 0 {
+		if fail.Message != "" {
+			return fail.Message
+		}
+		return "It was refused."
+	}
+	var probs []string
+	for _, e := range errs {
+		label := e.Field
+		for _, st := range wf.Settings {
+			if st.Key == e.Field {
+				label = st.Label
+			}
+		}
+		if strings.HasPrefix(e.Message, label) {
+			label = "" // the service's messages name the setting
+		} else {
+			label += ": "
+		}
+		probs = append(probs, label+e.Message)
+	}
+	return "Check its settings (" + strings.Join(probs, "; ") + ")."
 }
 
 // workflowSession is portalSessionFor for the workflows pages: any

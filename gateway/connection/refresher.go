@@ -103,8 +103,30 @@ func (c *Refresher) ttl() time.Duration {
 	return c.CacheTTL
 }
 
-// Default returns the user's default connection for the integration.
+// chosenKey is the context key of WithCredential.
+type chosenKey struct{}
+
+// WithCredential returns ctx naming connection id as the one to use:
+// Default then returns it instead of the user's default connection, or
+// ErrNotConnected when it is not the user's connection of the integration
+// (any more). For the calls the gateway makes itself for a user who chose
+// one of several connections (a workflow run triggered with the SDK's
+// X-Paragon-Credential); callers' requests never set it.
+func WithCredential(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, chosenKey{}, id)
+}
+
+// byID is what Default needs of the store for WithCredential.
+type byID interface {
+	Get(ctx context.Context, projectID, userID, id string) (*Connection, error)
+}
+
+// Default returns the user's default connection for the integration, or
+// the connection ctx names (WithCredential).
 func (c *Refresher) Default(ctx context.Context, projectID, userID, integrationID string) (*Connection, error) {
+	if id, _ := ctx.Value(chosenKey{}).(string); id != "" {
+		return c.chosen(ctx, projectID, userID, integrationID, id)
+	}
 	if conn, ok := c.cache.get(cacheKey{projectID, userID, integrationID}, c.ttl()); ok {
 		return conn, nil
 	}
@@ -116,6 +138,23 @@ func (c *Refresher) Default(ctx context.Context, projectID, userID, integrationI
 		return nil, err
 	}
 	c.remember(conn)
+	return conn, nil
+}
+
+// chosen reads connection id from the store (the cache holds default
+// connections only), if it is the user's connection of the integration.
+func (c *Refresher) chosen(ctx context.Context, projectID, userID, integrationID, id string) (*Connection, error) {
+	st, ok := c.Store.(byID)
+	if !ok {
+		return nil, errors.New("connection: the store cannot read a connection by its id")
+	}
+	conn, err := st.Get(ctx, projectID, userID, id)
+	if errors.Is(err, ErrNotFound) || (err == nil && conn.IntegrationID != integrationID) {
+		return nil, ErrNotConnected
+	}
+	if err != nil {
+		return nil, err
+	}
 	return conn, nil
 }
 

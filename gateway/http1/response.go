@@ -314,8 +314,9 @@ func writeStatusLine(bw *bufio.Writer, minor, code int) {
 	} else {
 		_, _ = bw.WriteString("HTTP/1.1 ")
 	}
-	var scratch [3]byte
-	_, _ = bw.Write(strconv.AppendInt(scratch[:0], int64(code), 10))
+	_ = bw.WriteByte(byte('0' + code/100))
+	_ = bw.WriteByte(byte('0' + code/10%10))
+	_ = bw.WriteByte(byte('0' + code%10))
 	_ = bw.WriteByte(' ')
 	if text := http.StatusText(code); text != "" {
 		_, _ = bw.WriteString(text)

@@ -14,7 +14,7 @@ import (
 var _ WorkflowRuns = (*Postgres)(nil)
 
 const pgRunColumns = `id::text, project_id, user_id, workflow_id, workflow_hash, trigger_type, trigger, settings,
-	COALESCE(dedup_key, ''), status, error, response_status, response, created_at, started_at, finished_at`
+	COALESCE(dedup_key, ''), status, error, response_status, response, created_at, started_at, finished_at, credential_id`
 
 func (p *Postgres) CreateRuns(ctx context.Context, runs []*WorkflowRun, maxQueuedPerUser int, then func(context.Context, Tx, []*WorkflowRun) error) ([]*WorkflowRun, error) {
 	var created []*WorkflowRun
@@ -49,11 +49,11 @@ func (p *Postgres) CreateRuns(ctx context.Context, runs []*WorkflowRun, maxQueue
 				dedup = &r.DedupKey
 			}
 			tag, err := tx.Exec(ctx, `INSERT INTO workflow_runs (id, project_id, user_id, workflow_id, workflow_hash,
-				trigger_type, trigger, settings, dedup_key, status, error, response_status, response, created_at, started_at, finished_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT DO NOTHING`,
+				trigger_type, trigger, settings, dedup_key, status, error, response_status, response, created_at, started_at, finished_at, credential_id)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT DO NOTHING`,
 				r.ID, r.ProjectID, r.UserID, r.WorkflowID, r.WorkflowHash, r.TriggerType, jsonOr(r.Trigger, "null"),
 				jsonOr(r.Settings, "{}"), dedup, string(r.Status), r.Error, r.ResponseStatus, jsonOrNull(r.Response),
-				now, nullTime(r.StartedAt), nullTime(r.FinishedAt))
+				now, nullTime(r.StartedAt), nullTime(r.FinishedAt), r.CredentialID)
 			if err != nil {
 				return err
 			}
@@ -95,7 +95,7 @@ func scanPostgresRun(sc pgx.Row) (*WorkflowRun, error) {
 	var trigger, settings, response []byte
 	var started, finished *time.Time
 	err := sc.Scan(&r.ID, &r.ProjectID, &r.UserID, &r.WorkflowID, &r.WorkflowHash, &r.TriggerType, &trigger, &settings,
-		&r.DedupKey, &r.Status, &r.Error, &r.ResponseStatus, &response, &r.CreatedAt, &started, &finished)
+		&r.DedupKey, &r.Status, &r.Error, &r.ResponseStatus, &response, &r.CreatedAt, &started, &finished, &r.CredentialID)
 	if err != nil {
 		return nil, err
 	}

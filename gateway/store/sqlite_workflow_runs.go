@@ -13,7 +13,7 @@ import (
 var _ WorkflowRuns = (*SQLite)(nil)
 
 const sqliteRunColumns = `id, project_id, user_id, workflow_id, workflow_hash, trigger_type, trigger, settings,
-	COALESCE(dedup_key, ''), status, error, response_status, response, created_at, started_at, finished_at`
+	COALESCE(dedup_key, ''), status, error, response_status, response, created_at, started_at, finished_at, credential_id`
 
 func (s *SQLite) CreateRuns(ctx context.Context, runs []*WorkflowRun, maxQueuedPerUser int, then func(context.Context, Tx, []*WorkflowRun) error) ([]*WorkflowRun, error) {
 	var created []*WorkflowRun
@@ -42,11 +42,11 @@ func (s *SQLite) CreateRuns(ctx context.Context, runs []*WorkflowRun, maxQueuedP
 				dedup = sql.NullString{String: r.DedupKey, Valid: true}
 			}
 			res, err := tx.ExecContext(ctx, `INSERT INTO workflow_runs (id, project_id, user_id, workflow_id, workflow_hash,
-				trigger_type, trigger, settings, dedup_key, status, error, response_status, response, created_at, started_at, finished_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+				trigger_type, trigger, settings, dedup_key, status, error, response_status, response, created_at, started_at, finished_at, credential_id)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 				r.ID, r.ProjectID, r.UserID, r.WorkflowID, r.WorkflowHash, r.TriggerType, jsonOr(r.Trigger, "null"),
 				jsonOr(r.Settings, "{}"), dedup, string(r.Status), r.Error, r.ResponseStatus, jsonOrNull(r.Response),
-				toMillis(now), nullMillis(r.StartedAt), nullMillis(r.FinishedAt))
+				toMillis(now), nullMillis(r.StartedAt), nullMillis(r.FinishedAt), r.CredentialID)
 			if err != nil {
 				return err
 			}
@@ -76,7 +76,7 @@ func scanSQLiteRun(sc rowScanner) (*WorkflowRun, error) {
 	var created int64
 	var started, finished sql.NullInt64
 	err := sc.Scan(&r.ID, &r.ProjectID, &r.UserID, &r.WorkflowID, &r.WorkflowHash, &r.TriggerType, &trigger, &settings,
-		&r.DedupKey, &r.Status, &r.Error, &r.ResponseStatus, &response, &created, &started, &finished)
+		&r.DedupKey, &r.Status, &r.Error, &r.ResponseStatus, &response, &created, &started, &finished, &r.CredentialID)
 	if err != nil {
 		return nil, err
 	}

@@ -148,6 +148,10 @@ type WorkflowRun struct {
 	TriggerType  string          `json:"triggerType"`
 	Trigger      json.RawMessage `json:"trigger"`  // what expressions see as trigger
 	Settings     json.RawMessage `json:"settings"` // the user's settings when the run began
+	// CredentialID is the connection the run's steps call APIs with, when
+	// its trigger chose one (the SDK's X-Paragon-Credential); empty: the
+	// user's default connection of the workflow's integration.
+	CredentialID string `json:"credentialId,omitempty"`
 	// DedupKey, when set, is unique among runs: a second run with it is
 	// not created (a schedule's firing for one user).
 	DedupKey       string          `json:"-"`

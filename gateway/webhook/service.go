@@ -95,7 +95,7 @@ func (s *Service) riverConfig() *river.Config {
 		Workers:           workers,
 		FetchPollInterval: s.cfg.PollInterval,
 		FetchCooldown:     min(100*time.Millisecond, s.cfg.PollInterval),
-		Logger:            s.cfg.Log.With("component", "river"),
+		Logger:            riverLogger(s.cfg.Log),
 		// Deliveries that failed stay listed until an operator deals
 		// with them; delivered ones are kept a day for inspection.
 		CancelledJobRetentionPeriod: -1,
@@ -132,7 +132,7 @@ func NewSQLite(ctx context.Context, st *store.SQLite, cfg Config) (*Service, err
 		return nil, err
 	}
 	drv := riversqlite.New(st.DB())
-	m, err := rivermigrate.New(drv, &rivermigrate.Config{Logger: s.cfg.Log.With("component", "river")})
+	m, err := rivermigrate.New(drv, &rivermigrate.Config{Logger: riverLogger(s.cfg.Log)})
 	if err != nil {
 		return nil, fmt.Errorf("webhooks: %w", err)
 	}
@@ -171,7 +171,7 @@ func NewPostgres(ctx context.Context, st *store.Postgres, cfg Config) (*Service,
 	}
 	pool := st.Pool()
 	drv := riverpgxv5.New(pool)
-	m, err := rivermigrate.New(drv, &rivermigrate.Config{Logger: s.cfg.Log.With("component", "river")})
+	m, err := rivermigrate.New(drv, &rivermigrate.Config{Logger: riverLogger(s.cfg.Log)})
 	if err != nil {
 		return nil, fmt.Errorf("webhooks: %w", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/plugboardhq/plugboard/gateway/actions"
+	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/proxy"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/gateway/webhook"
@@ -140,6 +141,9 @@ type Config struct {
 // (store.Connections).
 type Connections interface {
 	Count(ctx context.Context, projectID, userID, integrationID string) (int, error)
+	// Get reads one of the user's connections (connection.ErrNotFound when
+	// the user has none with that id).
+	Get(ctx context.Context, projectID, userID, id string) (*connection.Connection, error)
 }
 
 // Engine runs workflows. Build it with New, hand it to webhook.Config's

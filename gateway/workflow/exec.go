@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/plugboardhq/plugboard/gateway/actions"
+	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/proxy"
 	"github.com/plugboardhq/plugboard/gateway/store"
 	"github.com/plugboardhq/plugboard/manifest"
@@ -255,6 +256,11 @@ func (x *execution) send(ctx context.Context, s *manifest.Step, vars manifest.Ex
 	in, ok := x.e.catalog().Lookup(x.wf.Integration)
 	if !ok {
 		return 0, nil, false, fmt.Errorf("integration %s is not loaded", x.wf.Integration)
+	}
+	if x.run.CredentialID != "" {
+		// The connection the trigger chose; gone since, the step fails
+		// not_connected rather than use another account.
+		ctx = connection.WithCredential(ctx, x.run.CredentialID)
 	}
 	if s.Kind == manifest.StepAction {
 		var params map[string]any

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/plugboardhq/plugboard/gateway/accesslog"
 	"github.com/plugboardhq/plugboard/gateway/apierror"
+	"github.com/plugboardhq/plugboard/gateway/connection"
 	"github.com/plugboardhq/plugboard/gateway/project"
 	"github.com/plugboardhq/plugboard/gateway/routes"
 	"github.com/plugboardhq/plugboard/gateway/store"
@@ -22,6 +23,39 @@ import (
 
 // RunHeader names the run a trigger started, on every answer that has one.
 const RunHeader = "X-Plugboard-Run"
+
+// CredentialHeader is the SDK's choice of one of the user's connections
+// (its credential id): a run a trigger starts with it calls the API with
+// that connection, not the user's default one.
+const CredentialHeader = "X-Paragon-Credential"
+
+// chosenCredential reads CredentialHeader: "" when absent, else the id of
+// a connection of the user for integrationID (any of the user's
+// connections when integrationID is "", for events). An id the user has
+// no such connection with is 404 credential_not_found, as for a connect
+// link's credentialId.
+func (e *Engine) chosenCredential(r *http.Request, projectID, userID, integrationID string) (*connection.Connection, *apierror.Error) {
+	id := r.Header.Get(CredentialHeader)
+	if id == "" {
+		return nil, nil
+	}
+	c, err := e.cfg.Connections.Get(r.Context(), projectID, userID, id)
+	if errors.Is(err, connection.ErrNotFound) || (err == nil && integrationID != "" && c.IntegrationID != integrationID) {
+		msg := "No credential " + apierror.Quote(id) + " of this user."
+		if integrationID != "" {
+			name := integrationID
+			if in, ok := e.catalog().Lookup(integrationID); ok {
+				name = in.Name
+			}
+			msg = "No credential " + apierror.Quote(id) + " of this user for " + name + "."
+		}
+		return nil, apierror.New(http.StatusNotFound, apierror.CredentialMissing, msg)
+	}
+	if err != nil {
+		return nil, apierror.New(http.StatusServiceUnavailable, apierror.StoreUnavailable, "could not read the user's connections; try again")
+	}
+	return c, nil
+}
 
 // Start creates the given runs (skipping those whose DedupKey is taken)
 // and enqueues them; it returns those created.
@@ -204,8 +238,16 @@ func (e *Engine) requestTrigger(w http.ResponseWriter, r *http.Request, projects
 		apierror.Write(w, fail)
 		return
 	}
+	chosen, fail := e.chosenCredential(r, u.Project.ID, u.ID, wf.Integration)
+	if fail != nil {
+		apierror.Write(w, fail)
+		return
+	}
 	run, err := NewRun(wf, u.Project.ID, u.ID, map[string]any{"type": "request", "body": body}, settings)
 	if err == nil {
+		if chosen != nil {
+			run.CredentialID = chosen.ID
+		}
 		_, err = e.startTriggered(r.Context(), []*store.WorkflowRun{run})
 	}
 	var ae *apierror.Error
@@ -252,6 +294,12 @@ type StartedRun struct {
 // TriggerEvent starts every workflow listening for the app event name
 // that the user has connected and enabled, and returns the runs.
 func (e *Engine) TriggerEvent(ctx context.Context, projectID, userID, name string, payload any) ([]StartedRun, error) {
+	return e.triggerEvent(ctx, projectID, userID, name, payload, nil)
+}
+
+// triggerEvent is TriggerEvent where the runs of chosen's integration use
+// chosen (nil: the user's default connections).
+func (e *Engine) triggerEvent(ctx context.Context, projectID, userID, name string, payload any, chosen *connection.Connection) ([]StartedRun, error) {
 	var runs []*store.WorkflowRun
 	for _, wf := range e.catalog().Workflows() {
 		if wf.Trigger.Type != manifest.TriggerEvent || wf.Trigger.Event != name {
@@ -267,6 +315,9 @@ func (e *Engine) TriggerEvent(ctx context.Context, projectID, userID, name strin
 		run, err := NewRun(wf, projectID, userID, map[string]any{"type": "event", "name": name, "payload": payload}, settings)
 		if err != nil {
 			return nil, err
+		}
+		if chosen != nil && chosen.IntegrationID == wf.Integration {
+			run.CredentialID = chosen.ID
 		}
 		runs = append(runs, run)
 	}
@@ -299,7 +350,12 @@ func (e *Engine) eventTrigger(w http.ResponseWriter, r *http.Request, projects *
 		apierror.Write(w, apierror.New(http.StatusBadRequest, apierror.BadRequest, `the body must be {"name": "<event name>", "payload": …}`))
 		return
 	}
-	runs, err := e.TriggerEvent(r.Context(), u.Project.ID, u.ID, name, body["payload"])
+	chosen, fail := e.chosenCredential(r, u.Project.ID, u.ID, "")
+	if fail != nil {
+		apierror.Write(w, fail)
+		return
+	}
+	runs, err := e.triggerEvent(r.Context(), u.Project.ID, u.ID, name, body["payload"], chosen)
 	if err != nil {
 		var ae *apierror.Error
 		if !errors.As(err, &ae) {

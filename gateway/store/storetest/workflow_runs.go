@@ -72,6 +72,19 @@ func testWorkflowRunsCreate(t *testing.T, h *harness) {
 	if _, err := s.Run(ctx, "00000000-0000-4000-8000-000000000000"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unknown run: %v", err)
 	}
+	// The connection its trigger chose, when it chose one.
+	chosen := newRun("e", "w", "")
+	chosen.CredentialID = "5b0c7a52-4f1e-4a57-9d55-0c3f1f5f8f10"
+	if _, err := s.CreateRuns(ctx, []*store.WorkflowRun{chosen}, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Run(ctx, chosen.ID); err != nil || got.CredentialID != chosen.CredentialID {
+		t.Errorf("credential read back: %+v %v", got, err)
+	}
+	page, err = s.ListRuns(ctx, store.RunFilter{UserID: "e"})
+	if err != nil || len(page.Runs) != 1 || page.Runs[0].CredentialID != chosen.CredentialID {
+		t.Errorf("credential listed: %+v %v", page, err)
+	}
 }
 
 func testWorkflowRunsSaveAndSteps(t *testing.T, h *harness) {
