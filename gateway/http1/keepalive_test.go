@@ -106,6 +106,7 @@ func TestUnreadBody(t *testing.T) {
 	for _, c := range []struct{ name, first string }{
 		{"Content-Length", "POST /one HTTP/1.1\r\n" + host + "Content-Length: 10000\r\n\r\n" + strings.Repeat("x", 10000)},
 		{"chunked", "POST /one HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\n2710\r\n" + strings.Repeat("x", 10000) + "\r\n0\r\n\r\n"},
+		{"Content-Length 200 KiB", "POST /one HTTP/1.1\r\n" + host + "Content-Length: 204800\r\n\r\n" + strings.Repeat("x", 200<<10)},
 	} {
 		t.Run("small "+c.name, func(t *testing.T) {
 			t.Parallel()
