@@ -91,6 +91,17 @@ func (b *body) done() bool {
 	return b.err != nil
 }
 
+// left is how many bytes of a Content-Length body are unread; -1 for a
+// chunked body.
+func (b *body) left() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.chunked != nil {
+		return -1
+	}
+	return b.remaining
+}
+
 // continueOwed reports whether the caller still waits for a 100 Continue
 // (and so may never send the body).
 func (b *body) continueOwed() bool {
@@ -130,7 +141,10 @@ func (c *conn) readTrailer() error {
 		if limit -= len(line); limit < 0 {
 			return errBodyMalformed
 		}
-		s := strings.TrimSuffix(strings.TrimSuffix(string(line), "\n"), "\r")
+		s, ok := strings.CutSuffix(string(line), "\r\n")
+		if !ok {
+			return errBodyMalformed // the chunked framing's lines end in CRLF
+		}
 		if s == "" {
 			return nil
 		}

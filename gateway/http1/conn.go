@@ -72,6 +72,8 @@ type conn struct {
 	peek      [1]byte
 	peeked    bool // peek holds the next request's first byte
 	expect    bool // a 100 Continue is owed before the body is read
+
+	lingering bool // the connection closes with some of a body unread
 }
 
 func newConn(s *Server, rwc net.Conn) *conn {
@@ -138,6 +140,9 @@ func (c *conn) end() {
 		return
 	}
 	c.state.Store(stateClosed)
+	if c.lingering {
+		c.linger()
+	}
 	_ = c.rwc.Close()
 	c.srv.trackConn(c, false)
 	c.stopWatch() // it ends at once on the closed connection
@@ -158,7 +163,11 @@ func (c *conn) run(w *response, req *http.Request) {
 		c.timer.Reset(watchAfter)
 	}
 	c.mu.Unlock()
-	c.srv.Handler.ServeHTTP(w, req)
+	if req.RequestURI == "*" {
+		globalOptions(w, req)
+	} else {
+		c.srv.Handler.ServeHTTP(w, req)
+	}
 	c.mu.Lock()
 	c.timer.Stop()
 	c.serving = false
@@ -172,22 +181,31 @@ func (c *conn) run(w *response, req *http.Request) {
 // carry another request.
 func (c *conn) finish(w *response) bool {
 	defer c.cancel()
-	if b, ok := w.req.Body.(*body); ok && !c.broken.Load() && !b.done() {
-		// The handler left some of the body: read and drop a little to
-		// keep the connection, unless the caller waits for a 100 Continue
-		// before sending it.
-		if b.continueOwed() || !b.discard() {
-			w.closeAfter = true
-		}
+	b, unread := w.req.Body.(*body)
+	unread = unread && !c.broken.Load() && !b.done()
+	if unread && (b.continueOwed() || b.left() > maxDiscard) {
+		// The caller waits for a 100 Continue before sending the body, or
+		// much of it is left: answer, and close rather than read it.
+		w.closeAfter = true
 	}
 	if err := w.finish(); err != nil {
 		return false
 	}
-	if c.gone || c.broken.Load() || w.closeAfter || c.srv.shutdown.Load() {
-		return false
+	if unread && !w.closeAfter {
+		// A little is left: read and drop it to keep the connection.
+		_ = c.rwc.SetReadDeadline(time.Now().Add(discardTimeout))
+		if !b.discard() {
+			w.closeAfter = true
+		}
 	}
-	return true
+	if unread && w.closeAfter {
+		c.lingering = true
+	}
+	return !c.gone && !c.broken.Load() && !w.closeAfter && !c.srv.shutdown.Load()
 }
+
+// discardTimeout bounds reading the rest of a body the handler left.
+const discardTimeout = 5 * time.Second
 
 // readRequest waits for the next request and reads its head. A
 // requestError with a status is answered; one without closes quietly.
@@ -348,7 +366,21 @@ func (c *conn) reject(e *requestError) {
 	}
 	_ = c.rwc.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	_, _ = c.bw.WriteString("HTTP/1.1 " + msg + "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" + msg)
-	_ = c.bw.Flush()
+	if c.bw.Flush() == nil {
+		c.linger()
+	}
+}
+
+// linger ends the answer's side of the connection and reads what the
+// caller still sends for a moment before the connection closes: closing
+// with unread bytes would reset it, and the caller could lose the answer.
+func (c *conn) linger() {
+	cw, ok := c.rwc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	_ = c.rwc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	_, _ = io.CopyN(io.Discard, c.rwc, maxDiscard)
 }
 
 // startWatch reads the connection in the background while a handler
@@ -407,5 +439,14 @@ func (c *conn) writeContinue(w *response) {
 	if owed && !w.headSent {
 		_, _ = c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
 		_ = c.bw.Flush()
+	}
+}
+
+// globalOptions answers "OPTIONS *" (the server's, not a resource's
+// options) as net/http does.
+func globalOptions(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Length", "0")
+	if r.ContentLength != 0 {
+		_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 4<<10))
 	}
 }

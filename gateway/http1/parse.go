@@ -58,13 +58,10 @@ func parseHead(head string) (*request, *requestError) {
 	case "HTTP/1.0":
 		r.minor = 0
 	default:
-		if major, _, ok := http.ParseHTTPVersion(proto); ok && major != 1 {
+		if _, _, ok := http.ParseHTTPVersion(proto); ok {
 			return nil, &requestError{status: http.StatusHTTPVersionNotSupported, text: "unsupported protocol version"}
-		} else if !ok {
-			return nil, badRequest("malformed HTTP version")
 		}
-		// HTTP/1.2 and the like are served as HTTP/1.1 (RFC 9110 section 6.2).
-		r.minor = 1
+		return nil, badRequest("malformed HTTP version")
 	}
 	r.proto = proto
 	if target == "" || !validTarget(target) {

@@ -3,10 +3,12 @@ package http1
 import (
 	"bufio"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -28,6 +30,7 @@ type response struct {
 	head        bool // a HEAD request: no body is sent
 	noBody      bool // the status allows none
 	hijacked    bool
+	trailers    bool  // declared when the head was sent: chunked, with a trailer section
 	err         error // a failed write: the connection is done
 }
 
@@ -168,8 +171,17 @@ func (w *response) sendHead(final bool, sniff []byte) {
 	w.headSent = true
 	c := w.c
 	h := w.header
+	exclude := excludeOwn
+	if w.declaresTrailers() {
+		// Trailers follow the last chunk: the length is not given, and
+		// the trailers' values, set late, are not sent as headers.
+		w.trailers = true
+		exclude = trailerExclusions(h)
+	}
 	if w.cl < 0 && !w.noBody {
 		switch {
+		case w.trailers && !w.head && w.req.ProtoMinor >= 1:
+			w.chunked = true
 		case final && !w.head, final && w.written > 0:
 			w.cl = w.written
 		case w.head:
@@ -180,12 +192,12 @@ func (w *response) sendHead(final bool, sniff []byte) {
 			w.closeAfter = true // HTTP/1.0: the end of the connection ends the body
 		}
 	}
-	if w.req.Close || c.srv.shutdown.Load() || hasToken(h["Connection"], "close") {
+	if w.req.Close || c.broken.Load() || c.srv.shutdown.Load() || hasToken(h["Connection"], "close") {
 		w.closeAfter = true
 	}
 	bw := c.bw
 	writeStatusLine(bw, w.req.ProtoMinor, w.status)
-	_ = h.WriteSubset(bw, excludeOwn)
+	_ = h.WriteSubset(bw, exclude)
 	if _, ok := h["Date"]; !ok {
 		_, _ = bw.WriteString("Date: ")
 		_, _ = bw.WriteString(httpDate())
@@ -234,7 +246,11 @@ func (w *response) finish() error {
 		w.sendHead(true, nil)
 	}
 	if w.chunked && w.err == nil {
-		_, _ = w.c.bw.WriteString("0\r\n\r\n")
+		_, _ = w.c.bw.WriteString("0\r\n")
+		if w.trailers || w.hasPrefixedTrailers() {
+			_ = w.trailerHeader().Write(w.c.bw)
+		}
+		_, _ = w.c.bw.WriteString("\r\n")
 	}
 	if w.cl >= 0 && w.written < w.cl && !w.head && !w.noBody {
 		w.closeAfter = true // cut short: only closing tells the caller
@@ -285,11 +301,9 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	c.mu.Lock()
 	c.timer.Stop()
+	c.hijacked = true // a watch cannot start from here on
 	c.mu.Unlock()
 	c.stopWatch()
-	c.mu.Lock()
-	c.hijacked = true
-	c.mu.Unlock()
 	w.hijacked = true
 	c.state.Store(stateHijacked)
 	c.srv.trackConn(c, false)
@@ -306,7 +320,61 @@ func (w *response) EnableFullDuplex() error            { return nil }
 
 // excludeOwn are the headers the server writes itself, from what the
 // handler set and did.
-var excludeOwn = map[string]bool{"Content-Length": true, "Transfer-Encoding": true, "Connection": true, "Trailer": true}
+var excludeOwn = map[string]bool{"Content-Length": true, "Transfer-Encoding": true, "Connection": true}
+
+// declaresTrailers reports whether the handler has declared trailers
+// (the Trailer header, or a key with http.TrailerPrefix).
+func (w *response) declaresTrailers() bool {
+	return len(w.header["Trailer"]) > 0 || w.hasPrefixedTrailers()
+}
+
+func (w *response) hasPrefixedTrailers() bool {
+	for k := range w.header {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// trailerExclusions are excludeOwn and the trailers' names.
+func trailerExclusions(h http.Header) map[string]bool {
+	ex := maps.Clone(excludeOwn)
+	for _, v := range h["Trailer"] {
+		for name := range strings.SplitSeq(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				ex[http.CanonicalHeaderKey(name)] = true
+			}
+		}
+	}
+	for k := range h {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			ex[k] = true
+		}
+	}
+	return ex
+}
+
+// trailerHeader is the trailer section: the declared trailers' values as
+// they are now, and the keys set with http.TrailerPrefix.
+func (w *response) trailerHeader() http.Header {
+	t := http.Header{}
+	for _, v := range w.header["Trailer"] {
+		for name := range strings.SplitSeq(v, ",") {
+			if k := http.CanonicalHeaderKey(strings.TrimSpace(name)); k != "" {
+				if vv, ok := w.header[k]; ok {
+					t[k] = vv
+				}
+			}
+		}
+	}
+	for k, vv := range w.header {
+		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok && name != "" {
+			t[http.CanonicalHeaderKey(name)] = vv
+		}
+	}
+	return t
+}
 
 func writeStatusLine(bw *bufio.Writer, minor, code int) {
 	if minor == 0 {
