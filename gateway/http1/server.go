@@ -11,20 +11,25 @@
 // leaving only when a request runs long or streams.
 //
 // What it does, as net/http does: keep-alive and pipelining, HTTP/1.0,
-// chunked request bodies (trailers read and dropped), Expect:
+// chunked request bodies (their trailers read and dropped), Expect:
 // 100-continue, Content-Length computed for small answers and chunked
-// ones otherwise, Date and sniffed Content-Type, HEAD, 1xx informational
-// answers, Flush, Hijack and http.ResponseController's deadlines, the
-// request's context cancelled when the handler returns or the caller
-// goes away, panics logged and the connection closed, the timeouts and
-// graceful shutdown of http.Server.
+// ones otherwise, answer trailers, Date and sniffed Content-Type, HEAD,
+// 1xx informational answers, OPTIONS *, Flush, Hijack and
+// http.ResponseController's deadlines, the request's context cancelled
+// when the handler returns or the caller goes away, a body the handler
+// left read and dropped (up to 256 KiB, after the answer), panics logged
+// and the connection closed, a lingering close after a refusal, the
+// timeouts and graceful shutdown of http.Server. gateway/http1's
+// conformance tests run every case against both servers.
 //
 // Where it is stricter (RFC 9112's "reject" choices, against request
 // smuggling): both Transfer-Encoding and Content-Length, Transfer-Encoding
 // in HTTP/1.0, obsolete line folding, whitespace before a header's colon,
-// a CR not followed by LF, and CONNECT are refused with a 4xx and the
-// connection closed. Not supported: HTTP/2 (the public listener is plain
-// HTTP; put TLS and HTTP/2 in front) and request trailers.
+// a CR not followed by LF, versions other than HTTP/1.0 and 1.1, and
+// CONNECT are refused with a 4xx or 505 and the connection closed. Headers
+// the handler changes after WriteHeader may still be sent, until the head
+// is written (net/http copies them at WriteHeader). Not supported: HTTP/2
+// (the public listener is plain HTTP; TLS and HTTP/2 belong in front).
 package http1
 
 import (
