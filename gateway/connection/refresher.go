@@ -103,6 +103,12 @@ func (c *Refresher) ttl() time.Duration {
 	return c.CacheTTL
 }
 
+// CredentialHeader is the header in which the SDK names the connection
+// (its credential id) a call is for, when a user has several connections
+// of an integration: the proxy and workflow triggers use that one instead
+// of the default.
+const CredentialHeader = "X-Paragon-Credential"
+
 // chosenKey is the context key of WithCredential.
 type chosenKey struct{}
 
@@ -110,8 +116,8 @@ type chosenKey struct{}
 // Default then returns it instead of the user's default connection, or
 // ErrNotConnected when it is not the user's connection of the integration
 // (any more). For the calls the gateway makes itself for a user who chose
-// one of several connections (a workflow run triggered with the SDK's
-// X-Paragon-Credential); callers' requests never set it.
+// one of several connections (the proxy, and a workflow run, given the
+// SDK's X-Paragon-Credential).
 func WithCredential(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, chosenKey{}, id)
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -162,7 +163,16 @@ func (h *Handler) plan(w http.ResponseWriter, r *http.Request, req Request) (*pl
 	if r.ContentLength > h.MaxBodyBytes {
 		return nil, h.bodyTooLarge()
 	}
-	conn, err := h.Credentials.Default(r.Context(), req.ProjectID, req.UserID, in.ID)
+	ctx := r.Context()
+	chosen := r.Header.Get(connection.CredentialHeader)
+	if chosen != "" {
+		ctx = connection.WithCredential(ctx, chosen)
+	}
+	conn, err := h.Credentials.Default(ctx, req.ProjectID, req.UserID, in.ID)
+	if chosen != "" && errors.Is(err, connection.ErrNotConnected) {
+		return nil, apierror.New(http.StatusNotFound, apierror.CredentialMissing,
+			"No credential "+apierror.Quote(chosen)+" of this user for "+in.Name+" (the "+connection.CredentialHeader+" header).")
+	}
 	if err == nil {
 		conn, err = h.Credentials.Fresh(r.Context(), in, conn, "")
 	}

@@ -27,7 +27,7 @@ const RunHeader = "X-Plugboard-Run"
 // CredentialHeader is the SDK's choice of one of the user's connections
 // (its credential id): a run a trigger starts with it calls the API with
 // that connection, not the user's default one.
-const CredentialHeader = "X-Paragon-Credential"
+const CredentialHeader = connection.CredentialHeader
 
 // chosenCredential reads CredentialHeader: "" when absent, else the id of
 // a connection of the user for integrationID (any of the user's
