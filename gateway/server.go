@@ -326,7 +326,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin ...net.Listen
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       120 * time.Second,
 			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+			// Only handler panics and misuse reach it (no TLS noise, as
+			// net/http's has): a warning an operator sees.
+			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		}
 	}
 	if s.mcp != nil {

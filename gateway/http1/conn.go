@@ -129,6 +129,7 @@ func (c *conn) end() {
 	}
 	c.mu.Lock()
 	hijacked := c.hijacked
+	c.serving = false // a watch cannot start from here on
 	if c.timer != nil {
 		c.timer.Stop()
 	}
