@@ -11,15 +11,9 @@ import (
 // never reaches the upstream.
 func TestProxyUsesTheChosenCredential(t *testing.T) {
 	e := startProxyEnv(t)
-	e.connectKey("carol", "fakekey", "carol-key-first")
-	e.connectKey("carol", "fakekey", "carol-key-second")
-	first, second := e.connectionWithKey("carol", "carol-key-first"), e.connectionWithKey("carol", "carol-key-second")
-	if !first.IsDefault || second.IsDefault {
-		t.Fatalf("want the first connection as the default: first %v, second %v", first.IsDefault, second.IsDefault)
-	}
-	// The second key no longer works at the provider: a call made with it
-	// gets the provider's 401, one made with the first its answer.
-	e.provider.RemoveAPIKey("carol-key-second")
+	// A call made with the second connection gets the provider's 401, one
+	// made with the first its answer.
+	first, second := e.twoKeyConnections("carol")
 	get := func(path, credential string) response {
 		t.Helper()
 		var hdr map[string]string
@@ -41,14 +35,7 @@ func TestProxyUsesTheChosenCredential(t *testing.T) {
 		t.Errorf("the header must stop at the gateway: %d %s", r.status, r.body)
 	}
 
-	// Ids that are not carol's connection of fakekey.
-	e.connectKey("dave", "fakekey", "dave-key")
-	e.connectKey("carol", "fakequery", "carol-query-key")
-	for name, id := range map[string]string{
-		"unknown":               "00000000-0000-4000-8000-000000000000",
-		"another user's":        e.connectionWithKey("dave", "dave-key").ID,
-		"another integration's": e.connectionWithKey("carol", "carol-query-key").ID,
-	} {
+	for name, id := range e.notCarolsFakekeyConnections() {
 		r := get("/me", id)
 		if r.status != 404 || r.header.Get("X-Plugboard-Error") != "credential_not_found" ||
 			!strings.Contains(r.body, `No credential \"`+id+`\" of this user for Fake Key`) {

@@ -64,15 +64,9 @@ func (e *proxyEnv) connectionWithKey(user, key string) *connection.Connection {
 // the workflow's integration is refused.
 func TestWorkflowTriggersUseTheChosenCredential(t *testing.T) {
 	e := startProxyEnvWith(t, withWorkflowFiles(t, credentialWorkflowFiles))
-	e.connectKey("carol", "fakekey", "carol-key-first")
-	e.connectKey("carol", "fakekey", "carol-key-second")
-	first, second := e.connectionWithKey("carol", "carol-key-first"), e.connectionWithKey("carol", "carol-key-second")
-	if !first.IsDefault || second.IsDefault {
-		t.Fatalf("want the first connection as the default: first %v, second %v", first.IsDefault, second.IsDefault)
-	}
-	// The second key no longer works at the provider: a run that calls
-	// the API with it fails, one that calls with the first succeeds.
-	e.provider.RemoveAPIKey("carol-key-second")
+	// A run that calls the API with the second connection fails, one that
+	// calls with the first succeeds.
+	first, second := e.twoKeyConnections("carol")
 	trigger := func(credential string) response {
 		t.Helper()
 		hdr := map[string]string{"Content-Type": "application/json"}
@@ -97,13 +91,7 @@ func TestWorkflowTriggersUseTheChosenCredential(t *testing.T) {
 	}
 
 	// Ids that are not carol's connection of fakekey.
-	e.connectKey("dave", "fakekey", "dave-key")
-	e.connectKey("carol", "fakequery", "carol-query-key")
-	for name, id := range map[string]string{
-		"unknown":               "00000000-0000-4000-8000-000000000000",
-		"another user's":        e.connectionWithKey("dave", "dave-key").ID,
-		"another integration's": e.connectionWithKey("carol", "carol-query-key").ID,
-	} {
+	for name, id := range e.notCarolsFakekeyConnections() {
 		r := trigger(id)
 		if r.status != 404 || r.header.Get("X-Plugboard-Error") != "credential_not_found" ||
 			!strings.Contains(r.body, `No credential \"`+id+`\" of this user for Fake Key.`) {
@@ -141,5 +129,31 @@ func TestWorkflowTriggersUseTheChosenCredential(t *testing.T) {
 		map[string]string{"Content-Type": "application/json", "X-Paragon-Credential": e.connectionWithKey("dave", "dave-key").ID}); r.status != 404 ||
 		r.header.Get("X-Plugboard-Error") != "credential_not_found" {
 		t.Errorf("event with another user's credential: %d %s", r.status, r.body)
+	}
+}
+
+// twoKeyConnections connects user to fakekey twice, the first connection
+// the default, and makes the provider refuse the second one's key.
+func (e *proxyEnv) twoKeyConnections(user string) (first, second *connection.Connection) {
+	e.t.Helper()
+	e.connectKey(user, "fakekey", user+"-key-first")
+	e.connectKey(user, "fakekey", user+"-key-second")
+	first, second = e.connectionWithKey(user, user+"-key-first"), e.connectionWithKey(user, user+"-key-second")
+	if !first.IsDefault || second.IsDefault {
+		e.t.Fatalf("want the first connection as the default: first %v, second %v", first.IsDefault, second.IsDefault)
+	}
+	e.provider.RemoveAPIKey(user + "-key-second")
+	return first, second
+}
+
+// notCarolsFakekeyConnections are ids that are not carol's connection of
+// fakekey: unknown, dave's, and carol's of another integration.
+func (e *proxyEnv) notCarolsFakekeyConnections() map[string]string {
+	e.connectKey("dave", "fakekey", "dave-key")
+	e.connectKey("carol", "fakequery", "carol-query-key")
+	return map[string]string{
+		"unknown":               "00000000-0000-4000-8000-000000000000",
+		"another user's":        e.connectionWithKey("dave", "dave-key").ID,
+		"another integration's": e.connectionWithKey("carol", "carol-query-key").ID,
 	}
 }

@@ -22,34 +22,37 @@ func TestAnswerFraming(t *testing.T) {
 		chunked bool // else Content-Length (HTTP/1.1) or close-delimited (HTTP/1.0)
 	}{
 		{name: "small", proto: "HTTP/1.1", body: "hello",
-			h: func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") }},
+			h: func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "hello") }},
 		{name: "small in pieces", proto: "HTTP/1.1", body: "hello world",
-			h: func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello"); io.WriteString(w, " world") }},
+			h: func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.WriteString(w, "hello")
+				_, _ = io.WriteString(w, " world")
+			}},
 		{name: "empty", proto: "HTTP/1.1", body: "",
 			h: func(w http.ResponseWriter, r *http.Request) {}},
 		{name: "big", proto: "HTTP/1.1", body: big, chunked: true,
-			h: func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, big) }},
+			h: func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, big) }},
 		{name: "big in pieces", proto: "HTTP/1.1", body: big, chunked: true,
 			h: func(w http.ResponseWriter, r *http.Request) {
 				for i := 0; i < len(big); i += 1000 {
-					io.WriteString(w, big[i:min(i+1000, len(big))])
+					_, _ = io.WriteString(w, big[i:min(i+1000, len(big))])
 				}
 			}},
 		{name: "flushed", proto: "HTTP/1.1", body: "hello world", chunked: true,
 			h: func(w http.ResponseWriter, r *http.Request) {
-				io.WriteString(w, "hello")
-				http.NewResponseController(w).Flush()
-				io.WriteString(w, " world")
+				_, _ = io.WriteString(w, "hello")
+				_ = http.NewResponseController(w).Flush()
+				_, _ = io.WriteString(w, " world")
 			}},
 		{name: "small HTTP/1.0", proto: "HTTP/1.0", body: "hello",
-			h: func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") }},
+			h: func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "hello") }},
 		{name: "big HTTP/1.0", proto: "HTTP/1.0", body: big,
-			h: func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, big) }},
+			h: func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, big) }},
 		{name: "flushed HTTP/1.0", proto: "HTTP/1.0", body: "hello world",
 			h: func(w http.ResponseWriter, r *http.Request) {
-				io.WriteString(w, "hello")
-				http.NewResponseController(w).Flush()
-				io.WriteString(w, " world")
+				_, _ = io.WriteString(w, "hello")
+				_ = http.NewResponseController(w).Flush()
+				_, _ = io.WriteString(w, " world")
 			}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -91,7 +94,7 @@ func TestHandlerContentLength(t *testing.T) {
 			ts := startFunc(t, k, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Length", "10000")
 				for range 10 {
-					io.WriteString(w, strings.Repeat("x", 1000))
+					_, _ = io.WriteString(w, strings.Repeat("x", 1000))
 				}
 			})
 			cl := ts.dial()
@@ -108,7 +111,7 @@ func TestHandlerContentLength(t *testing.T) {
 			writeErr := make(chan error, 1)
 			ts := startFunc(t, k, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Length", "5")
-				io.WriteString(w, "hello")
+				_, _ = io.WriteString(w, "hello")
 				_, err := io.WriteString(w, " world")
 				writeErr <- err
 			})
@@ -128,7 +131,7 @@ func TestHandlerContentLength(t *testing.T) {
 		forKinds(t, func(t *testing.T, k kind) {
 			ts := startFunc(t, k, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Length", "10")
-				io.WriteString(w, "hello")
+				_, _ = io.WriteString(w, "hello")
 			})
 			cl := ts.dial()
 			cl.write("GET / HTTP/1.1\r\n" + host + "\r\nGET /two HTTP/1.1\r\n" + host + "\r\n")
@@ -153,14 +156,14 @@ func TestHEAD(t *testing.T) {
 	}{
 		{"with Content-Length", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Length", "5")
-			io.WriteString(w, "hello")
+			_, _ = io.WriteString(w, "hello")
 		}, "5"},
-		{"without Content-Length", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") }, ""},
-		{"big", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, strings.Repeat("x", 100000)) }, ""},
+		{"without Content-Length", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "hello") }, ""},
+		{"big", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, strings.Repeat("x", 100000)) }, ""},
 		{"flushed", func(w http.ResponseWriter, r *http.Request) {
-			io.WriteString(w, "hello")
-			http.NewResponseController(w).Flush()
-			io.WriteString(w, "hello")
+			_, _ = io.WriteString(w, "hello")
+			_ = http.NewResponseController(w).Flush()
+			_, _ = io.WriteString(w, "hello")
 		}, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -168,7 +171,7 @@ func TestHEAD(t *testing.T) {
 			forKinds(t, func(t *testing.T, k kind) {
 				ts := startFunc(t, k, func(w http.ResponseWriter, r *http.Request) {
 					if r.URL.Path == "/two" {
-						io.WriteString(w, "two")
+						_, _ = io.WriteString(w, "two")
 						return
 					}
 					w.Header().Set("X-Mine", "1")
@@ -201,7 +204,7 @@ func TestNoBodyStatuses(t *testing.T) {
 				writeErr := make(chan error, 1)
 				ts := startFunc(t, k, func(w http.ResponseWriter, r *http.Request) {
 					if r.URL.Path == "/two" {
-						io.WriteString(w, "two")
+						_, _ = io.WriteString(w, "two")
 						return
 					}
 					w.WriteHeader(status)
@@ -246,7 +249,7 @@ func TestDateAndContentType(t *testing.T) {
 			case "/empty":
 				return
 			}
-			io.WriteString(w, "<html><body>hi</body></html>")
+			_, _ = io.WriteString(w, "<html><body>hi</body></html>")
 		})
 		cl := ts.dial()
 		cl.write("GET /sniff HTTP/1.1\r\n" + host + "\r\nGET /set HTTP/1.1\r\n" + host + "\r\nGET /none HTTP/1.1\r\n" + host + "\r\nGET /empty HTTP/1.1\r\n" + host + "\r\n")
@@ -288,7 +291,7 @@ func TestWriteHeaderTwice(t *testing.T) {
 		ts := startFunc(t, k, func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusCreated)
 			w.WriteHeader(http.StatusAccepted)
-			io.WriteString(w, "x")
+			_, _ = io.WriteString(w, "x")
 		})
 		cl := ts.dial()
 		cl.write("GET / HTTP/1.1\r\n" + host + "\r\n")
@@ -306,7 +309,7 @@ func TestEarlyHints(t *testing.T) {
 			w.WriteHeader(http.StatusEarlyHints)
 			w.Header().Set("Link", "</final>; rel=x")
 			w.WriteHeader(http.StatusOK)
-			io.WriteString(w, "done")
+			_, _ = io.WriteString(w, "done")
 		})
 		cl := ts.dial()
 		cl.write("GET / HTTP/1.1\r\n" + host + "\r\n")
@@ -328,10 +331,10 @@ func TestFlush(t *testing.T) {
 		release := make(chan struct{})
 		flushErr := make(chan error, 1)
 		ts := startFunc(t, k, func(w http.ResponseWriter, r *http.Request) {
-			io.WriteString(w, "first")
+			_, _ = io.WriteString(w, "first")
 			flushErr <- http.NewResponseController(w).Flush()
 			<-release
-			io.WriteString(w, "second")
+			_, _ = io.WriteString(w, "second")
 		})
 		defer close(release)
 		cl := ts.dial()
@@ -384,7 +387,7 @@ func TestSetWriteDeadline(t *testing.T) {
 	forKinds(t, func(t *testing.T, k kind) {
 		writeErr := make(chan error, 1)
 		ts := startFunc(t, k, func(w http.ResponseWriter, r *http.Request) {
-			http.NewResponseController(w).SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
 			chunk := strings.Repeat("x", 64<<10)
 			for {
 				if _, err := io.WriteString(w, chunk); err != nil {
@@ -418,14 +421,14 @@ func TestHijack(t *testing.T) {
 			// The server must neither write nor close after this: the
 			// conversation goes on in another goroutine.
 			go func() {
-				defer conn.Close()
+				defer func() { _ = conn.Close() }()
 				extra := make([]byte, len("after the head"))
 				_, err := io.ReadFull(brw, extra)
 				got <- hijacked{string(extra), err}
-				io.WriteString(conn, "hello\n")
+				_, _ = io.WriteString(conn, "hello\n")
 				line, err := bufio.NewReader(io.MultiReader(brw, conn)).ReadString('\n')
 				if err == nil {
-					io.WriteString(conn, "echo "+line)
+					_, _ = io.WriteString(conn, "echo "+line)
 				}
 			}()
 		})
@@ -448,16 +451,16 @@ func TestPanic(t *testing.T) {
 		ts := startFunc(t, k, func(w http.ResponseWriter, r *http.Request) {
 			switch r.URL.Path {
 			case "/panic":
-				io.WriteString(w, "partial")
+				_, _ = io.WriteString(w, "partial")
 				panic("boom in the handler")
 			case "/abort":
 				panic(http.ErrAbortHandler)
 			case "/flushed":
-				io.WriteString(w, "partial")
-				http.NewResponseController(w).Flush()
+				_, _ = io.WriteString(w, "partial")
+				_ = http.NewResponseController(w).Flush()
 				panic(http.ErrAbortHandler)
 			}
-			io.WriteString(w, "fine")
+			_, _ = io.WriteString(w, "fine")
 		})
 		for _, path := range []string{"/panic", "/abort"} {
 			cl := ts.dial()
@@ -497,7 +500,7 @@ func TestAnswerHeaderInjection(t *testing.T) {
 			w.Header().Set("X-Lf", "a\nSet-Cookie: lf=1")
 			w.Header()["X-Name\r\nSet-Cookie: name=1\r\nX"] = []string{"v"}
 			w.Header()["Bad Name"] = []string{"v"}
-			io.WriteString(w, "body")
+			_, _ = io.WriteString(w, "body")
 		})
 		cl := ts.dial()
 		cl.write("GET / HTTP/1.1\r\n" + host + "\r\nGET / HTTP/1.1\r\n" + host + "\r\n")
@@ -523,7 +526,7 @@ func TestAnswerTrailers(t *testing.T) {
 	forKinds(t, func(t *testing.T, k kind) {
 		ts := startFunc(t, k, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Trailer", "Grpc-Status")
-			io.WriteString(w, "body")
+			_, _ = io.WriteString(w, "body")
 			w.Header().Set("Grpc-Status", "0")
 			w.Header().Set(http.TrailerPrefix+"X-Late", "late")
 		})

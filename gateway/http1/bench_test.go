@@ -58,7 +58,7 @@ func BenchmarkServer(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				defer c.Close()
+				defer func() { _ = c.Close() }()
 				br := bufio.NewReader(c)
 				req := []byte(requests[method])
 				b.ReportAllocs()

@@ -216,7 +216,9 @@ func TestMaxHeaderBytesDefault(t *testing.T) {
 			t.Errorf("a 900 KiB head: status %d, want 200", a.StatusCode)
 		}
 		cl = ts.dial()
-		go io.WriteString(cl.conn, "GET /big HTTP/1.1\r\n"+host+"X-Pad: "+strings.Repeat("a", 1100<<10)+"\r\n\r\n")
+		go func() {
+			_, _ = io.WriteString(cl.conn, "GET /big HTTP/1.1\r\n"+host+"X-Pad: "+strings.Repeat("a", 1100<<10)+"\r\n\r\n")
+		}()
 		if a := cl.answer(""); a.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 			t.Errorf("a 1.1 MiB head: status %d, want 431", a.StatusCode)
 		}
@@ -327,7 +329,7 @@ func TestExpectContinue(t *testing.T) {
 			var p paths
 			ts := startFunc(t, k, func(w http.ResponseWriter, r *http.Request) {
 				p.add(r.RequestURI)
-				io.WriteString(w, "no thanks")
+				_, _ = io.WriteString(w, "no thanks")
 			})
 			cl := ts.dial()
 			cl.write("POST /one HTTP/1.1\r\n" + host + "Expect: 100-continue\r\nContent-Length: 5\r\n\r\n")
@@ -338,7 +340,7 @@ func TestExpectContinue(t *testing.T) {
 			if a.Close {
 				// The client may send the body anyway (net/http's server
 				// reads it before closing).
-				io.WriteString(cl.conn, "hello")
+				_, _ = io.WriteString(cl.conn, "hello")
 				cl.wantClosed()
 				return
 			}

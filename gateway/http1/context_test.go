@@ -14,7 +14,7 @@ func TestContextCancelledAfterHandler(t *testing.T) {
 		ctxs := make(chan context.Context, 1)
 		ts := startFunc(t, k, func(w http.ResponseWriter, r *http.Request) {
 			ctxs <- r.Context()
-			io.WriteString(w, "x")
+			_, _ = io.WriteString(w, "x")
 		})
 		cl := ts.dial()
 		cl.write("GET / HTTP/1.1\r\n" + host + "\r\n")
@@ -40,8 +40,8 @@ func TestContextCancelledOnClientClose(t *testing.T) {
 				released := make(chan struct{})
 				ts := startFunc(t, k, func(w http.ResponseWriter, r *http.Request) {
 					if flush {
-						io.WriteString(w, "data: x\n\n")
-						http.NewResponseController(w).Flush()
+						_, _ = io.WriteString(w, "data: x\n\n")
+						_ = http.NewResponseController(w).Flush()
 					}
 					close(waiting)
 					<-r.Context().Done()
@@ -55,7 +55,7 @@ func TestContextCancelledOnClientClose(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				cl.conn.Close()
+				_ = cl.conn.Close()
 				recv(t, released, "release of the handler after the client closed")
 			})
 		})

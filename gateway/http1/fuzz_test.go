@@ -45,12 +45,12 @@ func exchange(addr string, raw []byte) (answers []seen, timedOut bool, err error
 	if err != nil {
 		return nil, false, err
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(3 * time.Second))
+	defer func() { _ = c.Close() }()
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
 	if _, err := c.Write(raw); err != nil {
 		return nil, false, nil // the server may close before reading it all
 	}
-	c.(*net.TCPConn).CloseWrite()
+	_ = c.(*net.TCPConn).CloseWrite()
 	br := bufio.NewReader(c)
 	for {
 		res, err := http.ReadResponse(br, nil)

@@ -26,7 +26,7 @@ func TestPipelining(t *testing.T) {
 func TestKeepAliveHTTP10(t *testing.T) {
 	t.Parallel()
 	forKinds(t, func(t *testing.T, k kind) {
-		ts := startFunc(t, k, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") })
+		ts := startFunc(t, k, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "hi") })
 
 		cl := ts.dial()
 		cl.write("GET / HTTP/1.0\r\n\r\n")
@@ -77,7 +77,7 @@ func TestConnectionClose(t *testing.T) {
 			ts := startFunc(t, k, func(w http.ResponseWriter, r *http.Request) {
 				p.add(r.RequestURI)
 				w.Header().Set("Connection", "close")
-				io.WriteString(w, "bye")
+				_, _ = io.WriteString(w, "bye")
 			})
 			cl := ts.dial()
 			cl.write("GET /one HTTP/1.1\r\n" + host + "\r\nGET /two HTTP/1.1\r\n" + host + "\r\n")
@@ -100,7 +100,7 @@ func TestUnreadBody(t *testing.T) {
 		return func(w http.ResponseWriter, r *http.Request) {
 			p.add(r.RequestURI)
 			w.Header().Set("X-Path", r.URL.Path)
-			io.WriteString(w, "ignored")
+			_, _ = io.WriteString(w, "ignored")
 		}
 	}
 	for _, c := range []struct{ name, first string }{
@@ -114,7 +114,7 @@ func TestUnreadBody(t *testing.T) {
 				var p paths
 				ts := startFunc(t, k, ignore(&p))
 				cl := ts.dial()
-				go io.WriteString(cl.conn, c.first+"GET /two HTTP/1.1\r\n"+host+"\r\n")
+				go func() { _, _ = io.WriteString(cl.conn, c.first+"GET /two HTTP/1.1\r\n"+host+"\r\n") }()
 				for _, want := range []string{"/one", "/two"} {
 					a := cl.answer("")
 					if a.StatusCode != 200 || a.Header.Get("X-Path") != want {
@@ -137,7 +137,7 @@ func TestUnreadBody(t *testing.T) {
 				cl.write(c.head)
 				// 1 MiB of the 100 MiB, then the client waits: the server must
 				// not wait for the rest.
-				go io.WriteString(cl.conn, strings.Repeat("x", 1<<20))
+				go func() { _, _ = io.WriteString(cl.conn, strings.Repeat("x", 1<<20)) }()
 				a := cl.answer("")
 				if a.StatusCode != 200 || a.body != "ignored" {
 					t.Errorf("answer %d %q, want 200 %q", a.StatusCode, a.body, "ignored")
@@ -206,7 +206,7 @@ func TestPipelinedDuringLongHandler(t *testing.T) {
 				<-release
 				ctxErr <- r.Context().Err()
 			}
-			io.WriteString(w, "done")
+			_, _ = io.WriteString(w, "done")
 		})
 		cl := ts.dial()
 		cl.write("GET /slow HTTP/1.1\r\n" + host + "\r\n")

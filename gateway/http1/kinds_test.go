@@ -96,9 +96,12 @@ func start(t testing.TB, k kind, cfg config) *testServer {
 	ts.srv = k.new(cfg)
 	go func() { ts.served <- ts.srv.Serve(l) }()
 	t.Cleanup(func() {
-		ts.srv.Close()
+		_ = ts.srv.Close()
 		select {
-		case <-ts.served:
+		case err := <-ts.served:
+			if err != nil && !errors.Is(err, http.ErrServerClosed) { // nil: the test took the result itself
+				t.Errorf("%s: Serve after Close: %v, want http.ErrServerClosed", k.name, err)
+			}
 		case <-time.After(wait):
 			t.Errorf("%s: Serve did not return after Close", k.name)
 		}
@@ -130,8 +133,8 @@ func dialAddr(t testing.TB, addr string) *client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.SetDeadline(time.Now().Add(wait))
-	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(wait))
+	t.Cleanup(func() { _ = c.Close() })
 	return &client{t: t, conn: c.(*net.TCPConn), br: bufio.NewReader(c)}
 }
 
@@ -275,10 +278,10 @@ func echo(p *paths) http.HandlerFunc {
 		w.Header().Set("X-Path", r.URL.Path)
 		if err != nil {
 			w.WriteHeader(http.StatusBadRequest)
-			io.WriteString(w, "body: "+err.Error())
+			_, _ = io.WriteString(w, "body: "+err.Error())
 			return
 		}
-		w.Write(b)
+		_, _ = w.Write(b)
 	}
 }
 

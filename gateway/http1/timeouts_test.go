@@ -156,7 +156,7 @@ func TestShutdown(t *testing.T) {
 				close(entered)
 				<-release
 			}
-			io.WriteString(w, "done "+r.URL.Path)
+			_, _ = io.WriteString(w, "done "+r.URL.Path)
 		})
 		hookRan := make(chan struct{})
 		ts.srv.RegisterOnShutdown(func() { close(hookRan) })
@@ -179,7 +179,7 @@ func TestShutdown(t *testing.T) {
 		recv(t, hookRan, "RegisterOnShutdown func")
 		idle.wantClosed()
 		if c, err := net.DialTimeout("tcp", ts.addr, wait); err == nil {
-			c.Close()
+			_ = c.Close()
 			t.Error("the listener still accepts after Shutdown")
 		}
 		select {
@@ -265,12 +265,12 @@ func TestHijackClearsDeadlines(t *testing.T) {
 					return
 				}
 				go func() {
-					defer conn.Close()
+					defer func() { _ = conn.Close() }()
 					line, err := brw.ReadString('\n')
 					if err != nil {
 						return
 					}
-					io.WriteString(conn, "echo "+line)
+					_, _ = io.WriteString(conn, "echo "+line)
 				}()
 			})})
 		cl := ts.dial()
