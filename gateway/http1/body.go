@@ -23,6 +23,10 @@ type body struct {
 
 var errBodyMalformed = errors.New("http1: malformed chunked request body")
 
+// maxTrailerBytes bounds a chunked body's trailer section (net/http
+// refuses one it cannot see the end of in its 4 KiB read buffer).
+const maxTrailerBytes = 4000
+
 func (b *body) Read(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -129,7 +133,7 @@ func (b *body) discard() bool {
 // readTrailer reads the trailer section after a chunked body's last chunk,
 // up to its empty line, and drops it.
 func (c *conn) readTrailer() error {
-	limit := c.srv.maxHeaderBytes()
+	limit := maxTrailerBytes
 	for {
 		line, err := c.br.ReadSlice('\n')
 		if err != nil {
@@ -148,7 +152,7 @@ func (c *conn) readTrailer() error {
 		if s == "" {
 			return nil
 		}
-		if name, _, ok := strings.Cut(s, ":"); !ok || !isToken(name) {
+		if name, value, ok := strings.Cut(s, ":"); !ok || !isToken(name) || !validValue(strings.Trim(value, " \t")) {
 			return errBodyMalformed
 		}
 	}
