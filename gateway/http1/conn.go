@@ -380,8 +380,14 @@ func (c *conn) linger() {
 	if !ok || cw.CloseWrite() != nil {
 		return
 	}
-	_ = c.rwc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-	_, _ = io.CopyN(io.Discard, c.rwc, maxDiscard)
+	deadline := time.Now().Add(500 * time.Millisecond)
+	_ = c.rwc.SetReadDeadline(deadline)
+	if _, err := io.CopyN(io.Discard, c.rwc, maxDiscard); err == nil {
+		// The caller is still sending (a large body): leave it the rest
+		// of the time to read the answer before the close resets the
+		// connection, as net/http does.
+		time.Sleep(time.Until(deadline))
+	}
 }
 
 // startWatch reads the connection in the background while a handler
