@@ -446,3 +446,28 @@ func TestSmugglingTEandCL(t *testing.T) {
 		})
 	}
 }
+
+// A handler that replaces the request's body without reading it: the
+// body still on the wire is not taken for the next request.
+func TestReplacedBodyStillFramed(t *testing.T) {
+	t.Parallel()
+	forKinds(t, func(t *testing.T, k kind) {
+		var p paths
+		next := echo(&p)
+		ts := startFunc(t, k, func(w http.ResponseWriter, r *http.Request) {
+			r.Body = http.NoBody
+			next(w, r)
+		})
+		cl := ts.dial()
+		cl.write("POST /one HTTP/1.1\r\n" + host + "Content-Length: 45\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: example.com\r\n\r\n" +
+			"GET /two HTTP/1.1\r\n" + host + "\r\n")
+		for _, want := range []string{"/one", "/two"} {
+			if a := cl.answer(""); a.StatusCode != 200 || a.Header.Get("X-Path") != want {
+				t.Errorf("answer %d for %q, want 200 for %s", a.StatusCode, a.Header.Get("X-Path"), want)
+			}
+		}
+		if s := p.list(); !slices.Equal(s, []string{"/one", "/two"}) {
+			t.Errorf("the handler saw %q", s)
+		}
+	})
+}

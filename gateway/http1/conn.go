@@ -2,6 +2,7 @@ package http1
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -182,8 +183,8 @@ func (c *conn) run(w *response, req *http.Request) {
 // carry another request.
 func (c *conn) finish(w *response) bool {
 	defer c.cancel()
-	b, unread := w.req.Body.(*body)
-	unread = unread && !c.broken.Load() && !b.done()
+	b := w.body
+	unread := b != nil && !c.broken.Load() && !b.done()
 	if unread && (b.continueOwed() || b.left() > maxDiscard) {
 		// The caller waits for a 100 Continue before sending the body, or
 		// much of it is left: answer, and close rather than read it.
@@ -276,7 +277,7 @@ func (c *conn) readRequest() (*http.Request, *response, *requestError) {
 	}
 	w := &response{c: c, req: req, header: make(http.Header), cl: -1, head: req.Method == http.MethodHead}
 	if b != nil {
-		b.w = w
+		b.w, w.body = w, b
 	}
 	c.body = c.body[:0]
 	return req, w, nil
@@ -329,7 +330,7 @@ func (c *conn) readHead(limit int) (string, *requestError) {
 // ending it, or 0 if it does not hold a whole one.
 func headEnd(buf []byte) int {
 	for i := 0; i < len(buf); {
-		j := indexByte(buf[i:], '\n')
+		j := bytes.IndexByte(buf[i:], '\n')
 		if j < 0 {
 			return 0
 		}

@@ -19,6 +19,7 @@ import (
 type response struct {
 	c           *conn
 	req         *http.Request
+	body        *body // req's body as the server made it (nil: none); the handler may replace req.Body
 	header      http.Header
 	status      int
 	wroteHeader bool  // the final status is chosen
