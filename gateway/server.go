@@ -310,9 +310,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin ...net.Listen
 	newServer := func(h http.Handler) *http.Server {
 		return &http.Server{
 			Handler:           h,
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			MaxHeaderBytes:    64 << 10,
+			ReadHeaderTimeout: readHeaderTimeout,
+			IdleTimeout:       idleTimeout,
+			MaxHeaderBytes:    maxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		}
 	}
@@ -323,9 +323,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin ...net.Listen
 	} else {
 		public = &http1.Server{
 			Handler:           s.handler,
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			MaxHeaderBytes:    64 << 10,
+			ReadHeaderTimeout: readHeaderTimeout,
+			IdleTimeout:       idleTimeout,
+			MaxHeaderBytes:    maxHeaderBytes,
 			// Only handler panics and misuse reach it (no TLS noise, as
 			// net/http's has): a warning an operator sees.
 			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
@@ -410,6 +410,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, admin ...net.Listen
 	s.log.Info("stopped")
 	return nil
 }
+
+// Both listeners' servers: a request's head within 10 s and 64 KiB, an
+// idle keep-alive connection closed after 120 s.
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+)
 
 // httpServer is net/http's server or the gateway's own (http1).
 type httpServer interface {

@@ -196,6 +196,17 @@ func JSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
+// NoCredential is the 404 for a credential id (a connect link's, or the
+// SDK's X-Paragon-Credential) that is not one of the user's connections
+// of the integration named integrationName ("": of any integration).
+func NoCredential(id, integrationName string) *Error {
+	msg := "No credential " + Quote(id) + " of this user."
+	if integrationName != "" {
+		msg = "No credential " + Quote(id) + " of this user for " + integrationName + "."
+	}
+	return New(http.StatusNotFound, CredentialMissing, msg)
+}
+
 // Quote quotes a value from a request (an id, a key) for a message:
 // shortened and made printable.
 func Quote(s string) string {

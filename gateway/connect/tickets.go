@@ -89,7 +89,7 @@ func (f *Flows) CreateLink(ctx context.Context, l Link) (string, time.Time, *api
 	}
 	if l.CredentialID != "" {
 		if c, err := f.Connections.Get(ctx, l.ProjectID, l.UserID, l.CredentialID); err != nil || c.IntegrationID != in.ID {
-			return "", time.Time{}, apierror.New(http.StatusNotFound, apierror.CredentialMissing, "No credential "+apierror.Quote(l.CredentialID)+" of this user for "+in.Name+".")
+			return "", time.Time{}, apierror.NoCredential(l.CredentialID, in.Name)
 		}
 	} else if e := f.CapFailure(ctx, in, l.ProjectID, l.UserID); e != nil {
 		return "", time.Time{}, e

@@ -1,7 +1,6 @@
 package http1
 
 import (
-	"bytes"
 	"net/http"
 	"net/http/httputil"
 	"net/textproto"
@@ -323,5 +322,3 @@ func canonicalKey(name string) string {
 	}
 	return textproto.CanonicalMIMEHeaderKey(name)
 }
-
-func indexByte(b []byte, c byte) int { return bytes.IndexByte(b, c) }

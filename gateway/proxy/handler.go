@@ -170,8 +170,7 @@ func (h *Handler) plan(w http.ResponseWriter, r *http.Request, req Request) (*pl
 	}
 	conn, err := h.Credentials.Default(ctx, req.ProjectID, req.UserID, in.ID)
 	if chosen != "" && errors.Is(err, connection.ErrNotConnected) {
-		return nil, apierror.New(http.StatusNotFound, apierror.CredentialMissing,
-			"No credential "+apierror.Quote(chosen)+" of this user for "+in.Name+" (the "+connection.CredentialHeader+" header).")
+		return nil, apierror.NoCredential(chosen, in.Name)
 	}
 	if err == nil {
 		conn, err = h.Credentials.Fresh(r.Context(), in, conn, "")

@@ -41,15 +41,11 @@ func (e *Engine) chosenCredential(r *http.Request, projectID, userID, integratio
 	}
 	c, err := e.cfg.Connections.Get(r.Context(), projectID, userID, id)
 	if errors.Is(err, connection.ErrNotFound) || (err == nil && integrationID != "" && c.IntegrationID != integrationID) {
-		msg := "No credential " + apierror.Quote(id) + " of this user."
-		if integrationID != "" {
-			name := integrationID
-			if in, ok := e.catalog().Lookup(integrationID); ok {
-				name = in.Name
-			}
-			msg = "No credential " + apierror.Quote(id) + " of this user for " + name + "."
+		name := integrationID
+		if in, ok := e.catalog().Lookup(integrationID); ok {
+			name = in.Name
 		}
-		return nil, apierror.New(http.StatusNotFound, apierror.CredentialMissing, msg)
+		return nil, apierror.NoCredential(id, name)
 	}
 	if err != nil {
 		return nil, apierror.New(http.StatusServiceUnavailable, apierror.StoreUnavailable, "could not read the user's connections; try again")
