@@ -471,3 +471,20 @@ func TestReplacedBodyStillFramed(t *testing.T) {
 		}
 	})
 }
+
+// An old client's CRLF after a POST's body is not taken for a malformed
+// request (RFC 9112 section 2.2), as net/http ignores it.
+func TestCRLFAfterPost(t *testing.T) {
+	t.Parallel()
+	forKinds(t, func(t *testing.T, k kind) {
+		var p paths
+		ts := startFunc(t, k, echo(&p))
+		cl := ts.dial()
+		cl.write("POST /one HTTP/1.1\r\n" + host + "Content-Length: 5\r\n\r\nhello\r\nGET /two HTTP/1.1\r\n" + host + "\r\n")
+		for _, want := range []string{"/one", "/two"} {
+			if a := cl.answer(""); a.StatusCode != 200 || a.Header.Get("X-Path") != want {
+				t.Errorf("answer %d for %q, want 200 for %s", a.StatusCode, a.Header.Get("X-Path"), want)
+			}
+		}
+	})
+}

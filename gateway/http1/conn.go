@@ -75,6 +75,7 @@ type conn struct {
 	expect    bool // a 100 Continue is owed before the body is read
 
 	lingering bool // the connection closes with some of a body unread
+	afterPost bool // the last request was a POST
 }
 
 func newConn(s *Server, rwc net.Conn) *conn {
@@ -238,6 +239,16 @@ func (c *conn) readRequest() (*http.Request, *response, *requestError) {
 	} else {
 		_ = c.rwc.SetReadDeadline(time.Time{})
 	}
+	if c.afterPost {
+		// Old clients send a CRLF after a POST's body (RFC 9112 section
+		// 2.2 asks servers to ignore it), as net/http does.
+		buf, _ := c.br.Peek(min(4, c.br.Buffered()))
+		n := 0
+		for n < len(buf) && (buf[n] == '\r' || buf[n] == '\n') {
+			n++
+		}
+		_, _ = c.br.Discard(n)
+	}
 	head, rerr := c.readHead(s.maxHeaderBytes() + 4096)
 	if rerr != nil {
 		return nil, nil, rerr
@@ -268,6 +279,7 @@ func (c *conn) readRequest() (*http.Request, *response, *requestError) {
 	c.mu.Unlock()
 	var zero http.Request
 	req := zero.WithContext(ctx)
+	c.afterPost = r.method == http.MethodPost
 	req.Method, req.URL, req.Proto, req.ProtoMajor, req.ProtoMinor = r.method, r.url, r.proto, 1, r.minor
 	req.Header, req.Body, req.ContentLength, req.Close = r.header, reqBody, r.length, r.close
 	req.Host, req.RemoteAddr, req.RequestURI = r.host, c.remote, r.target
